@@ -1,0 +1,144 @@
+package dev.tether.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.ErrorCode;
+import dev.tether.TetherException;
+import dev.tether.daemon.Tetherd;
+import dev.tether.internal.DaemonClient;
+import dev.tether.internal.DaemonStarter;
+import dev.tether.protocol.Json;
+import dev.tether.protocol.TetherPaths;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code tether daemon run|start|stop|status}. */
+@Command(name = "daemon", description = "Run, start, stop or inspect tetherd.",
+    subcommands = {DaemonCommand.Run.class, DaemonCommand.Start.class, DaemonCommand.Stop.class, DaemonCommand.Status.class})
+public final class DaemonCommand {
+  static TetherCommand root(CommandSpec spec) {
+    return (TetherCommand) spec.root().userObject();
+  }
+
+  @Command(name = "run", description = "Run tetherd in the foreground until stopped.")
+  static final class Run implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      Tetherd.main(new String[] {"--home", root(spec).home().toString()});
+      return 0;
+    }
+  }
+
+  @Command(name = "start", description = "Start tetherd in the background; returns once it accepts connections.")
+  static final class Start implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      Path home = root(spec).home();
+      try (DaemonClient c = root(spec).connectIfRunning(TetherCommand.CLI_APP_ID)) {
+        spec.commandLine().getOut().println("tetherd is already running (pid " + c.welcome().path("pid").asLong()
+            + ", home " + home + ")");
+        return 0;
+      } catch (TetherException e) {
+        if (e.code() != ErrorCode.DAEMON_UNAVAILABLE) {
+          throw e;
+        }
+      }
+      Process p = DaemonStarter.start(home);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      TetherException last = null;
+      while (System.nanoTime() < deadline) {
+        try (DaemonClient c = root(spec).connectIfRunning(TetherCommand.CLI_APP_ID)) {
+          spec.commandLine().getOut().println("tetherd started (pid " + c.welcome().path("pid").asLong() + ", home " + home + ")");
+          return 0;
+        } catch (TetherException e) {
+          last = e;
+          if (!p.isAlive() && p.exitValue() != 0) {
+            break;
+          }
+          sleep(25);
+        }
+      }
+      throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "tetherd did not start for home " + home
+          + (last == null ? "" : " (" + last.getMessage() + ")") + "; see " + TetherPaths.logDir(home).resolve("tetherd.out"));
+    }
+  }
+
+  @Command(name = "stop", description = "Stop tetherd; returns once it has exited.")
+  static final class Stop implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      long pid;
+      try (DaemonClient c = root(spec).connectIfRunning(TetherCommand.CLI_APP_ID)) {
+        pid = c.call("daemon.stop", Json.object()).path("pid").asLong();
+      } catch (TetherException e) {
+        if (e.code() == ErrorCode.DAEMON_UNAVAILABLE) {
+          spec.commandLine().getOut().println("tetherd is not running (home " + root(spec).home() + ")");
+          return 0;
+        }
+        throw e;
+      }
+      ProcessHandle.of(pid).ifPresent(h -> {
+        try {
+          h.onExit().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+          throw new TetherException(ErrorCode.TIMED_OUT, "tetherd (pid " + pid + ") did not exit within 30 s");
+        }
+      });
+      spec.commandLine().getOut().println("tetherd stopped (pid " + pid + ")");
+      return 0;
+    }
+  }
+
+  @Command(name = "status", description = "Say whether tetherd runs, with its version, process id and home.")
+  static final class Status implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      Path home = root(spec).home();
+      ObjectNode status;
+      try (DaemonClient c = root(spec).connectIfRunning(TetherCommand.CLI_APP_ID)) {
+        status = c.call("daemon.status", Json.object());
+      } catch (TetherException e) {
+        if (e.code() != ErrorCode.DAEMON_UNAVAILABLE) {
+          throw e;
+        }
+        status = Json.object();
+        status.put("running", false);
+        status.put("home", home.toString());
+      }
+      var out = spec.commandLine().getOut();
+      if (json) {
+        out.println(Json.write(status));
+      } else if (status.path("running").asBoolean()) {
+        out.println("tetherd " + status.path("version").asText() + " is running: pid " + status.path("pid").asLong()
+            + ", home " + status.path("home").asText() + ", since " + status.path("startedAt").asText()
+            + ", " + status.path("connections").asInt() + " connection(s)");
+      } else {
+        out.println("tetherd is not running (home " + home + ")");
+      }
+      return status.path("running").asBoolean() ? 0 : 3;
+    }
+  }
+
+  static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,39 @@
+package dev.tether.cli;
+
+import dev.tether.TetherOptions;
+import dev.tether.internal.DaemonClient;
+import dev.tether.protocol.Json;
+import dev.tether.protocol.TetherPaths;
+import java.nio.file.Path;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The root command; holds the options every subcommand shares. */
+@Command(name = "tether", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
+    description = "Background transfers, wakes and paired-device connectivity for apps that are rarely running.",
+    subcommands = {DaemonCommand.class, picocli.CommandLine.HelpCommand.class})
+public final class TetherCommand {
+  /** The app id the CLI connects as when a command acts on the user's behalf rather than an app's. */
+  public static final String CLI_APP_ID = "dev.tether.cli";
+
+  @Option(names = "--home", description = "tetherd's home folder (default: $TETHER_HOME, else $XDG_DATA_HOME/tether)")
+  Path home;
+
+  public Path home() {
+    return TetherPaths.resolveHome(home);
+  }
+
+  /** Connects to the daemon as {@code appId}, starting it when it is not running. */
+  public DaemonClient connect(String appId) {
+    var hello = Json.object();
+    hello.put("kind", "cli");
+    return DaemonClient.connect(home(), appId, hello, TetherOptions.defaults().startDaemon());
+  }
+
+  /** Connects without starting the daemon. */
+  public DaemonClient connectIfRunning(String appId) {
+    var hello = Json.object();
+    hello.put("kind", "cli");
+    return DaemonClient.connect(home(), appId, hello, false);
+  }
+}

@@ -1,0 +1,75 @@
+package dev.tether.internal;
+
+import dev.tether.ErrorCode;
+import dev.tether.TetherException;
+import dev.tether.protocol.TetherPaths;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Starts tetherd as a detached process, as Gradle's client starts its daemon: with {@code $TETHER_DAEMON_COMMAND}
+ * when set (a command line; {@code --home DIR} is appended), else with this JVM and class path when the daemon's
+ * classes are on it.
+ */
+public final class DaemonStarter {
+  public static final String ENV_DAEMON_COMMAND = "TETHER_DAEMON_COMMAND";
+  static final String DAEMON_MAIN = "dev.tether.daemon.Tetherd";
+
+  private DaemonStarter() {}
+
+  /** The command that runs tetherd in the foreground for {@code home}. */
+  public static List<String> command(Path home) {
+    List<String> cmd = new ArrayList<>();
+    String custom = System.getenv(ENV_DAEMON_COMMAND);
+    if (custom != null && !custom.isBlank()) {
+      cmd.addAll(List.of(custom.trim().split("\\s+")));
+    } else {
+      try {
+        Class.forName(DAEMON_MAIN, false, DaemonStarter.class.getClassLoader());
+      } catch (ClassNotFoundException e) {
+        throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "tetherd is not running for home " + home
+            + " and this process cannot start it: put the tetherd jar on the class path, set "
+            + ENV_DAEMON_COMMAND + ", or run 'tether daemon start'");
+      }
+      cmd.add(javaBinary());
+      cmd.add("-Xss512k");
+      cmd.add("-XX:+UseSerialGC");
+      cmd.add("-cp");
+      cmd.add(System.getProperty("java.class.path"));
+      cmd.add(DAEMON_MAIN);
+    }
+    cmd.add("--home");
+    cmd.add(home.toString());
+    return cmd;
+  }
+
+  static String javaBinary() {
+    return ProcessHandle.current().info().command()
+        .filter(c -> c.endsWith("java"))
+        .orElse(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
+  }
+
+  /** Starts the daemon detached from this process (its own session when {@code setsid} exists) and returns. */
+  public static Process start(Path home) {
+    List<String> cmd = new ArrayList<>(command(home));
+    if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+      cmd.add(0, "/usr/bin/setsid");
+    }
+    try {
+      Files.createDirectories(TetherPaths.logDir(home));
+      ProcessBuilder pb = new ProcessBuilder(cmd);
+      pb.redirectErrorStream(true);
+      pb.redirectOutput(ProcessBuilder.Redirect.appendTo(TetherPaths.logDir(home).resolve("tetherd.out").toFile()));
+      pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+      pb.environment().remove("TETHER_LAUNCHED_IN_BACKGROUND");
+      pb.environment().remove("TETHER_WAKE_ID");
+      return pb.start();
+    } catch (IOException e) {
+      throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "could not start tetherd (" + String.join(" ", cmd) + "): " + e.getMessage(), e);
+    }
+  }
+}

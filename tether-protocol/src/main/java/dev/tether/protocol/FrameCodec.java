@@ -1,0 +1,106 @@
+package dev.tether.protocol;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.ErrorCode;
+import dev.tether.TetherException;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+
+/**
+ * Reads and writes {@link Frame}s: a 4-byte big-endian length, then that many bytes of one JSON object
+ * {@code {"type":..., "id":..., "body":{...}}}.
+ *
+ * <p>A frame longer than {@link #maxFrameBytes()} or one that is not a valid message is refused with
+ * {@link ErrorCode#CORRUPT_FRAME}; the connection is then closed by its owner, since its framing can no longer be
+ * trusted.
+ */
+public final class FrameCodec {
+  /** Large enough for any payload Tether accepts (256 KiB contexts, file chunks), small enough to bound memory. */
+  public static final int DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+  private final int maxFrameBytes;
+
+  public FrameCodec() {
+    this(DEFAULT_MAX_FRAME_BYTES);
+  }
+
+  public FrameCodec(int maxFrameBytes) {
+    this.maxFrameBytes = maxFrameBytes;
+  }
+
+  public int maxFrameBytes() {
+    return maxFrameBytes;
+  }
+
+  /** Reads one frame; returns {@code null} at a clean end of stream (the peer closed between frames). */
+  public Frame read(DataInputStream in) throws IOException {
+    int length;
+    try {
+      length = in.readInt();
+    } catch (EOFException e) {
+      return null;
+    }
+    if (length <= 0 || length > maxFrameBytes) {
+      throw new TetherException(ErrorCode.CORRUPT_FRAME,
+          "frame length " + length + " is outside 1.." + maxFrameBytes + " bytes; the stream is not a Tether connection or is corrupt");
+    }
+    byte[] bytes = new byte[length];
+    in.readFully(bytes);
+    return decode(bytes);
+  }
+
+  public Frame decode(byte[] bytes) {
+    JsonNode node;
+    try {
+      node = Json.MAPPER.readTree(bytes);
+    } catch (IOException e) {
+      throw new TetherException(ErrorCode.CORRUPT_FRAME, "frame is not valid JSON: " + e.getMessage(), e);
+    }
+    if (!(node instanceof ObjectNode o) || !o.path("type").isTextual()) {
+      throw new TetherException(ErrorCode.CORRUPT_FRAME, "frame is not an object with a text \"type\"");
+    }
+    JsonNode body = o.get("body");
+    if (body != null && !body.isNull() && !(body instanceof ObjectNode)) {
+      throw new TetherException(ErrorCode.CORRUPT_FRAME, "frame body must be a JSON object");
+    }
+    return new Frame(o.get("type").asText(), o.path("id").asLong(0), (ObjectNode) body);
+  }
+
+  public byte[] encode(Frame frame) {
+    ObjectNode o = Json.object();
+    o.put("type", frame.type());
+    o.put("id", frame.id());
+    o.set("body", frame.body());
+    byte[] json;
+    try {
+      json = Json.MAPPER.writeValueAsBytes(o);
+    } catch (IOException e) {
+      throw new TetherException(ErrorCode.GENERIC, "cannot encode frame " + frame.type(), e);
+    }
+    if (json.length > maxFrameBytes) {
+      throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE,
+          "message of " + json.length + " bytes exceeds the " + maxFrameBytes + "-byte frame limit");
+    }
+    byte[] out = new byte[4 + json.length];
+    out[0] = (byte) (json.length >>> 24);
+    out[1] = (byte) (json.length >>> 16);
+    out[2] = (byte) (json.length >>> 8);
+    out[3] = (byte) json.length;
+    System.arraycopy(json, 0, out, 4, json.length);
+    return out;
+  }
+
+  /** Writes one frame; callers serialise writers on the same stream. */
+  public void write(OutputStream out, Frame frame) throws IOException {
+    out.write(encode(frame));
+    out.flush();
+  }
+
+  public static DataInputStream input(InputStream in) {
+    return new DataInputStream(new java.io.BufferedInputStream(in, 64 * 1024));
+  }
+}

@@ -1,0 +1,285 @@
+package dev.tether.daemon.internal.store;
+
+import dev.tether.ErrorCode;
+import dev.tether.TetherException;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon's durable state: one SQLite database in WAL mode with {@code synchronous=FULL}.
+ *
+ * <p>One writer thread owns every write and groups them (group commit): whatever work is queued when a transaction
+ * starts goes into it, each piece in its own savepoint so one failure rolls back only itself, and all of them become
+ * durable with one fsync. A write's future completes only after COMMIT returned, so callers acknowledge to apps and
+ * peers only what is on disk. Reads use a small pool of separate connections and see committed state.
+ */
+public final class Store implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Store.class);
+  private static final int MAX_BATCH = 2048;
+  private static final int READERS = 4;
+
+  private record Op<T>(SqlWork<T> work, CompletableFuture<T> result) {}
+
+  private final Path file;
+  private final Connection writer;
+  private final BlockingQueue<Op<?>> queue = new LinkedBlockingQueue<>();
+  private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READERS);
+  private final Thread writerThread;
+  private volatile boolean closed;
+
+  private Store(Path file, List<Migration> migrations) throws SQLException {
+    this.file = file;
+    this.writer = open(file, false);
+    migrate(writer, migrations);
+    for (int i = 0; i < READERS; i++) {
+      readers.add(open(file, true));
+    }
+    writerThread = new Thread(this::writeLoop, "tether-store-writer");
+    writerThread.setDaemon(true);
+    writerThread.start();
+  }
+
+  /** Opens (creating if needed) the database and applies every migration not yet applied, in list order. */
+  public static Store open(Path file, List<Migration> migrations) {
+    try {
+      return new Store(file, migrations);
+    } catch (SQLException e) {
+      throw new TetherException(ErrorCode.GENERIC, "cannot open the Tether database " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Connection open(Path file, boolean readOnly) throws SQLException {
+    Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
+    try (Statement s = c.createStatement()) {
+      s.execute("PRAGMA busy_timeout=10000");
+      if (!readOnly) {
+        s.execute("PRAGMA journal_mode=WAL");
+      }
+      s.execute("PRAGMA synchronous=FULL");
+      s.execute("PRAGMA foreign_keys=ON");
+      if (readOnly) {
+        s.execute("PRAGMA query_only=1");
+      }
+    }
+    return c;
+  }
+
+  private static void migrate(Connection c, List<Migration> migrations) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    }
+    Set<String> applied = new HashSet<>();
+    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT id FROM schema_migrations")) {
+      while (rs.next()) {
+        applied.add(rs.getString(1));
+      }
+    }
+    Set<String> seen = new HashSet<>();
+    for (Migration m : migrations) {
+      if (!seen.add(m.id())) {
+        throw new SQLException("migration id listed twice: " + m.id());
+      }
+      if (applied.contains(m.id())) {
+        continue;
+      }
+      c.setAutoCommit(false);
+      try (Statement s = c.createStatement()) {
+        for (String sql : m.sql().split(";\\s*(\\n|$)")) {
+          if (!sql.isBlank()) {
+            s.execute(sql);
+          }
+        }
+        try (PreparedStatement p = c.prepareStatement("INSERT INTO schema_migrations(id, applied_at) VALUES (?, ?)")) {
+          p.setString(1, m.id());
+          p.setLong(2, System.currentTimeMillis());
+          p.executeUpdate();
+        }
+        c.commit();
+        log.info("applied migration {}", m.id());
+      } catch (SQLException e) {
+        c.rollback();
+        throw new SQLException("migration " + m.id() + " failed: " + e.getMessage(), e);
+      } finally {
+        c.setAutoCommit(true);
+      }
+    }
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  /** Queues work for the writer; the future completes after the transaction holding it committed. */
+  public <T> CompletableFuture<T> write(SqlWork<T> work) {
+    CompletableFuture<T> f = new CompletableFuture<>();
+    if (closed) {
+      f.completeExceptionally(new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "the store is closed (tetherd is stopping)"));
+      return f;
+    }
+    queue.add(new Op<>(work, f));
+    return f;
+  }
+
+  /** Like {@link #write} but waits for the commit; a failure is rethrown as it was raised. */
+  public <T> T writeAndWait(SqlWork<T> work) {
+    return await(write(work));
+  }
+
+  /** Runs read-only work on a pooled connection that sees every committed write. */
+  public <T> T read(SqlWork<T> work) {
+    Connection c;
+    try {
+      c = readers.poll(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new TetherException(ErrorCode.GENERIC, "interrupted while waiting for a database connection");
+    }
+    if (c == null) {
+      throw new TetherException(ErrorCode.TIMED_OUT, "no database connection free for 30 s");
+    }
+    try {
+      return work.run(c);
+    } catch (SQLException e) {
+      throw new TetherException(ErrorCode.GENERIC, "database read failed: " + e.getMessage(), e);
+    } finally {
+      readers.add(c);
+    }
+  }
+
+  public static <T> T await(CompletableFuture<T> f) {
+    try {
+      return f.get(60, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new TetherException(ErrorCode.GENERIC, String.valueOf(c.getMessage()), c);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new TetherException(ErrorCode.GENERIC, "interrupted while waiting for the store");
+    } catch (TimeoutException e) {
+      throw new TetherException(ErrorCode.TIMED_OUT, "the store did not commit within 60 s");
+    }
+  }
+
+  private void writeLoop() {
+    List<Op<?>> batch = new ArrayList<>();
+    while (true) {
+      try {
+        Op<?> first = queue.poll(200, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          if (closed) {
+            return;
+          }
+          continue;
+        }
+        batch.add(first);
+        queue.drainTo(batch, MAX_BATCH - 1);
+        runBatch(batch);
+      } catch (InterruptedException e) {
+        if (closed) {
+          return;
+        }
+      } catch (Throwable t) {
+        log.error("store writer failed", t);
+        for (Op<?> op : batch) {
+          op.result().completeExceptionally(t);
+        }
+      } finally {
+        batch.clear();
+      }
+    }
+  }
+
+  private void runBatch(List<Op<?>> batch) throws SQLException {
+    List<Object> results = new ArrayList<>(batch.size());
+    List<Throwable> failures = new ArrayList<>(batch.size());
+    writer.setAutoCommit(false);
+    try {
+      for (Op<?> op : batch) {
+        try (Statement s = writer.createStatement()) {
+          s.execute("SAVEPOINT op");
+        }
+        try {
+          Object r = op.work().run(writer);
+          try (Statement s = writer.createStatement()) {
+            s.execute("RELEASE op");
+          }
+          results.add(r);
+          failures.add(null);
+        } catch (Throwable t) {
+          try (Statement s = writer.createStatement()) {
+            s.execute("ROLLBACK TO op");
+            s.execute("RELEASE op");
+          }
+          results.add(null);
+          failures.add(t instanceof SQLException e
+              ? new TetherException(ErrorCode.GENERIC, "database write failed: " + e.getMessage(), e) : t);
+        }
+      }
+      writer.commit();
+    } catch (SQLException e) {
+      try {
+        writer.rollback();
+      } catch (SQLException ignored) {
+        // the commit failure is the one to report
+      }
+      throw e;
+    } finally {
+      writer.setAutoCommit(true);
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      @SuppressWarnings("unchecked")
+      Op<Object> op = (Op<Object>) batch.get(i);
+      if (failures.get(i) != null) {
+        op.result().completeExceptionally(failures.get(i));
+      } else {
+        op.result().complete(results.get(i));
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      writerThread.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      writer.close();
+    } catch (SQLException e) {
+      log.warn("closing the writer connection failed", e);
+    }
+    for (Connection c : readers) {
+      try {
+        c.close();
+      } catch (SQLException e) {
+        log.warn("closing a reader connection failed", e);
+      }
+    }
+  }
+}
