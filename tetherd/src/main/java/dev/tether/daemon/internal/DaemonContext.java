@@ -14,6 +14,7 @@ public final class DaemonContext {
   private final IpcServer ipc;
   private final List<DaemonService> services;
   private final DaemonOptions options;
+  private volatile BackgroundWork backgroundWork;
 
   public DaemonContext(Path home, Store store, TetherClock clock, IpcServer ipc, List<DaemonService> services, DaemonOptions options) {
     this.home = home;
@@ -42,6 +43,23 @@ public final class DaemonContext {
 
   public DaemonOptions options() {
     return options;
+  }
+
+  /** Called once by the task service when it starts. */
+  public void provideBackgroundWork(BackgroundWork work) {
+    if (backgroundWork != null) {
+      throw new IllegalStateException("background work is already provided");
+    }
+    backgroundWork = work;
+  }
+
+  /** The background-task machinery; present once the task service started (it starts before the producers). */
+  public BackgroundWork backgroundWork() {
+    BackgroundWork w = backgroundWork;
+    if (w == null) {
+      throw new IllegalStateException("no task service has started in this daemon");
+    }
+    return w;
   }
 
   /** The running capability of the given type. */
