@@ -18,7 +18,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code tether daemon run|start|stop|status}. */
 @Command(name = "daemon", description = "Run, start, stop or inspect tetherd.",
-    subcommands = {DaemonCommand.Run.class, DaemonCommand.Start.class, DaemonCommand.Stop.class, DaemonCommand.Status.class})
+    subcommands = {DaemonCommand.Run.class, DaemonCommand.Start.class, DaemonCommand.Stop.class, DaemonCommand.Status.class,
+        DaemonCommand.Install.class})
 public final class DaemonCommand {
   static TetherCommand root(CommandSpec spec) {
     return (TetherCommand) spec.root().userObject();
@@ -131,6 +132,38 @@ public final class DaemonCommand {
         out.println("tetherd is not running (home " + home + ")");
       }
       return status.path("running").asBoolean() ? 0 : 3;
+    }
+  }
+
+  @Command(name = "install", description = {
+      "Write a systemd user unit that runs tetherd for this home, and print how to enable it.",
+      "Nothing is enabled or started: that stays the user's decision."})
+  static final class Install implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--print", description = "Print the unit instead of writing it.")
+    boolean print;
+
+    @Option(names = "--unit-dir", description = "Where to write the unit (default: $XDG_CONFIG_HOME/systemd/user, else ~/.config/systemd/user).")
+    Path unitDir;
+
+    @Override
+    public Integer call() throws Exception {
+      Path home = root(spec).home();
+      String unit = SystemdUnit.render(home, dev.tether.internal.DaemonStarter.command(home));
+      var out = spec.commandLine().getOut();
+      if (print) {
+        out.print(unit);
+        return 0;
+      }
+      Path dir = unitDir != null ? unitDir : SystemdUnit.defaultUnitDir(System.getenv());
+      java.nio.file.Files.createDirectories(dir);
+      Path file = dir.resolve(SystemdUnit.UNIT_NAME);
+      java.nio.file.Files.writeString(file, unit);
+      out.println("wrote " + file);
+      out.println("to run tetherd at login:  systemctl --user daemon-reload && systemctl --user enable --now " + SystemdUnit.UNIT_NAME);
+      out.println("to remove it:             systemctl --user disable --now " + SystemdUnit.UNIT_NAME + " && rm " + file);
+      return 0;
     }
   }
 

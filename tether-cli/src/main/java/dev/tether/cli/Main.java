@@ -16,7 +16,10 @@ public final class Main {
   /** Runs one command line and returns its exit code (what tests call). */
   public static int run(String... args) {
     CommandLine cl = commandLine();
-    return cl.execute(args);
+    int code = cl.execute(args);
+    cl.getOut().flush();
+    cl.getErr().flush();
+    return code;
   }
 
   public static CommandLine commandLine() {
