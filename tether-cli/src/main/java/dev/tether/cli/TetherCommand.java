@@ -11,7 +11,8 @@ import picocli.CommandLine.Option;
 /** The root command; holds the options every subcommand shares. */
 @Command(name = "tether", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
     description = "Background transfers, wakes and paired-device connectivity for apps that are rarely running.",
-    subcommands = {DaemonCommand.class, CompletionCommand.class, picocli.CommandLine.HelpCommand.class})
+    subcommands = {DaemonCommand.class, CompletionCommand.class, AppCommand.class, AppsCommand.class, TimelineCommand.class,
+        picocli.CommandLine.HelpCommand.class})
 public final class TetherCommand {
   /** The app id the CLI connects as when a command acts on the user's behalf rather than an app's. */
   public static final String CLI_APP_ID = "dev.tether.cli";

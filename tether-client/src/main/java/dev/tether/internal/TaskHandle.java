@@ -1,0 +1,101 @@
+package dev.tether.internal;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.ErrorCode;
+import dev.tether.TetherException;
+import dev.tether.protocol.Json;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** The state behind one background task object: its id, kind and data, and its completion (exactly once). */
+public final class TaskHandle {
+  private final BackgroundTasks owner;
+  private final String id;
+  private final String kind;
+  private final String wakeId;
+  private final String sessionIdentifier;
+  private final Map<String, Object> userInfo;
+  private final AtomicBoolean completed = new AtomicBoolean();
+  private volatile boolean expired;
+  private volatile Runnable expirationHandler;
+
+  TaskHandle(BackgroundTasks owner, String wakeId, ObjectNode json) {
+    this.owner = owner;
+    this.wakeId = wakeId;
+    this.id = json.path("id").asText();
+    this.kind = json.path("kind").asText();
+    this.sessionIdentifier = json.path("sessionIdentifier").asText(null);
+    Map<String, Object> info = json.path("userInfo").isObject()
+        ? Json.MAPPER.convertValue(json.get("userInfo"), new TypeReference<LinkedHashMap<String, Object>>() {})
+        : Map.of();
+    this.userInfo = Collections.unmodifiableMap(info);
+  }
+
+  public String id() {
+    return id;
+  }
+
+  /** The wire name of the kind: appRefresh, urlSession or connectivity. */
+  public String kind() {
+    return kind;
+  }
+
+  String wakeId() {
+    return wakeId;
+  }
+
+  public String sessionIdentifier() {
+    return sessionIdentifier;
+  }
+
+  public Map<String, Object> userInfo() {
+    return userInfo;
+  }
+
+  public boolean isCompleted() {
+    return completed.get();
+  }
+
+  /** Completes the task; a second call throws TASK_ALREADY_COMPLETED. */
+  public void complete() {
+    complete(false, null);
+  }
+
+  void complete(boolean failed, String error) {
+    if (!completed.compareAndSet(false, true)) {
+      throw new TetherException(ErrorCode.TASK_ALREADY_COMPLETED, "background task " + id + " (" + kind
+          + ") was already " + (expired ? "expired" : "completed") + "; complete each task exactly once");
+    }
+    if (!expired) {
+      owner.sendCompletion(this, failed, error);
+    }
+  }
+
+  /** Completes the task unless it already is (handlers' futures); never throws. */
+  void completeQuietly(boolean failed, String error) {
+    if (completed.compareAndSet(false, true) && !expired) {
+      owner.sendCompletion(this, failed, error);
+    }
+  }
+
+  public void expirationHandler(Runnable handler) {
+    this.expirationHandler = handler;
+  }
+
+  Runnable expirationHandler() {
+    return expirationHandler;
+  }
+
+  void markExpired() {
+    expired = true;
+    completed.set(true);
+  }
+
+  /** ", completed" / ", expired" / "" for descriptions. */
+  public String stateSuffix() {
+    return expired ? ", expired" : completed.get() ? ", completed" : "";
+  }
+}

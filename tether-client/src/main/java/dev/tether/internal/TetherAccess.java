@@ -1,0 +1,35 @@
+package dev.tether.internal;
+
+import dev.tether.Tether;
+import dev.tether.TetherOptions;
+import java.util.Map;
+
+/**
+ * Lets Tether's own modules (the test kit) reach what the public API keeps private: connecting with a given
+ * environment (an in-process background launch) and an app's task runtime. Not part of the app API.
+ */
+public abstract class TetherAccess {
+  private static volatile TetherAccess instance;
+
+  /** Called once by {@link Tether}'s class initialiser. */
+  public static void set(TetherAccess access) {
+    instance = access;
+  }
+
+  public static TetherAccess get() {
+    if (instance == null) {
+      try {
+        Class.forName(Tether.class.getName(), true, TetherAccess.class.getClassLoader());
+      } catch (ClassNotFoundException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return instance;
+  }
+
+  /** {@link Tether#connect(String, TetherOptions)} as if the process had the environment {@code env}. */
+  public abstract Tether connect(String appId, TetherOptions options, Map<String, String> env);
+
+  /** The background-task runtime of a connection. */
+  public abstract BackgroundTasks backgroundTasks(Tether tether);
+}
