@@ -190,6 +190,28 @@ public final class Tether implements AutoCloseable {
 
   // ---------------------------------------------------------------- end of background tasks
 
+  // ---- background URL sessions (transfers) ----
+  private volatile dev.tether.internal.UrlSessions urlSessions;
+
+  /**
+   * Opens the background URL session {@code configuration.identifier()}, creating it or re-attaching to its
+   * transfers; its pending events are then delivered to {@code delegate}, one at a time and in order.
+   */
+  public UrlSession urlSession(SessionConfiguration configuration, UrlSessionDelegate delegate) {
+    dev.tether.internal.UrlSessions s = urlSessions;
+    if (s == null) {
+      synchronized (this) {
+        s = urlSessions;
+        if (s == null) {
+          s = new dev.tether.internal.UrlSessions(client);
+          urlSessions = s;
+        }
+      }
+    }
+    return s.open(configuration, delegate);
+  }
+  // ---- end of background URL sessions ----
+
   /** The connection underneath, for Tether's own modules (CLI, test kit); not part of the app API and may change. */
   public DaemonClient internalClient() {
     return client;

@@ -10,6 +10,7 @@ public final class DaemonServices {
   public static List<DaemonService> create() {
     List<DaemonService> services = new ArrayList<>();
     services.add(new dev.tether.daemon.internal.task.TaskService());
+    services.add(new dev.tether.daemon.internal.transfer.TransferService());
     return services;
   }
 }

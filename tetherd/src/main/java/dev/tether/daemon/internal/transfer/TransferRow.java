@@ -1,0 +1,89 @@
+package dev.tether.daemon.internal.transfer;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.protocol.Json;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** One row of {@code transfers}, as read. */
+record TransferRow(long id, String appId, String session, String kind, String url, String method, Map<String, String> headers,
+    String description, Long earliestBegin, long expectedBytes, long totalBytes, long bytesDone, String state, String phase,
+    String etag, String lastModified, boolean acceptRanges, String destination, String tempFile, String uploadFile,
+    int status, String errorCode, String errorMessage, int attempts, long nextAttemptAt, long createdAt, long deadline,
+    String credential, int challengeCount) {
+
+  static final String RUNNING = "RUNNING";
+  static final String SUSPENDED = "SUSPENDED";
+  static final String COMPLETED = "COMPLETED";
+  /** Phase of a RUNNING transfer: may run (subject to begin date, back-off and conditions). */
+  static final String READY = "ready";
+  /** Phase of a RUNNING transfer: an authentication challenge waits for the app's answer. */
+  static final String CHALLENGE = "challenge";
+
+  static final String COLUMNS = "id, app_id, session, kind, url, method, headers, description, earliest_begin, expected_bytes,"
+      + " total_bytes, bytes_done, state, phase, etag, last_modified, accept_ranges, destination, temp_file, upload_file,"
+      + " status, error_code, error_message, attempts, next_attempt_at, created_at, deadline, credential, challenge_count";
+
+  static TransferRow from(ResultSet rs) throws SQLException {
+    Map<String, String> headers = new LinkedHashMap<>();
+    String h = rs.getString("headers");
+    if (h != null) {
+      Json.parseObject(h).fields().forEachRemaining(e -> headers.put(e.getKey(), e.getValue().asText()));
+    }
+    long eb = rs.getLong("earliest_begin");
+    Long earliest = rs.wasNull() ? null : eb;
+    return new TransferRow(rs.getLong("id"), rs.getString("app_id"), rs.getString("session"), rs.getString("kind"),
+        rs.getString("url"), rs.getString("method"), Map.copyOf(headers), rs.getString("description"), earliest,
+        rs.getLong("expected_bytes"), rs.getLong("total_bytes"), rs.getLong("bytes_done"), rs.getString("state"),
+        rs.getString("phase"), rs.getString("etag"), rs.getString("last_modified"), rs.getInt("accept_ranges") != 0,
+        rs.getString("destination"), rs.getString("temp_file"), rs.getString("upload_file"), rs.getInt("status"),
+        rs.getString("error_code"), rs.getString("error_message"), rs.getInt("attempts"), rs.getLong("next_attempt_at"),
+        rs.getLong("created_at"), rs.getLong("deadline"), rs.getString("credential"), rs.getInt("challenge_count"));
+  }
+
+  boolean isDownload() {
+    return "download".equals(kind);
+  }
+
+  /** The JSON the client and CLI see; {@code liveBytes} overrides the stored count while the transfer runs. */
+  ObjectNode toJson(long liveBytes, String waitingFor) {
+    ObjectNode o = Json.object();
+    o.put("id", id);
+    o.put("app", appId);
+    o.put("session", session);
+    o.put("kind", kind);
+    o.put("url", url);
+    o.put("method", method);
+    if (description != null) {
+      o.put("description", description);
+    }
+    o.put("state", state);
+    o.put("bytesDone", liveBytes >= 0 ? liveBytes : bytesDone);
+    o.put("bytesExpected", totalBytes >= 0 ? totalBytes : expectedBytes);
+    if (status > 0) {
+      o.put("status", status);
+    }
+    if (earliestBegin != null) {
+      o.put("earliestBeginDate", Instant.ofEpochMilli(earliestBegin).toString());
+    }
+    if (destination != null) {
+      o.put("destination", destination);
+    }
+    if (uploadFile != null) {
+      o.put("file", uploadFile);
+    }
+    o.put("createdAt", Instant.ofEpochMilli(createdAt).toString());
+    if (errorCode != null) {
+      ObjectNode e = o.putObject("error");
+      e.put("code", errorCode);
+      e.put("message", errorMessage);
+    }
+    if (waitingFor != null) {
+      o.put("waitingFor", waitingFor);
+    }
+    return o;
+  }
+}

@@ -1,0 +1,1372 @@
+package dev.tether.daemon.internal.transfer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.ErrorCode;
+import dev.tether.TetherException;
+import dev.tether.daemon.internal.DaemonContext;
+import dev.tether.daemon.internal.DaemonService;
+import dev.tether.daemon.internal.ipc.ClientConnection;
+import dev.tether.daemon.internal.ipc.ConnectionListener;
+import dev.tether.daemon.internal.store.Migration;
+import dev.tether.daemon.internal.store.Store;
+import dev.tether.daemon.internal.time.TetherClock;
+import dev.tether.protocol.Json;
+import dev.tether.protocol.TetherPaths;
+import dev.tether.protocol.Version;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
+import org.apache.hc.core5.http.io.SocketConfig;
+import org.apache.hc.core5.util.TimeValue;
+import org.apache.hc.core5.util.Timeout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Background URL sessions: sessions by identifier per app, download and upload transfers that outlive the app and
+ * the daemon, and the per-session event queue (stored, delivered in order, acknowledged after the delegate returned).
+ *
+ * <p>Every state change of a transfer and the events it causes commit in one transaction (an outbox); delivery reads
+ * the committed events and pushes them to every connection of the app that has the session open. Progress is live
+ * only: pushed at most every {@value #PROGRESS_INTERVAL_MS} ms per transfer to open sessions and never stored.
+ */
+public final class TransferService implements DaemonService {
+  private static final Logger log = LoggerFactory.getLogger(TransferService.class);
+  /** The CLI acts for the user: it may list and cancel every app's transfers and set conditions. */
+  static final String CLI_APP_ID = "dev.tether.cli";
+  static final long PROGRESS_INTERVAL_MS = 250;
+  private static final long SMALL_BODY = 4L << 20;
+  private static final Duration RESUME_FILE_TTL = Duration.ofDays(7);
+
+  record SessionKey(String app, String id) {}
+
+  private static final class Opener {
+    final ClientConnection conn;
+    long lastPushed;
+
+    Opener(ClientConnection conn) {
+      this.conn = conn;
+    }
+  }
+
+  private static final class Running {
+    final HttpAttempt attempt;
+    final TransferRow row;
+    final CompletableFuture<Void> done = new CompletableFuture<>();
+    volatile long bytes = -1;
+    volatile long lastProgressAt;
+
+    Running(HttpAttempt attempt, TransferRow row) {
+      this.attempt = attempt;
+      this.row = row;
+    }
+  }
+
+  private static final class Slot {
+    int active;
+    final Deque<Long> waiting = new ArrayDeque<>();
+  }
+
+  private DaemonContext ctx;
+  private Store store;
+  private TetherClock clock;
+  private Path dir;
+  private CloseableHttpClient http;
+  private ExecutorService workers;
+  private ExecutorService events;
+  private ExecutorService control;
+  private ExecutorService flusher;
+  private final Conditions conditions = new Conditions(Path.of("/sys/class/power_supply"));
+  private final Map<Long, Running> running = new ConcurrentHashMap<>();
+  private final Map<Long, TetherClock.Timer> timers = new ConcurrentHashMap<>();
+  private final Set<Long> queued = ConcurrentHashMap.newKeySet();
+  private final Set<Long> waitingConditions = ConcurrentHashMap.newKeySet();
+  private final Map<String, Slot> slots = new HashMap<>();
+  private final Map<SessionKey, Map<Long, Opener>> openers = new ConcurrentHashMap<>();
+  private volatile boolean closed;
+
+  @Override
+  public List<Migration> migrations() {
+    return TransferSchema.migrations();
+  }
+
+  @Override
+  public void start(DaemonContext context) throws Exception {
+    this.ctx = context;
+    this.store = context.store();
+    this.clock = context.clock();
+    this.dir = TetherPaths.dataDir(context.home()).resolve("transfers");
+    Files.createDirectories(dir);
+    workers = Executors.newCachedThreadPool(named("tether-transfer"));
+    events = Executors.newSingleThreadExecutor(named("tether-transfer-events"));
+    control = Executors.newFixedThreadPool(2, named("tether-transfer-ctl"));
+    flusher = Executors.newSingleThreadExecutor(named("tether-transfer-flush"));
+    PoolingHttpClientConnectionManager cm = PoolingHttpClientConnectionManagerBuilder.create()
+        .setMaxConnTotal(256).setMaxConnPerRoute(64)
+        .setDefaultSocketConfig(SocketConfig.custom().setTcpNoDelay(true).setRcvBufSize(4 << 20).build())
+        .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(Timeout.ofSeconds(30))
+            .setSocketTimeout(Timeout.ofSeconds(60)).setValidateAfterInactivity(TimeValue.ofSeconds(2)).build())
+        .build();
+    http = HttpClients.custom().setConnectionManager(cm).disableRedirectHandling().disableAutomaticRetries()
+        .disableContentCompression().disableCookieManagement().disableAuthCaching()
+        .setUserAgent("tetherd/" + Version.get()).build();
+    loadConditions();
+    registerHandlers();
+    context.ipc().addListener(new ConnectionListener() {
+      @Override
+      public void closed(ClientConnection connection) {
+        for (Map<Long, Opener> m : openers.values()) {
+          m.remove(connection.id());
+        }
+      }
+    });
+    try {
+      context.backgroundWork().onForceQuit(app -> control.execute(() -> forceQuit(app)));
+    } catch (IllegalStateException e) {
+      log.info("no task service in this daemon; force-quit will not cancel transfers ({})", e.getMessage());
+    }
+    removeStaleFiles();
+    List<Long> unfinished = store.read(c -> ids(c, "SELECT id FROM transfers WHERE state = 'RUNNING' ORDER BY id"));
+    log.info("transfers: resuming {} unfinished transfer(s)", unfinished.size());
+    for (long id : unfinished) {
+      schedule(id);
+    }
+    for (SessionKey k : store.read(c -> sessionsWithEvents(c))) {
+      maybeWake(k, "undelivered transfer events");
+    }
+    conditionsTick();
+  }
+
+  private static java.util.concurrent.ThreadFactory named(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------- handlers
+
+  private void registerHandlers() {
+    var ipc = ctx.ipc();
+    ipc.register("transfer.session.open", this::openSession);
+    ipc.register("transfer.session.close", this::closeSession);
+    ipc.register("transfer.download", (c, b) -> create(c, b, "download"));
+    ipc.register("transfer.upload", (c, b) -> create(c, b, "upload"));
+    ipc.register("transfer.list", this::list);
+    ipc.register("transfer.get", (c, b) -> CompletableFuture.completedFuture(snapshot(requireTransfer(c, b))));
+    ipc.register("transfer.suspend", this::suspend);
+    ipc.register("transfer.resume", this::resume);
+    ipc.register("transfer.cancel", this::cancel);
+    ipc.register("transfer.ack", this::ack);
+    ipc.register("transfer.conditions", this::conditionsRequest);
+  }
+
+  private static String requireText(ObjectNode b, String field) {
+    JsonNode n = b.get(field);
+    if (n == null || !n.isTextual() || n.asText().isBlank()) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "the request needs a non-empty text field '" + field + "'");
+    }
+    return n.asText();
+  }
+
+  private static String sessionIdentifier(ObjectNode b) {
+    String id = requireText(b, "session");
+    if (id.length() > 256) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "a session identifier has at most 256 characters");
+    }
+    return id;
+  }
+
+  private CompletableFuture<ObjectNode> openSession(ClientConnection conn, ObjectNode b) {
+    String identifier = sessionIdentifier(b);
+    SessionConfig cfg = SessionConfig.fromJson(b.get("configuration"));
+    SessionKey key = new SessionKey(conn.appId(), identifier);
+    long now = clock.now().toEpochMilli();
+    return store.write(c -> {
+      try (PreparedStatement p = c.prepareStatement("INSERT INTO transfer_sessions(app_id, identifier, config, created_at)"
+          + " VALUES (?, ?, ?, ?) ON CONFLICT(app_id, identifier) DO UPDATE SET config = excluded.config")) {
+        p.setString(1, key.app());
+        p.setString(2, key.id());
+        p.setString(3, Json.write(cfg.toJson()));
+        p.setLong(4, now);
+        p.executeUpdate();
+      }
+      return null;
+    }).thenApplyAsync(v -> {
+      openers.computeIfAbsent(key, k -> new ConcurrentHashMap<>()).put(conn.id(), new Opener(conn));
+      boolean idle = store.read(c -> count(c, "SELECT count(*) FROM transfer_events WHERE app_id = ? AND session = ?", key) == 0
+          && count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) == 0);
+      events.execute(() -> pump(key));
+      for (long id : List.copyOf(waitingConditions)) {
+        schedule(id);
+      }
+      ObjectNode o = Json.object();
+      o.put("session", identifier);
+      o.put("idle", idle);
+      o.set("configuration", cfg.toJson());
+      return o;
+    }, control);
+  }
+
+  private CompletableFuture<ObjectNode> closeSession(ClientConnection conn, ObjectNode b) {
+    SessionKey key = requireSession(conn, sessionIdentifier(b));
+    Map<Long, Opener> m = openers.get(key);
+    if (m != null) {
+      m.remove(conn.id());
+    }
+    if (!b.path("cancel").asBoolean(false)) {
+      return CompletableFuture.completedFuture(Json.object());
+    }
+    List<Long> ids = store.read(c -> {
+      try (PreparedStatement p = c.prepareStatement("SELECT id FROM transfers WHERE app_id = ? AND session = ? AND state != 'COMPLETED'")) {
+        p.setString(1, key.app());
+        p.setString(2, key.id());
+        return ids(p);
+      }
+    });
+    List<CompletableFuture<ObjectNode>> all = new ArrayList<>();
+    for (long id : ids) {
+      all.add(cancelTransfer(id, ErrorCode.CANCELLED, "the session was invalidated and cancelled", false));
+    }
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> {
+      ObjectNode o = Json.object();
+      o.put("cancelled", ids.size());
+      return o;
+    });
+  }
+
+  private SessionKey requireSession(ClientConnection conn, String identifier) {
+    SessionKey key = new SessionKey(conn.appId(), identifier);
+    if (sessionConfig(key) == null) {
+      throw new TetherException(ErrorCode.UNKNOWN_SESSION, "app " + conn.appId() + " has no session '" + identifier
+          + "'; create it with tether.urlSession(SessionConfiguration.background(\"" + identifier + "\")...) first");
+    }
+    return key;
+  }
+
+  private SessionConfig sessionConfig(SessionKey key) {
+    return store.read(c -> {
+      try (PreparedStatement p = c.prepareStatement("SELECT config FROM transfer_sessions WHERE app_id = ? AND identifier = ?")) {
+        p.setString(1, key.app());
+        p.setString(2, key.id());
+        try (ResultSet rs = p.executeQuery()) {
+          return rs.next() ? SessionConfig.fromJson(Json.parse(rs.getString(1))) : null;
+        }
+      }
+    });
+  }
+
+  private CompletableFuture<ObjectNode> create(ClientConnection conn, ObjectNode b, String kind) throws IOException {
+    SessionKey key = requireSession(conn, sessionIdentifier(b));
+    SessionConfig cfg = sessionConfig(key);
+    ResumeData resume = b.hasNonNull("resumeData") ? ResumeData.decode(b.get("resumeData").asText(), dir) : null;
+    String url = resume != null ? resume.url : requireText(b, "url");
+    URI uri;
+    try {
+      uri = new URI(url);
+    } catch (URISyntaxException e) {
+      throw new TetherException(ErrorCode.INVALID_URL, "'" + url + "' is not a valid URL: " + e.getMessage());
+    }
+    String problem = HttpAttempt.urlProblem(uri, cfg.allowsPlainHttp());
+    if (problem != null) {
+      throw new TetherException(ErrorCode.INVALID_URL, problem);
+    }
+    String method = "GET";
+    String uploadFile = null;
+    if (kind.equals("upload")) {
+      method = b.path("method").asText("PUT").toUpperCase(java.util.Locale.ROOT);
+      if (!method.equals("PUT") && !method.equals("POST")) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "an upload's method is PUT or POST, not " + method);
+      }
+      Path f = Path.of(requireText(b, "file"));
+      if (!f.isAbsolute()) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the upload file must be an absolute path, got " + f);
+      }
+      if (!Files.isRegularFile(f) || !Files.isReadable(f)) {
+        throw new TetherException(ErrorCode.FILE_NOT_FOUND, "the upload file " + f + " does not exist or cannot be read");
+      }
+      uploadFile = f.toString();
+    }
+    String destination = null;
+    if (b.hasNonNull("destination")) {
+      destination = checkDestination(Path.of(b.get("destination").asText())).toString();
+    }
+    Map<String, String> headers = new HashMap<>();
+    if (b.path("headers").isObject()) {
+      b.get("headers").fields().forEachRemaining(e -> headers.put(e.getKey(), e.getValue().asText()));
+    }
+    long now = clock.now().toEpochMilli();
+    Long notBefore = null;
+    if (b.hasNonNull("notBefore")) {
+      try {
+        notBefore = Instant.parse(b.get("notBefore").asText()).toEpochMilli();
+      } catch (RuntimeException e) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "notBefore must be an ISO-8601 instant, got " + b.get("notBefore"));
+      }
+    }
+    long expected = b.path("expectedBytes").asLong(-1);
+    String description = b.hasNonNull("description") ? b.get("description").asText() : null;
+    long deadline = Math.max(now, notBefore == null ? now : notBefore) + cfg.resourceTimeout().toMillis();
+    final String fMethod = method;
+    final String fUpload = uploadFile;
+    final String fDest = destination;
+    final Long fNotBefore = notBefore;
+    return store.write(c -> {
+      long id;
+      try (PreparedStatement p = c.prepareStatement("INSERT INTO transfers(app_id, session, kind, url, method, headers,"
+          + " description, earliest_begin, expected_bytes, state, destination, upload_file, created_at, deadline, etag,"
+          + " last_modified, accept_ranges, total_bytes) VALUES (?,?,?,?,?,?,?,?,?,'RUNNING',?,?,?,?,?,?,?,?)")) {
+        p.setString(1, key.app());
+        p.setString(2, key.id());
+        p.setString(3, kind);
+        p.setString(4, url);
+        p.setString(5, fMethod);
+        p.setString(6, Json.write(headers));
+        p.setString(7, description);
+        if (fNotBefore == null) {
+          p.setNull(8, java.sql.Types.INTEGER);
+        } else {
+          p.setLong(8, fNotBefore);
+        }
+        p.setLong(9, expected);
+        p.setString(10, fDest);
+        p.setString(11, fUpload);
+        p.setLong(12, now);
+        p.setLong(13, deadline);
+        p.setString(14, resume == null ? null : resume.etag);
+        p.setString(15, resume == null ? null : resume.lastModified);
+        p.setInt(16, resume == null ? 0 : 1);
+        p.setLong(17, resume == null ? -1 : resume.total);
+        p.executeUpdate();
+      }
+      try (PreparedStatement p = c.prepareStatement("SELECT last_insert_rowid()"); ResultSet rs = p.executeQuery()) {
+        rs.next();
+        id = rs.getLong(1);
+      }
+      String temp = kind.equals("download") ? "transfer-" + id + ".part" : null;
+      try (PreparedStatement p = c.prepareStatement("UPDATE transfers SET temp_file = ?, bytes_done = ? WHERE id = ?")) {
+        p.setString(1, temp);
+        p.setLong(2, resume == null ? 0 : resume.bytes);
+        p.setLong(3, id);
+        p.executeUpdate();
+      }
+      if (resume != null) {
+        try {
+          Files.move(resume.file, dir.resolve(temp), StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+          throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data's partial file cannot be used: " + e.getMessage());
+        }
+      }
+      return id;
+    }).thenApplyAsync(id -> {
+      schedule(id);
+      return snapshot(load(id));
+    }, control);
+  }
+
+  private static Path checkDestination(Path dest) {
+    if (!dest.isAbsolute()) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "the destination must be an absolute path, got " + dest);
+    }
+    if (Files.isDirectory(dest)) {
+      throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "the destination " + dest + " is a directory; name a file");
+    }
+    Path parent = dest.getParent();
+    if (parent == null || !Files.isDirectory(parent)) {
+      throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "the destination's folder " + parent + " does not exist; create it first");
+    }
+    if (!Files.isWritable(parent) || (Files.exists(dest) && !Files.isWritable(dest))) {
+      throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "the destination " + dest + " cannot be written by tetherd (check permissions)");
+    }
+    return dest.normalize();
+  }
+
+  private CompletableFuture<ObjectNode> list(ClientConnection conn, ObjectNode b) {
+    boolean all = b.path("allApps").asBoolean(false);
+    if (all && !CLI_APP_ID.equals(conn.appId())) {
+      throw new TetherException(ErrorCode.PERMISSION_DENIED, "only the tether CLI may list every app's transfers");
+    }
+    String session = b.hasNonNull("session") ? sessionIdentifier(b) : null;
+    if (session != null) {
+      requireSession(conn, session);
+    }
+    List<TransferRow> rows = store.read(c -> {
+      String sql = "SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE (? OR app_id = ?) AND (? IS NULL OR session = ?) ORDER BY id";
+      try (PreparedStatement p = c.prepareStatement(sql)) {
+        p.setBoolean(1, all);
+        p.setString(2, conn.appId());
+        p.setString(3, session);
+        p.setString(4, session);
+        return rows(p);
+      }
+    });
+    ArrayNode arr = Json.array();
+    for (TransferRow r : rows) {
+      arr.add(snapshot(r));
+    }
+    ObjectNode o = Json.object();
+    o.set("transfers", arr);
+    return CompletableFuture.completedFuture(o);
+  }
+
+  private TransferRow requireTransfer(ClientConnection conn, ObjectNode b) {
+    JsonNode idNode = b.get("id");
+    if (idNode == null || !idNode.canConvertToLong()) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "the request needs a numeric transfer 'id'");
+    }
+    long id = idNode.asLong();
+    TransferRow r = load(id);
+    if (r == null || !(r.appId().equals(conn.appId()) || CLI_APP_ID.equals(conn.appId()))) {
+      throw new TetherException(ErrorCode.UNKNOWN_TRANSFER, "app " + conn.appId() + " has no transfer " + id
+          + "; list yours with allTransfers() or 'tether transfers'");
+    }
+    return r;
+  }
+
+  private CompletableFuture<ObjectNode> suspend(ClientConnection conn, ObjectNode b) {
+    TransferRow r = requireTransfer(conn, b);
+    if (TransferRow.COMPLETED.equals(r.state())) {
+      throw new TetherException(ErrorCode.INVALID_STATE, "transfer " + r.id() + " has completed; it cannot be suspended");
+    }
+    Running run = running.get(r.id());
+    long bytes = run != null && run.bytes >= 0 ? run.bytes : r.bytesDone();
+    return store.write(c -> update(c, "UPDATE transfers SET state = 'SUSPENDED', bytes_done = ? WHERE id = ? AND state = 'RUNNING'",
+        bytes, r.id())).thenApplyAsync(n -> {
+          Running now = running.get(r.id());
+          if (now != null) {
+            now.attempt.stop();
+          }
+          cancelTimer(r.id());
+          waitingConditions.remove(r.id());
+          return snapshot(load(r.id()));
+        }, control);
+  }
+
+  private CompletableFuture<ObjectNode> resume(ClientConnection conn, ObjectNode b) {
+    TransferRow r = requireTransfer(conn, b);
+    if (TransferRow.COMPLETED.equals(r.state())) {
+      throw new TetherException(ErrorCode.INVALID_STATE, "transfer " + r.id() + " has completed; start a new one instead");
+    }
+    return store.write(c -> update(c, "UPDATE transfers SET state = 'RUNNING', next_attempt_at = 0 WHERE id = ? AND state = 'SUSPENDED'",
+        r.id())).thenApplyAsync(n -> {
+          schedule(r.id());
+          return snapshot(load(r.id()));
+        }, control);
+  }
+
+  private CompletableFuture<ObjectNode> cancel(ClientConnection conn, ObjectNode b) {
+    TransferRow r = requireTransfer(conn, b);
+    if (TransferRow.COMPLETED.equals(r.state())) {
+      throw new TetherException(ErrorCode.INVALID_STATE, "transfer " + r.id() + " has already completed");
+    }
+    return cancelTransfer(r.id(), ErrorCode.CANCELLED, "the transfer was cancelled", b.path("produceResumeData").asBoolean(false));
+  }
+
+  private void forceQuit(String appId) {
+    List<Long> ids = store.read(c -> {
+      try (PreparedStatement p = c.prepareStatement("SELECT id FROM transfers WHERE app_id = ? AND state != 'COMPLETED'")) {
+        p.setString(1, appId);
+        return ids(p);
+      }
+    });
+    log.info("force quit of {}: cancelling {} transfer(s)", appId, ids.size());
+    for (long id : ids) {
+      cancelTransfer(id, ErrorCode.USER_FORCE_QUIT_APPLICATION, "the user force-quit the app", false);
+    }
+  }
+
+  /** Completes the transfer with an error, stops its attempt, then removes or keeps (as resume data) its part file. */
+  private CompletableFuture<ObjectNode> cancelTransfer(long id, ErrorCode code, String message, boolean produceResumeData) {
+    return store.write(c -> completeTx(c, id, code, message, 0, -1, null)).thenComposeAsync(done -> {
+      Running run = running.get(id);
+      cancelTimer(id);
+      waitingConditions.remove(id);
+      CompletableFuture<Void> stopped = CompletableFuture.completedFuture(null);
+      if (run != null) {
+        run.attempt.stop();
+        stopped = run.done;
+      }
+      return stopped.thenApplyAsync(v -> {
+        TransferRow r = load(id);
+        ObjectNode o = Json.object();
+        o.set("transfer", snapshot(r));
+        String data = null;
+        if (r.tempFile() != null) {
+          Path part = dir.resolve(r.tempFile());
+          try {
+            if (produceResumeData && Files.exists(part) && Files.size(part) > 0 && r.acceptRanges()
+                && (HttpAttempt.strong(r.etag()) || r.lastModified() != null)) {
+              Path kept = dir.resolve("resume-" + UUID.randomUUID() + ".part");
+              Files.move(part, kept, StandardCopyOption.ATOMIC_MOVE);
+              data = new ResumeData(r.url(), r.etag(), r.lastModified(), Files.size(kept), r.totalBytes(), kept).encode();
+            } else {
+              Files.deleteIfExists(part);
+            }
+          } catch (IOException e) {
+            log.warn("transfer {}: cannot keep or remove its partial file: {}", id, e.toString());
+          }
+        }
+        if (data != null) {
+          o.put("resumeData", data);
+        } else {
+          o.putNull("resumeData");
+        }
+        if (done) {
+          afterEvents(new SessionKey(r.appId(), r.session()), "transfer completed");
+        }
+        return o;
+      }, control);
+    }, control);
+  }
+
+  private CompletableFuture<ObjectNode> ack(ClientConnection conn, ObjectNode b) {
+    SessionKey key = new SessionKey(conn.appId(), sessionIdentifier(b));
+    long seq = b.path("seq").asLong(-1);
+    JsonNode answer = b.get("answer");
+    record Acked(String file, Long reschedule) {}
+    return store.write(c -> {
+      String type;
+      String file;
+      long transferId;
+      String body;
+      try (PreparedStatement p = c.prepareStatement(
+          "SELECT type, file, transfer_id, body FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?")) {
+        p.setString(1, key.app());
+        p.setString(2, key.id());
+        p.setLong(3, seq);
+        try (ResultSet rs = p.executeQuery()) {
+          if (!rs.next()) {
+            return new Acked(null, null); // acknowledged before (a redelivery): nothing to do
+          }
+          type = rs.getString(1);
+          file = rs.getString(2);
+          transferId = rs.getLong(3);
+          body = rs.getString(4);
+        }
+      }
+      try (PreparedStatement p = c.prepareStatement("DELETE FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?")) {
+        p.setString(1, key.app());
+        p.setString(2, key.id());
+        p.setLong(3, seq);
+        p.executeUpdate();
+      }
+      Long reschedule = null;
+      if ("challenge".equals(type)) {
+        reschedule = answerChallenge(c, transferId, answer, Json.parseObject(body)) ? transferId : null;
+      }
+      checkFinished(c, key);
+      boolean moved = "downloadFinished".equals(type) && Json.parseObject(body).path("moved").asBoolean(false);
+      return new Acked(moved ? null : file, reschedule);
+    }).thenApplyAsync(a -> {
+      if (a.file() != null) {
+        try {
+          Files.deleteIfExists(Path.of(a.file()));
+        } catch (IOException e) {
+          log.warn("cannot remove delivered file {}: {}", a.file(), e.toString());
+        }
+      }
+      if (a.reschedule() != null) {
+        schedule(a.reschedule());
+      }
+      events.execute(() -> pump(key));
+      return Json.object();
+    }, control);
+  }
+
+  /** Applies the app's answer to a challenge; true when the transfer should run again. */
+  private boolean answerChallenge(Connection c, long id, JsonNode answer, ObjectNode event) throws SQLException {
+    TransferRow r = loadTx(c, id);
+    if (r == null || !TransferRow.RUNNING.equals(r.state()) || !TransferRow.CHALLENGE.equals(r.phase())) {
+      return false;
+    }
+    String disposition = answer == null ? "performDefault" : answer.path("disposition").asText("performDefault");
+    int status = event.path("challenge").path("status").asInt(401);
+    switch (disposition) {
+      case "useCredential" -> {
+        String user = answer.path("user").asText("");
+        String password = answer.path("password").asText("");
+        update(c, "UPDATE transfers SET phase = 'ready', credential = ?, next_attempt_at = 0 WHERE id = ?", user + ":" + password, id);
+        return true;
+      }
+      case "cancel" -> {
+        completeTx(c, id, ErrorCode.CANCELLED, "the app cancelled the authentication challenge", status, -1, null);
+        return false;
+      }
+      default -> {
+        completeTx(c, id, ErrorCode.HTTP_ERROR, "the server requires authentication (" + status
+            + ") and the app gave no credential", status, -1, null);
+        return false;
+      }
+    }
+  }
+
+  private CompletableFuture<ObjectNode> conditionsRequest(ClientConnection conn, ObjectNode b) {
+    String power = b.hasNonNull("power") ? b.get("power").asText() : null;
+    String network = b.hasNonNull("network") ? b.get("network").asText() : null;
+    if ((power != null || network != null) && !CLI_APP_ID.equals(conn.appId())) {
+      throw new TetherException(ErrorCode.PERMISSION_DENIED, "only the tether CLI may override device conditions");
+    }
+    if (power != null && !List.of("external", "battery", "auto").contains(power)) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "power is external, battery or auto, not " + power);
+    }
+    if (network != null && !List.of("unmetered", "metered", "auto").contains(network)) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "network is unmetered, metered or auto, not " + network);
+    }
+    return store.write(c -> {
+      if (power != null) {
+        update(c, "INSERT INTO transfer_conditions(name, value) VALUES ('power', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", power);
+      }
+      if (network != null) {
+        update(c, "INSERT INTO transfer_conditions(name, value) VALUES ('network', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", network);
+      }
+      return null;
+    }).thenApplyAsync(v -> {
+      conditions.overrides(power != null ? power : conditions.powerOverride(), network != null ? network : conditions.networkOverride());
+      for (long id : List.copyOf(waitingConditions)) {
+        schedule(id);
+      }
+      ObjectNode o = Json.object();
+      o.put("power", conditions.power());
+      o.put("network", conditions.network());
+      o.put("powerSetting", conditions.powerOverride());
+      o.put("networkSetting", conditions.networkOverride());
+      o.put("discretionaryMayRun", conditions.goodForDiscretionary());
+      o.put("waitingForConditions", waitingConditions.size());
+      return o;
+    }, control);
+  }
+
+  private void loadConditions() {
+    Map<String, String> m = store.read(c -> {
+      Map<String, String> out = new HashMap<>();
+      try (PreparedStatement p = c.prepareStatement("SELECT name, value FROM transfer_conditions"); ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          out.put(rs.getString(1), rs.getString(2));
+        }
+      }
+      return out;
+    });
+    conditions.overrides(m.getOrDefault("power", Conditions.AUTO), m.getOrDefault("network", Conditions.AUTO));
+  }
+
+  private void conditionsTick() {
+    if (closed) {
+      return;
+    }
+    for (long id : List.copyOf(waitingConditions)) {
+      schedule(id);
+    }
+    clock.schedule(clock.now().plusSeconds(60), () -> control.execute(this::conditionsTick));
+  }
+
+  // ---------------------------------------------------------------------------------------------------- engine
+
+  /** Decides when the transfer runs next: now (via its host slot), at a timer, when conditions allow, or never. */
+  private synchronized void schedule(long id) {
+    if (closed || queued.contains(id)) {
+      return;
+    }
+    TransferRow r = load(id);
+    if (r == null || !TransferRow.RUNNING.equals(r.state()) || !TransferRow.READY.equals(r.phase())) {
+      return;
+    }
+    SessionConfig cfg = sessionConfig(new SessionKey(r.appId(), r.session()));
+    long now = clock.now().toEpochMilli();
+    long at = Math.max(r.earliestBegin() == null ? 0 : r.earliestBegin(), r.nextAttemptAt());
+    if (at > now) {
+      cancelTimer(id);
+      timers.put(id, clock.schedule(Instant.ofEpochMilli(at), () -> {
+        timers.remove(id);
+        control.execute(() -> schedule(id));
+      }));
+      return;
+    }
+    if (cfg.discretionary() && !conditions.goodForDiscretionary()) {
+      waitingConditions.add(id);
+      return;
+    }
+    waitingConditions.remove(id);
+    URI u = URI.create(r.url());
+    String slotKey = r.appId() + "|" + r.session() + "|" + u.getHost() + ":" + u.getPort();
+    queued.add(id);
+    boolean start;
+    synchronized (slots) {
+      Slot s = slots.computeIfAbsent(slotKey, k -> new Slot());
+      start = s.active < cfg.maxConnectionsPerHost();
+      if (start) {
+        s.active++;
+      } else {
+        s.waiting.add(id);
+      }
+    }
+    if (start) {
+      startAttempt(id, slotKey);
+    }
+  }
+
+  private void startAttempt(long id, String slotKey) {
+    try {
+      workers.execute(() -> runAttempt(id, slotKey));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      queued.remove(id);
+    }
+  }
+
+  private void releaseSlot(String slotKey) {
+    Long next = null;
+    synchronized (slots) {
+      Slot s = slots.get(slotKey);
+      if (s == null) {
+        return;
+      }
+      next = s.waiting.poll();
+      if (next == null) {
+        s.active--;
+        if (s.active == 0) {
+          slots.remove(slotKey);
+        }
+      }
+    }
+    if (next != null) {
+      startAttempt(next, slotKey);
+    }
+  }
+
+  private void cancelTimer(long id) {
+    TetherClock.Timer t = timers.remove(id);
+    if (t != null) {
+      t.cancel();
+    }
+  }
+
+  private void runAttempt(long id, String slotKey) {
+    Running run = null;
+    try {
+      if (closed) {
+        return;
+      }
+      TransferRow r = load(id);
+      if (r == null || !TransferRow.RUNNING.equals(r.state()) || !TransferRow.READY.equals(r.phase())) {
+        return;
+      }
+      long now = clock.now().toEpochMilli();
+      if (now >= r.deadline()) {
+        finish(r, new HttpAttempt.Fail(ErrorCode.RESOURCE_TIMED_OUT, "the transfer did not finish within the session's resource timeout", 0));
+        return;
+      }
+      SessionConfig cfg = sessionConfig(new SessionKey(r.appId(), r.session()));
+      Path part = r.tempFile() == null ? null : dir.resolve(r.tempFile());
+      Path finished = dir.resolve("transfer-" + id + ".download");
+      if (r.isDownload() && r.destination() == null && Files.exists(finished) && (part == null || !Files.exists(part))) {
+        // the daemon stopped between moving the finished file and recording it: record it now
+        finish(r, new HttpAttempt.Done(r.status(), Files.size(finished)));
+        return;
+      }
+      HttpAttempt attempt = new HttpAttempt(http, r, cfg, part, flusher);
+      run = new Running(attempt, r);
+      running.put(id, run);
+      TransferRow again = load(id);
+      if (again == null || !TransferRow.RUNNING.equals(again.state())) {
+        return;
+      }
+      final Running fRun = run;
+      HttpAttempt.Outcome o = attempt.run(r.credential(), bytes -> progress(fRun, bytes), validatorSink(r));
+      finish(r, o);
+    } catch (Throwable t) {
+      log.error("transfer {} failed unexpectedly", id, t);
+      TransferRow r = load(id);
+      if (r != null) {
+        try {
+          finish(r, new HttpAttempt.Retry(null, "internal error: " + t, false));
+        } catch (Throwable t2) {
+          log.error("transfer {}: cannot record the failure", id, t2);
+        }
+      }
+    } finally {
+      if (run != null) {
+        running.remove(id, run);
+        run.done.complete(null);
+      }
+      queued.remove(id);
+      releaseSlot(slotKey);
+      if (!closed) {
+        control.execute(() -> schedule(id));
+      }
+    }
+  }
+
+  private HttpAttempt.ValidatorSink validatorSink(TransferRow r) {
+    return (etag, lastModified, acceptRanges, total, status, restarted) -> {
+      if (restarted) {
+        log.info("transfer {}: the server sent the whole body again (validator changed or no range support); restarting from 0", r.id());
+      }
+      CompletableFuture<Integer> f = store.write(c -> update(c, "UPDATE transfers SET etag = ?, last_modified = ?, accept_ranges = ?,"
+          + " total_bytes = ?, status = ? WHERE id = ?", etag, lastModified, acceptRanges ? 1 : 0, total, status, r.id()));
+      if (total < 0 || total > SMALL_BODY) {
+        Store.await(f); // a large body may be resumed after a crash: its validator must be durable first
+      }
+    };
+  }
+
+  private void progress(Running run, long bytes) {
+    run.bytes = bytes;
+    long now = System.nanoTime() / 1_000_000;
+    if (now - run.lastProgressAt < PROGRESS_INTERVAL_MS) {
+      return;
+    }
+    run.lastProgressAt = now;
+    SessionKey key = new SessionKey(run.row.appId(), run.row.session());
+    Map<Long, Opener> m = openers.get(key);
+    if (m == null || m.isEmpty()) {
+      return;
+    }
+    events.execute(() -> {
+      TransferRow r = load(run.row.id());
+      if (r == null || !TransferRow.RUNNING.equals(r.state())) {
+        return;
+      }
+      ObjectNode o = Json.object();
+      o.put("session", key.id());
+      o.put("type", r.isDownload() ? "progress" : "uploadProgress");
+      o.set("transfer", snapshot(r));
+      for (Opener op : m.values()) {
+        op.conn.push("transfer.progress", o);
+      }
+    });
+  }
+
+  /** Records an attempt's outcome: completion (with its events), a retry time, or a challenge. */
+  private void finish(TransferRow r, HttpAttempt.Outcome o) throws IOException {
+    SessionKey key = new SessionKey(r.appId(), r.session());
+    long id = r.id();
+    Path part = r.tempFile() == null ? null : dir.resolve(r.tempFile());
+    if (o instanceof HttpAttempt.Stopped) {
+      return; // suspend, cancel or shutdown did the bookkeeping
+    }
+    if (o instanceof HttpAttempt.Done d && r.isDownload()) {
+      {
+        Path file;
+        boolean moved = r.destination() != null;
+        try {
+          file = moved ? moveToDestination(part, Path.of(r.destination())) : moveInto(part, dir.resolve("transfer-" + id + ".download"));
+        } catch (IOException e) {
+          finish(r, new HttpAttempt.Fail(ErrorCode.FILE_ACCESS_DENIED, "the finished download could not be moved to "
+              + r.destination() + ": " + e.getMessage(), d.status()));
+          return;
+        }
+        boolean done = Store.await(store.write(c -> {
+          TransferRow now = loadTx(c, id);
+          if (now == null || !TransferRow.RUNNING.equals(now.state())) {
+            return false;
+          }
+          update(c, "UPDATE transfers SET bytes_done = ?, total_bytes = ? WHERE id = ?", d.bytes(), d.bytes(), id);
+          ObjectNode ev = Json.object();
+          ev.set("transfer", snapshotTx(c, id, "RUNNING"));
+          ev.put("file", file.toString());
+          ev.put("moved", moved);
+          addEvent(c, key, "downloadFinished", id, ev, file.toString());
+          return completeTx(c, id, null, null, d.status(), d.bytes(), null);
+        }));
+        if (!done && !moved) {
+          Files.deleteIfExists(file);
+        }
+        if (done) {
+          afterEvents(key, "transfers finished");
+        }
+      }
+    } else if (o instanceof HttpAttempt.Done d) {
+      {
+        if (Store.await(store.write(c -> completeTx(c, id, null, null, d.status(), d.bytes(), null)))) {
+          afterEvents(key, "transfers finished");
+        }
+      }
+    } else if (o instanceof HttpAttempt.Fail f) {
+      {
+        if (Store.await(store.write(c -> completeTx(c, id, f.code(), f.message(), f.status(), -1, null)))) {
+          if (part != null) {
+            Files.deleteIfExists(part);
+          }
+          afterEvents(key, "transfers finished");
+        }
+      }
+    } else if (o instanceof HttpAttempt.Retry rt) {
+      {
+        int attempts = rt.madeProgress() ? 0 : r.attempts() + 1;
+        Duration delay = rt.retryAfter() != null ? rt.retryAfter()
+            : rt.madeProgress() ? Duration.ofMillis(200) : Duration.ofMillis(Math.min(60_000, 500L << Math.min(attempts, 7)));
+        long next = clock.now().toEpochMilli() + delay.toMillis();
+        if (next >= r.deadline()) {
+          finish(r, new HttpAttempt.Fail(ErrorCode.RESOURCE_TIMED_OUT, "the transfer did not finish within the session's"
+              + " resource timeout; last problem: " + rt.reason(), 0));
+          return;
+        }
+        log.info("transfer {}: {}; retrying in {} ms", id, rt.reason(), delay.toMillis());
+        Store.await(store.write(c -> update(c, "UPDATE transfers SET attempts = ?, next_attempt_at = ?, error_message = ?"
+            + " WHERE id = ? AND state = 'RUNNING'", attempts, next, rt.reason(), id)));
+      }
+    } else if (o instanceof HttpAttempt.Challenge ch) {
+      {
+        boolean recorded = Store.await(store.write(c -> {
+          TransferRow now = loadTx(c, id);
+          if (now == null || !TransferRow.RUNNING.equals(now.state())) {
+            return false;
+          }
+          update(c, "UPDATE transfers SET phase = 'challenge', status = ?, challenge_count = challenge_count + 1 WHERE id = ?", ch.status(), id);
+          ObjectNode ev = Json.object();
+          ev.set("transfer", snapshotTx(c, id, null));
+          ObjectNode cj = ev.putObject("challenge");
+          cj.put("status", ch.status());
+          cj.put("scheme", ch.scheme());
+          if (ch.realm() != null) {
+            cj.put("realm", ch.realm());
+          }
+          cj.put("proxy", ch.proxy());
+          cj.put("host", URI.create(now.url()).getHost());
+          cj.put("previousFailureCount", now.challengeCount());
+          addEvent(c, key, "challenge", id, ev, null);
+          return true;
+        }));
+        if (recorded) {
+          events.execute(() -> pump(key));
+          maybeWake(key, "authentication challenge");
+        }
+      }
+    }
+  }
+
+  private Path moveInto(Path part, Path target) throws IOException {
+    Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    fsyncDir(target.getParent());
+    return target;
+  }
+
+  private Path moveToDestination(Path part, Path dest) throws IOException {
+    try {
+      Files.move(part, dest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      // another file system: copy beside the destination, sync, then rename into place
+      Path tmp = dest.resolveSibling("." + dest.getFileName() + ".tether-" + UUID.randomUUID() + ".tmp");
+      try {
+        Files.copy(part, tmp);
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+          ch.force(true);
+        }
+        Files.move(tmp, dest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+      Files.deleteIfExists(part);
+    }
+    fsyncDir(dest.getParent());
+    return dest;
+  }
+
+  private static void fsyncDir(Path d) {
+    try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException e) {
+      log.debug("fsync of folder {} failed: {}", d, e.toString());
+    }
+  }
+
+  /**
+   * Marks the transfer completed (with or without an error) and records its {@code completed} event, once: returns
+   * false when it had completed before.
+   */
+  private boolean completeTx(Connection c, long id, ErrorCode code, String message, int status, long bytes, String unused) throws SQLException {
+    TransferRow r = loadTx(c, id);
+    if (r == null || TransferRow.COMPLETED.equals(r.state())) {
+      return false;
+    }
+    update(c, "UPDATE transfers SET state = 'COMPLETED', phase = 'ready', error_code = ?, error_message = ?,"
+        + " status = CASE WHEN ? > 0 THEN ? ELSE status END, bytes_done = CASE WHEN ? >= 0 THEN ? ELSE bytes_done END,"
+        + " completed_at = ?, credential = NULL WHERE id = ?",
+        code == null ? null : code.name(), message, status, status, bytes, bytes, clock.now().toEpochMilli(), id);
+    ObjectNode ev = Json.object();
+    ev.set("transfer", snapshotTx(c, id, null));
+    if (code != null) {
+      ObjectNode e = ev.putObject("error");
+      e.put("code", code.name());
+      e.put("message", message);
+    }
+    addEvent(c, new SessionKey(r.appId(), r.session()), "completed", id, ev, null);
+    return true;
+  }
+
+  /** Adds {@code eventsFinished} when the session has no running transfer and every earlier event was acknowledged. */
+  private void checkFinished(Connection c, SessionKey key) throws SQLException {
+    if (count(c, "SELECT count(*) FROM transfer_events WHERE app_id = ? AND session = ?", key) > 0
+        || count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) > 0) {
+      return;
+    }
+    try (PreparedStatement p = c.prepareStatement("SELECT last_event_type FROM transfer_sessions WHERE app_id = ? AND identifier = ?")) {
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      try (ResultSet rs = p.executeQuery()) {
+        if (!rs.next() || rs.getString(1) == null || "eventsFinished".equals(rs.getString(1))) {
+          return;
+        }
+      }
+    }
+    addEvent(c, key, "eventsFinished", null, Json.object(), null);
+  }
+
+  private void addEvent(Connection c, SessionKey key, String type, Long transferId, ObjectNode body, String file) throws SQLException {
+    long seq;
+    try (PreparedStatement p = c.prepareStatement("SELECT next_seq FROM transfer_sessions WHERE app_id = ? AND identifier = ?")) {
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      try (ResultSet rs = p.executeQuery()) {
+        if (!rs.next()) {
+          throw new SQLException("no session " + key);
+        }
+        seq = rs.getLong(1);
+      }
+    }
+    update(c, "UPDATE transfer_sessions SET next_seq = ?, last_event_type = ? WHERE app_id = ? AND identifier = ?",
+        seq + 1, type, key.app(), key.id());
+    try (PreparedStatement p = c.prepareStatement("INSERT INTO transfer_events(app_id, session, seq, type, transfer_id, body, file,"
+        + " created_at) VALUES (?,?,?,?,?,?,?,?)")) {
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      p.setLong(3, seq);
+      p.setString(4, type);
+      if (transferId == null) {
+        p.setNull(5, java.sql.Types.INTEGER);
+      } else {
+        p.setLong(5, transferId);
+      }
+      p.setString(6, Json.write(body));
+      p.setString(7, file);
+      p.setLong(8, clock.now().toEpochMilli());
+      p.executeUpdate();
+    }
+  }
+
+  /** After a commit that added events: deliver them, and wake the app if none of its connections has the session open. */
+  private void afterEvents(SessionKey key, String reason) {
+    events.execute(() -> pump(key));
+    boolean anyRunning = store.read(c -> count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) > 0);
+    if (!anyRunning) {
+      maybeWake(key, reason);
+    }
+  }
+
+  private void maybeWake(SessionKey key, String reason) {
+    Map<Long, Opener> m = openers.get(key);
+    if (m != null && !m.isEmpty()) {
+      return;
+    }
+    SessionConfig cfg = sessionConfig(key);
+    if (cfg == null || !cfg.sendsLaunchEvents()) {
+      return;
+    }
+    try {
+      ctx.backgroundWork().urlSessionNeedsApp(key.app(), key.id(), reason);
+    } catch (IllegalStateException e) {
+      log.debug("session {} of {} needs its app ({}), but no task service runs: {}", key.id(), key.app(), reason, e.getMessage());
+    } catch (RuntimeException e) {
+      log.warn("asking to wake {} for session {} failed", key.app(), key.id(), e);
+    }
+  }
+
+  /** Pushes every committed event each opener has not been sent yet, in sequence order. Runs on the events thread. */
+  private void pump(SessionKey key) {
+    Map<Long, Opener> m = openers.get(key);
+    if (m == null || m.isEmpty()) {
+      return;
+    }
+    for (Opener op : m.values()) {
+      if (!op.conn.isOpen()) {
+        m.remove(op.conn.id());
+        continue;
+      }
+      while (true) {
+        long after = op.lastPushed;
+        List<ObjectNode> batch = store.read(c -> {
+          List<ObjectNode> out = new ArrayList<>();
+          try (PreparedStatement p = c.prepareStatement("SELECT seq, type, body, file FROM transfer_events"
+              + " WHERE app_id = ? AND session = ? AND seq > ? ORDER BY seq LIMIT 500")) {
+            p.setString(1, key.app());
+            p.setString(2, key.id());
+            p.setLong(3, after);
+            try (ResultSet rs = p.executeQuery()) {
+              while (rs.next()) {
+                ObjectNode o = Json.parseObject(rs.getString(3));
+                o.put("session", key.id());
+                o.put("seq", rs.getLong(1));
+                o.put("type", rs.getString(2));
+                out.add(o);
+              }
+            }
+          }
+          return out;
+        });
+        for (ObjectNode o : batch) {
+          op.conn.push("transfer.event", o);
+          op.lastPushed = o.get("seq").asLong();
+        }
+        if (batch.size() < 500) {
+          break;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------- files
+
+  private void removeStaleFiles() throws IOException {
+    Set<String> keep = store.read(c -> {
+      Set<String> s = new java.util.HashSet<>();
+      try (PreparedStatement p = c.prepareStatement("SELECT temp_file FROM transfers WHERE state != 'COMPLETED' AND temp_file IS NOT NULL");
+           ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          s.add(rs.getString(1));
+        }
+      }
+      try (PreparedStatement p = c.prepareStatement("SELECT file FROM transfer_events WHERE file IS NOT NULL"); ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          s.add(Path.of(rs.getString(1)).getFileName().toString());
+        }
+      }
+      try (PreparedStatement p = c.prepareStatement("SELECT id FROM transfers WHERE state = 'RUNNING' AND kind = 'download'"); ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          s.add("transfer-" + rs.getLong(1) + ".download");
+        }
+      }
+      return s;
+    });
+    long cutoff = System.currentTimeMillis() - RESUME_FILE_TTL.toMillis();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+      for (Path p : ds) {
+        String name = p.getFileName().toString();
+        boolean stale;
+        if (name.startsWith("resume-")) {
+          stale = Files.getLastModifiedTime(p).toMillis() < cutoff;
+        } else {
+          stale = (name.endsWith(".part") || name.endsWith(".download")) && !keep.contains(name);
+        }
+        if (stale) {
+          log.info("removing stale transfer file {}", p);
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------- db helpers
+
+  TransferRow load(long id) {
+    return store.read(c -> loadTx(c, id));
+  }
+
+  private static TransferRow loadTx(Connection c, long id) throws SQLException {
+    try (PreparedStatement p = c.prepareStatement("SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE id = ?")) {
+      p.setLong(1, id);
+      try (ResultSet rs = p.executeQuery()) {
+        return rs.next() ? TransferRow.from(rs) : null;
+      }
+    }
+  }
+
+  private ObjectNode snapshotTx(Connection c, long id, String stateOverride) throws SQLException {
+    ObjectNode o = snapshot(loadTx(c, id));
+    if (stateOverride != null) {
+      o.put("state", stateOverride);
+    }
+    return o;
+  }
+
+  private ObjectNode snapshot(TransferRow r) {
+    Running run = running.get(r.id());
+    long live = run != null && TransferRow.RUNNING.equals(r.state()) ? run.bytes : -1;
+    String waiting = null;
+    if (TransferRow.RUNNING.equals(r.state())) {
+      long now = clock.now().toEpochMilli();
+      if (TransferRow.CHALLENGE.equals(r.phase())) {
+        waiting = "authentication";
+      } else if (r.earliestBegin() != null && r.earliestBegin() > now) {
+        waiting = "earliestBeginDate";
+      } else if (r.nextAttemptAt() > now) {
+        waiting = "retry";
+      } else if (waitingConditions.contains(r.id())) {
+        waiting = "conditions";
+      } else if (run == null && queued.contains(r.id())) {
+        waiting = "connection";
+      }
+    }
+    return r.toJson(live, waiting);
+  }
+
+  private static List<TransferRow> rows(PreparedStatement p) throws SQLException {
+    List<TransferRow> out = new ArrayList<>();
+    try (ResultSet rs = p.executeQuery()) {
+      while (rs.next()) {
+        out.add(TransferRow.from(rs));
+      }
+    }
+    return out;
+  }
+
+  private static List<Long> ids(Connection c, String sql) throws SQLException {
+    try (PreparedStatement p = c.prepareStatement(sql)) {
+      return ids(p);
+    }
+  }
+
+  private static List<Long> ids(PreparedStatement p) throws SQLException {
+    List<Long> out = new ArrayList<>();
+    try (ResultSet rs = p.executeQuery()) {
+      while (rs.next()) {
+        out.add(rs.getLong(1));
+      }
+    }
+    return out;
+  }
+
+  private static List<SessionKey> sessionsWithEvents(Connection c) throws SQLException {
+    List<SessionKey> out = new ArrayList<>();
+    try (PreparedStatement p = c.prepareStatement("SELECT DISTINCT app_id, session FROM transfer_events"); ResultSet rs = p.executeQuery()) {
+      while (rs.next()) {
+        out.add(new SessionKey(rs.getString(1), rs.getString(2)));
+      }
+    }
+    return out;
+  }
+
+  private static long count(Connection c, String sql, SessionKey key) throws SQLException {
+    try (PreparedStatement p = c.prepareStatement(sql)) {
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      try (ResultSet rs = p.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  private static int update(Connection c, String sql, Object... args) throws SQLException {
+    try (PreparedStatement p = c.prepareStatement(sql)) {
+      for (int i = 0; i < args.length; i++) {
+        p.setObject(i + 1, args[i]);
+      }
+      return p.executeUpdate();
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    for (Running r : running.values()) {
+      r.attempt.stop();
+    }
+    for (TetherClock.Timer t : timers.values()) {
+      t.cancel();
+    }
+    for (ExecutorService e : List.of(workers, control, events, flusher)) {
+      if (e != null) {
+        e.shutdown();
+      }
+    }
+    try {
+      if (workers != null) {
+        workers.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (http != null) {
+      try {
+        http.close();
+      } catch (IOException e) {
+        log.debug("closing the HTTP client: {}", e.toString());
+      }
+    }
+  }
+
+  /** The opaque resume data a cancelled download hands out: where its bytes are kept and how to validate them. */
+  private static final class ResumeData {
+    final String url;
+    final String etag;
+    final String lastModified;
+    final long bytes;
+    final long total;
+    final Path file;
+
+    ResumeData(String url, String etag, String lastModified, long bytes, long total, Path file) {
+      this.url = url;
+      this.etag = etag;
+      this.lastModified = lastModified;
+      this.bytes = bytes;
+      this.total = total;
+      this.file = file;
+    }
+
+    String encode() {
+      ObjectNode o = Json.object();
+      o.put("v", 1);
+      o.put("url", url);
+      o.put("etag", etag);
+      o.put("lastModified", lastModified);
+      o.put("bytes", bytes);
+      o.put("total", total);
+      o.put("file", file.getFileName().toString());
+      return Base64.getEncoder().encodeToString(Json.write(o).getBytes(StandardCharsets.UTF_8));
+    }
+
+    static ResumeData decode(String data, Path dir) {
+      ObjectNode o;
+      try {
+        o = Json.parseObject(new String(Base64.getDecoder().decode(data), StandardCharsets.UTF_8));
+      } catch (RuntimeException e) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data is not resume data Tether produced");
+      }
+      String name = o.path("file").asText("");
+      if (o.path("v").asInt() != 1 || !name.matches("resume-[0-9a-f-]+\\.part") || !o.hasNonNull("url")) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data is not resume data Tether produced");
+      }
+      Path f = dir.resolve(name);
+      if (!Files.exists(f)) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data was used before or has expired; start a new download");
+      }
+      return new ResumeData(o.get("url").asText(), o.hasNonNull("etag") ? o.get("etag").asText() : null,
+          o.hasNonNull("lastModified") ? o.get("lastModified").asText() : null, o.path("bytes").asLong(), o.path("total").asLong(-1), f);
+    }
+  }
+}
