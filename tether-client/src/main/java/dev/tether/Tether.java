@@ -211,6 +211,23 @@ public final class Tether implements AutoCloseable {
     return s.open(configuration, delegate);
   }
   // ---- end of background URL sessions ----
+  // ---- Paired-device connectivity (WCSession) ----
+  private dev.tether.internal.ConnectivitySessionImpl connectivity;
+
+  /**
+   * The app's connectivity session with {@code delegate} (Apple: {@code WCSession.default} plus its delegate). One
+   * session per connection: a second call returns the same session with the new delegate. Call
+   * {@link ConnectivitySession#activate()} before using it.
+   */
+  public synchronized ConnectivitySession connectivity(ConnectivityDelegate delegate) {
+    if (connectivity == null) {
+      connectivity = new dev.tether.internal.ConnectivitySessionImpl(client, delegate);
+    } else {
+      connectivity.delegate(delegate);
+    }
+    return connectivity;
+  }
+  // ---- end connectivity ----
 
   /** The connection underneath, for Tether's own modules (CLI, test kit); not part of the app API and may change. */
   public DaemonClient internalClient() {

@@ -12,6 +12,8 @@ import picocli.CommandLine.Option;
 @Command(name = "tether", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
     description = "Background transfers, wakes and paired-device connectivity for apps that are rarely running.",
     subcommands = {DaemonCommand.class, CompletionCommand.class, AppCommand.class, AppsCommand.class, TimelineCommand.class,
+        ConnectivityCommands.Pair.class, ConnectivityCommands.Peers.class, ConnectivityCommands.Unpair.class,
+        ConnectivityCommands.Send.class, ConnectivityCommands.Receive.class, ConnectivityCommands.Outstanding.class,
         picocli.CommandLine.HelpCommand.class})
 public final class TetherCommand {
   /** The app id the CLI connects as when a command acts on the user's behalf rather than an app's. */

@@ -11,6 +11,7 @@ public final class DaemonServices {
     List<DaemonService> services = new ArrayList<>();
     services.add(new dev.tether.daemon.internal.task.TaskService());
     services.add(new dev.tether.daemon.internal.transfer.TransferService());
+    services.add(new dev.tether.daemon.internal.connectivity.ConnectivityService());
     return services;
   }
 }

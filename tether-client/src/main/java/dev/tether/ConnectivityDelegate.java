@@ -1,0 +1,63 @@
+package dev.tether;
+
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Receives a {@link ConnectivitySession}'s events (Apple: {@code WCSessionDelegate}). Every method has a default that
+ * does nothing; implement what the app needs. Calls for one session run one at a time, in order, on a thread of the
+ * session's own. Received data is acknowledged to tetherd only after the method returns; a method that throws is
+ * logged and the data still counts as received.
+ */
+public interface ConnectivityDelegate {
+  /** {@code activate()} finished. */
+  default void activationCompleted(ConnectivitySession session, ActivationState state) {}
+
+  /** The primary is switching to another companion; the session can no longer send (Apple: {@code sessionDidBecomeInactive}). */
+  default void sessionBecameInactive(ConnectivitySession session) {}
+
+  /** The switch finished; call {@link ConnectivitySession#activate()} again to talk to the new companion. */
+  default void sessionDeactivated(ConnectivitySession session) {}
+
+  /** {@link ConnectivitySession#isReachable()} changed. */
+  default void reachabilityChanged(ConnectivitySession session) {}
+
+  /** Paired, installed or complication state changed (Apple: {@code sessionWatchStateDidChange}). */
+  default void pairingStateChanged(ConnectivitySession session) {}
+
+  /** A live message that expects no reply. */
+  default void messageReceived(ConnectivitySession session, Map<String, Object> message) {}
+
+  /** A live message whose sender waits for the returned reply. */
+  default Map<String, Object> messageReceivedWithReply(ConnectivitySession session, Map<String, Object> message) {
+    messageReceived(session, message);
+    return Map.of();
+  }
+
+  /** Live message data that expects no reply. */
+  default void messageDataReceived(ConnectivitySession session, byte[] data) {}
+
+  /** Live message data whose sender waits for the returned reply. */
+  default byte[] messageDataReceivedWithReply(ConnectivitySession session, byte[] data) {
+    messageDataReceived(session, data);
+    return new byte[0];
+  }
+
+  /** The counterpart's newest application context. */
+  default void applicationContextReceived(ConnectivitySession session, Map<String, Object> applicationContext) {}
+
+  /** A user info transfer (ordinary or complication) from the counterpart, in the order it was sent. */
+  default void userInfoReceived(ConnectivitySession session, Map<String, Object> userInfo) {}
+
+  /** A user info transfer this app queued reached the paired device, or failed. */
+  default void userInfoTransferFinished(ConnectivitySession session, UserInfoTransfer transfer, Optional<TetherException> error) {}
+
+  /** A file from the counterpart; the file is deleted when this method returns unless the app moved it. */
+  default void fileReceived(ConnectivitySession session, ReceivedFile file) {}
+
+  /** A file transfer this app queued made progress ({@link FileTransfer#bytesSent()}). */
+  default void fileTransferProgress(ConnectivitySession session, FileTransfer transfer) {}
+
+  /** A file transfer this app queued reached the paired device, or failed. */
+  default void fileTransferFinished(ConnectivitySession session, FileTransfer transfer, Optional<TetherException> error) {}
+}

@@ -1,0 +1,1731 @@
+package dev.tether.daemon.internal.connectivity;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.ErrorCode;
+import dev.tether.TetherException;
+import dev.tether.daemon.internal.DaemonContext;
+import dev.tether.daemon.internal.DaemonService;
+import dev.tether.daemon.internal.ipc.ClientConnection;
+import dev.tether.daemon.internal.ipc.ConnectionListener;
+import dev.tether.daemon.internal.link.Identity;
+import dev.tether.daemon.internal.link.LinkManager;
+import dev.tether.daemon.internal.link.LinkManager.Peer;
+import dev.tether.daemon.internal.link.PeerLink;
+import dev.tether.daemon.internal.store.Migration;
+import dev.tether.daemon.internal.store.Store;
+import dev.tether.protocol.Frame;
+import dev.tether.protocol.Json;
+import dev.tether.protocol.PropertyList;
+import dev.tether.protocol.TetherPaths;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Paired-device connectivity ({@code WCSession}): pairing and links (through {@link LinkManager}), and per app the
+ * queues that carry user info, complication user info, application context and files to the counterpart, plus live
+ * messages.
+ *
+ * <p><b>Durability.</b> A transfer is committed to {@code cx_outbox} before the app's call returns. The sender sends
+ * the outbox in sequence order (complication user info first) and deletes a row only when the receiving daemon
+ * acknowledged it, which that daemon does only after committing it to {@code cx_inbox} together with its id in
+ * {@code cx_seen} (a permanent UNIQUE id: a resent duplicate is dropped for good). The receiving app gets its inbox
+ * rows in order, one session at a time, and each row is deleted only when the app acknowledged it after its delegate
+ * returned. Rows are gathered into group commits ({@link GroupWriter}): one fsync carries hundreds of rows.
+ */
+public final class ConnectivityService implements DaemonService, LinkManager.Listener {
+  private static final Logger log = LoggerFactory.getLogger(ConnectivityService.class);
+  static final int COMPLICATION_PER_DAY = 50;
+  private static final int APP_WINDOW = 1024;
+  private static final int PEER_WINDOW = 8192;
+  private static final int CHUNK = 1024 * 1024;
+
+  private DaemonContext context;
+  private Store store;
+  private LinkManager links;
+  private Path outDir;
+  private Path inDir;
+  private final ExecutorService exec = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "tether-connectivity");
+    t.setDaemon(true);
+    return t;
+  });
+  private final AtomicLong contextVersions = new AtomicLong(System.currentTimeMillis() * 1000);
+
+  /** Activated sessions per app, newest last; the newest open one receives deliveries. Guarded by exec. */
+  private final Map<String, List<ClientConnection>> sessions = new ConcurrentHashMap<>();
+  private final Map<String, AppDelivery> deliveries = new HashMap<>();
+  /** What the counterpart said about its apps. */
+  private volatile Set<String> counterpartInstalled = Set.of();
+  private volatile Set<String> counterpartRunning = Set.of();
+  private volatile Set<String> counterpartComplications = Set.of();
+  private final Map<String, Sender> senders = new ConcurrentHashMap<>();
+  private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
+  private final Map<String, CompletableFuture<ObjectNode>> pendingMessages = new ConcurrentHashMap<>();
+  private final Map<String, PeerLink> messageOrigins = new ConcurrentHashMap<>();
+  private final Map<String, List<Frame>> heldMessages = new ConcurrentHashMap<>();
+
+  private GroupWriter<Outgoing, Long> outboxWriter;
+  private GroupWriter<Incoming, Boolean> inboxWriter;
+  private GroupWriter<long[], Void> ackWriter;
+
+  /** A transfer queued by a local app. */
+  record Outgoing(String id, String peer, String app, String kind, String payload, String file, long size, String sha256) {}
+
+  /** An item that arrived from the peer. */
+  record Incoming(long peerSeq, String id, String peer, String app, String kind, String payload, String file) {}
+
+  private static final class AppDelivery {
+    ClientConnection target;
+    long cursor;
+    final Set<Long> inFlight = new HashSet<>();
+    final Set<Long> acking = new HashSet<>();
+    final Set<Long> redelivered = new HashSet<>();
+  }
+
+  @Override
+  public List<Migration> migrations() {
+    return List.of(new Migration("connectivity-001", """
+        CREATE TABLE cx_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE cx_peers (fingerprint TEXT PRIMARY KEY, cert BLOB NOT NULL, peer_role TEXT NOT NULL, address TEXT,
+          active INTEGER NOT NULL DEFAULT 0, paired_at INTEGER NOT NULL);
+        CREATE TABLE cx_apps (app TEXT PRIMARY KEY, complication INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE cx_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, peer TEXT NOT NULL,
+          app TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT, file TEXT, size INTEGER, sha256 TEXT, created_at INTEGER NOT NULL);
+        CREATE INDEX cx_outbox_peer ON cx_outbox(peer, seq);
+        CREATE INDEX cx_outbox_app ON cx_outbox(app, seq);
+        CREATE TABLE cx_context_out (app TEXT NOT NULL, peer TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+          payload TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (app, peer));
+        CREATE TABLE cx_context_in (app TEXT PRIMARY KEY, id TEXT NOT NULL, version INTEGER NOT NULL, payload TEXT NOT NULL);
+        CREATE TABLE cx_seen (id TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TABLE cx_inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, peer TEXT NOT NULL, app TEXT NOT NULL,
+          kind TEXT NOT NULL, payload TEXT, file TEXT, received_at INTEGER NOT NULL);
+        CREATE INDEX cx_inbox_app ON cx_inbox(app, seq);
+        CREATE TABLE cx_complications (app TEXT NOT NULL, at INTEGER NOT NULL);
+        CREATE INDEX cx_complications_app ON cx_complications(app, at)
+        """));
+  }
+
+  @Override
+  public void start(DaemonContext ctx) throws Exception {
+    this.context = ctx;
+    this.store = ctx.store();
+    Path base = TetherPaths.dataDir(ctx.home()).resolve("connectivity");
+    outDir = base.resolve("out");
+    inDir = base.resolve("in");
+    Files.createDirectories(outDir);
+    Files.createDirectories(inDir);
+    cleanStaleParts();
+    outboxWriter = new GroupWriter<>(store, this::insertOutgoing);
+    inboxWriter = new GroupWriter<>(store, this::insertIncoming);
+    ackWriter = new GroupWriter<>(store, this::deleteAcked);
+    long heartbeat = Long.getLong("tether.link.heartbeatMillis", envLong("TETHER_LINK_HEARTBEAT_MS", 1000));
+    links = new LinkManager(store, Identity.loadOrCreate(ctx.home().resolve("link")), this, heartbeat, heartbeat * 5);
+    links.start();
+    register(ctx);
+    ctx.ipc().addListener(new ConnectionListener() {
+      @Override
+      public void closed(ClientConnection c) {
+        exec.execute(() -> sessionClosed(c));
+      }
+    });
+  }
+
+  private static long envLong(String name, long def) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? def : Long.parseLong(v.trim());
+  }
+
+  private void cleanStaleParts() throws IOException {
+    try (var s = Files.list(outDir)) {
+      for (Path p : s.toList()) {
+        if (p.getFileName().toString().endsWith(".snap")) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (links != null) {
+      links.close();
+    }
+    exec.shutdownNow();
+  }
+
+  // ============================================================================================ IPC
+
+  private void register(DaemonContext ctx) {
+    var ipc = ctx.ipc();
+    ipc.register("cx.pair.listen", (c, b) -> {
+      Integer port = b.hasNonNull("port") ? b.get("port").asInt() : null;
+      LinkManager.PairingOffer o = links.listen(port, b.path("role").asText("primary"), b.hasNonNull("host") ? b.get("host").asText() : null);
+      ObjectNode r = Json.object();
+      r.put("address", o.address());
+      r.put("code", o.code());
+      r.put("role", o.role());
+      r.put("expires", o.expires().toString());
+      r.put("fingerprint", links.identity().fingerprint());
+      return CompletableFuture.completedFuture(r);
+    });
+    ipc.register("cx.pair.wait", (c, b) -> links.awaitPairing(b.path("code").asText()).thenApply(Peer::toJson));
+    ipc.register("cx.pair.connect", (c, b) -> CompletableFuture.supplyAsync(() -> {
+      try {
+        return links.pair(b.path("address").asText(), b.path("code").asText()).toJson();
+      } catch (IOException e) {
+        throw new TetherException(ErrorCode.PAIRING_FAILED, "cannot reach " + b.path("address").asText() + ": " + e.getMessage(), e);
+      }
+    }));
+    ipc.register("cx.peers", (c, b) -> {
+      ObjectNode r = Json.object();
+      r.put("fingerprint", links.identity().fingerprint());
+      r.put("port", links.port());
+      r.put("role", links.localRole());
+      ArrayNode a = r.putArray("peers");
+      for (Peer p : links.peers()) {
+        ObjectNode o = p.toJson();
+        o.put("connected", links.isUp(p.fingerprint()));
+        a.add(o);
+      }
+      return CompletableFuture.completedFuture(r);
+    });
+    ipc.register("cx.unpair", (c, b) -> CompletableFuture.completedFuture(links.unpair(b.path("peer").asText()).toJson()));
+    ipc.register("cx.peers.activate", (c, b) -> CompletableFuture.completedFuture(links.activate(b.path("peer").asText()).toJson()));
+    ipc.register("cx.activate", (c, b) -> onExec(() -> activate(c, b)));
+    ipc.register("cx.state", (c, b) -> onExec(() -> state(c.appId())));
+    ipc.register("cx.userinfo", this::transferUserInfo);
+    ipc.register("cx.context", this::updateContext);
+    ipc.register("cx.file", this::transferFile);
+    ipc.register("cx.outstanding", (c, b) -> CompletableFuture.completedFuture(outstanding(c.appId())));
+    ipc.register("cx.cancel", this::cancel);
+    ipc.register("cx.ack", this::appAck);
+    ipc.register("cx.message", this::sendMessage);
+    ipc.register("cx.reply", this::replyFromApp);
+  }
+
+  private <T> CompletableFuture<T> onExec(java.util.concurrent.Callable<T> work) {
+    CompletableFuture<T> f = new CompletableFuture<>();
+    exec.execute(() -> {
+      try {
+        f.complete(work.call());
+      } catch (Throwable t) {
+        f.completeExceptionally(t);
+      }
+    });
+    return f;
+  }
+
+  private String requireCounterpart() {
+    return links.counterpart().map(Peer::fingerprint).orElseThrow(() -> new TetherException(ErrorCode.DEVICE_NOT_PAIRED,
+        "this device is not paired; pair it with 'tether pair listen' and 'tether pair connect'"));
+  }
+
+  // ---------------------------------------------------------------------------------------------- sessions
+
+  private ObjectNode activate(ClientConnection c, ObjectNode b) throws SQLException {
+    String app = c.appId();
+    List<ClientConnection> list = sessions.computeIfAbsent(app, k -> new ArrayList<>());
+    list.remove(c);
+    list.add(c);
+    boolean complication = b.path("complicationEnabled").asBoolean(false);
+    store.writeAndWait(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("INSERT INTO cx_apps(app, complication) VALUES (?, ?) "
+          + "ON CONFLICT(app) DO UPDATE SET complication = excluded.complication")) {
+        s.setString(1, app);
+        s.setInt(2, complication ? 1 : 0);
+        s.executeUpdate();
+      }
+      return null;
+    });
+    AppDelivery d = deliveries.computeIfAbsent(app, k -> new AppDelivery());
+    if (d.target != c) {
+      retarget(d, c);
+    }
+    announceApps();
+    List<Frame> held = heldMessages.remove(app);
+    if (held != null) {
+      for (Frame f : held) {
+        deliverMessage(app, f);
+      }
+    }
+    // after the activation answer is on its way, so deliveries reach an activated session
+    exec.execute(() -> pump(app));
+    ObjectNode s = state(app);
+    s.set("applicationContext", contextJson("SELECT payload FROM cx_context_out WHERE app = ? ORDER BY version DESC LIMIT 1", app));
+    s.set("receivedApplicationContext", contextJson("SELECT payload FROM cx_context_in WHERE app = ?", app));
+    return s;
+  }
+
+  private JsonNode contextJson(String sql, String app) {
+    String payload = store.read(conn -> {
+      try (PreparedStatement s = conn.prepareStatement(sql)) {
+        s.setString(1, app);
+        try (ResultSet rs = s.executeQuery()) {
+          return rs.next() ? rs.getString(1) : null;
+        }
+      }
+    });
+    return payload == null ? Json.MAPPER.nullNode() : Json.parse(payload);
+  }
+
+  private void retarget(AppDelivery d, ClientConnection c) {
+    d.redelivered.addAll(d.inFlight);
+    d.inFlight.clear();
+    d.target = c;
+    d.cursor = 0;
+  }
+
+  private void sessionClosed(ClientConnection c) {
+    List<ClientConnection> list = sessions.get(c.appId());
+    if (list == null || !list.remove(c)) {
+      return;
+    }
+    AppDelivery d = deliveries.get(c.appId());
+    if (d != null && d.target == c) {
+      d.redelivered.addAll(d.inFlight);
+      d.inFlight.clear();
+      d.target = null;
+      ClientConnection next = current(c.appId());
+      if (next != null) {
+        retarget(d, next);
+        pump(c.appId());
+      }
+    }
+    announceApps();
+  }
+
+  private ClientConnection current(String app) {
+    List<ClientConnection> list = sessions.get(app);
+    if (list == null) {
+      return null;
+    }
+    list.removeIf(x -> !x.isOpen());
+    return list.isEmpty() ? null : list.get(list.size() - 1);
+  }
+
+  private boolean reachable(String app) {
+    Optional<Peer> cp = links.counterpart();
+    return cp.isPresent() && links.isUp(cp.get().fingerprint()) && counterpartRunning.contains(app);
+  }
+
+  private int remainingComplications(String app) {
+    if (!links.localRole().equals("primary") || !counterpartComplications.contains(app)) {
+      return 0;
+    }
+    long since = context.clock().now().minus(Duration.ofDays(1)).toEpochMilli();
+    int used = store.read(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("SELECT count(*) FROM cx_complications WHERE app = ? AND at > ?")) {
+        s.setString(1, app);
+        s.setLong(2, since);
+        try (ResultSet rs = s.executeQuery()) {
+          return rs.next() ? rs.getInt(1) : 0;
+        }
+      }
+    });
+    return Math.max(0, COMPLICATION_PER_DAY - used);
+  }
+
+  private int pendingCount(String app) {
+    return store.read(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("SELECT count(*) FROM cx_inbox WHERE app = ?")) {
+        s.setString(1, app);
+        try (ResultSet rs = s.executeQuery()) {
+          return rs.next() ? rs.getInt(1) : 0;
+        }
+      }
+    });
+  }
+
+  private ObjectNode state(String app) {
+    ObjectNode s = Json.object();
+    Optional<Peer> cp = links.counterpart();
+    s.put("state", "ACTIVATED");
+    s.put("paired", cp.isPresent());
+    s.put("role", links.localRole());
+    cp.ifPresent(p -> s.put("peer", p.fingerprint()));
+    s.put("counterpartAppInstalled", counterpartInstalled.contains(app));
+    s.put("complicationEnabled", counterpartComplications.contains(app));
+    s.put("reachable", reachable(app));
+    s.put("remainingComplicationUserInfoTransfers", remainingComplications(app));
+    s.put("pending", pendingCount(app));
+    return s;
+  }
+
+  /** Tells every activated session its current state (reachability and pairing changes). */
+  private void broadcastState() {
+    exec.execute(() -> {
+      for (Map.Entry<String, List<ClientConnection>> e : sessions.entrySet()) {
+        List<ClientConnection> list = List.copyOf(e.getValue());
+        if (list.isEmpty()) {
+          continue;
+        }
+        ObjectNode s = state(e.getKey());
+        for (ClientConnection c : list) {
+          c.push("cx.state", s);
+        }
+      }
+    });
+  }
+
+  private void announceApps() {
+    links.counterpart().flatMap(p -> links.link(p.fingerprint())).ifPresent(this::sendApps);
+  }
+
+  private void sendApps(PeerLink l) {
+    ObjectNode a = Json.object();
+    ArrayNode running = a.putArray("running");
+    sessions.forEach((app, list) -> {
+      if (list.stream().anyMatch(ClientConnection::isOpen)) {
+        running.add(app);
+      }
+    });
+    ArrayNode installed = a.putArray("installed");
+    ArrayNode complications = a.putArray("complications");
+    store.read(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("SELECT app, complication FROM cx_apps"); ResultSet rs = s.executeQuery()) {
+        while (rs.next()) {
+          installed.add(rs.getString(1));
+          if (rs.getInt(2) != 0) {
+            complications.add(rs.getString(1));
+          }
+        }
+      }
+      return null;
+    });
+    l.send("apps", a);
+  }
+
+  // ---------------------------------------------------------------------------------------------- sending
+
+  private static String newId() {
+    return UUID.randomUUID().toString();
+  }
+
+  private CompletableFuture<ObjectNode> transferUserInfo(ClientConnection c, ObjectNode b) {
+    String payload = checkedPayload(b, PropertyList.MAX_MESSAGE_BYTES, "user info");
+    String peer = requireCounterpart();
+    boolean complication = b.path("complication").asBoolean(false);
+    String kind = "userinfo";
+    if (complication) {
+      if (!links.localRole().equals("primary")) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER,
+            "complication user info goes from the primary to a companion only; this device is a companion");
+      }
+      if (remainingComplications(c.appId()) > 0) {
+        kind = "complication";
+      }
+    }
+    String id = newId();
+    String k = kind;
+    return outboxWriter.add(new Outgoing(id, peer, c.appId(), kind, payload, null, 0, null)).thenApply(seq -> {
+      wakeSender(peer);
+      ObjectNode r = Json.object();
+      r.put("id", id);
+      r.put("complication", k.equals("complication"));
+      if (complication) {
+        r.put("remainingComplicationUserInfoTransfers", remainingComplications(c.appId()));
+      }
+      return r;
+    });
+  }
+
+  private static String checkedPayload(ObjectNode b, int max, String what) {
+    JsonNode p = b.get("payload");
+    if (p == null || !p.isObject() || !p.has("m")) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, what + " is missing its payload map");
+    }
+    PropertyList.fromJson(p);
+    String text = Json.write(p);
+    if (text.length() > max && text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > max) {
+      throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, what + " is larger than " + max + " bytes encoded");
+    }
+    return text;
+  }
+
+  private List<Long> insertOutgoing(Connection conn, List<Outgoing> items) throws SQLException {
+    List<Long> seqs = new ArrayList<>(items.size());
+    long now = System.currentTimeMillis();
+    try (PreparedStatement s = conn.prepareStatement("INSERT INTO cx_outbox(id, peer, app, kind, payload, file, size, sha256, created_at) "
+        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", PreparedStatement.RETURN_GENERATED_KEYS);
+         PreparedStatement log = conn.prepareStatement("INSERT INTO cx_complications(app, at) VALUES (?, ?)")) {
+      for (Outgoing o : items) {
+        s.setString(1, o.id());
+        s.setString(2, o.peer());
+        s.setString(3, o.app());
+        s.setString(4, o.kind());
+        s.setString(5, o.payload());
+        s.setString(6, o.file());
+        s.setLong(7, o.size());
+        s.setString(8, o.sha256());
+        s.setLong(9, now);
+        s.executeUpdate();
+        try (ResultSet rs = s.getGeneratedKeys()) {
+          seqs.add(rs.next() ? rs.getLong(1) : -1);
+        }
+        if (o.kind().equals("complication")) {
+          log.setString(1, o.app());
+          log.setLong(2, context.clock().now().toEpochMilli());
+          log.executeUpdate();
+        }
+      }
+    }
+    return seqs;
+  }
+
+  private CompletableFuture<ObjectNode> updateContext(ClientConnection c, ObjectNode b) {
+    String payload = checkedPayload(b, PropertyList.MAX_CONTEXT_BYTES, "application context");
+    String peer = requireCounterpart();
+    String app = c.appId();
+    String id = newId();
+    long version = contextVersions.incrementAndGet();
+    return store.write(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("SELECT payload FROM cx_context_out WHERE app = ? ORDER BY version DESC LIMIT 1")) {
+        s.setString(1, app);
+        try (ResultSet rs = s.executeQuery()) {
+          if (rs.next() && rs.getString(1).equals(payload)) {
+            return false;
+          }
+        }
+      }
+      try (PreparedStatement s = conn.prepareStatement("INSERT INTO cx_context_out(app, peer, id, version, payload, sent) VALUES (?, ?, ?, ?, ?, 0) "
+          + "ON CONFLICT(app, peer) DO UPDATE SET id = excluded.id, version = excluded.version, payload = excluded.payload, sent = 0")) {
+        s.setString(1, app);
+        s.setString(2, peer);
+        s.setString(3, id);
+        s.setLong(4, version);
+        s.setString(5, payload);
+        s.executeUpdate();
+      }
+      return true;
+    }).thenApply(sent -> {
+      if (sent) {
+        wakeSender(peer);
+      }
+      ObjectNode r = Json.object();
+      r.put("sent", sent);
+      return r;
+    });
+  }
+
+  private CompletableFuture<ObjectNode> transferFile(ClientConnection c, ObjectNode b) throws IOException {
+    String peer = requireCounterpart();
+    Path source = Path.of(b.path("path").asText());
+    if (!source.isAbsolute()) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "file path must be absolute: " + source);
+    }
+    if (!Files.isRegularFile(source)) {
+      throw new TetherException(ErrorCode.FILE_NOT_FOUND, "no file at " + source);
+    }
+    if (!Files.isReadable(source)) {
+      throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot read " + source);
+    }
+    ObjectNode meta = Json.object();
+    if (b.hasNonNull("metadata")) {
+      meta.set("metadata", Json.parse(checkedPayload(withPayload(b.get("metadata")), PropertyList.MAX_MESSAGE_BYTES, "file metadata")));
+    }
+    meta.put("name", source.getFileName().toString());
+    String id = newId();
+    Path snap = outDir.resolve(id + ".snap");
+    Path dest = outDir.resolve(id);
+    MessageDigest sha = sha256();
+    long size = 0;
+    try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ);
+         FileChannel out = FileChannel.open(snap, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
+      byte[] arr = new byte[CHUNK];
+      while (in.read(buf) > 0) {
+        buf.flip();
+        int n = buf.remaining();
+        buf.get(arr, 0, n);
+        sha.update(arr, 0, n);
+        out.write(ByteBuffer.wrap(arr, 0, n));
+        size += n;
+        buf.clear();
+      }
+      out.force(true);
+    } catch (IOException e) {
+      Files.deleteIfExists(snap);
+      if (e.getMessage() != null && e.getMessage().contains("No space")) {
+        throw new TetherException(ErrorCode.INSUFFICIENT_SPACE, "no space to snapshot " + source + ": " + e.getMessage(), e);
+      }
+      throw e;
+    }
+    Files.move(snap, dest, StandardCopyOption.ATOMIC_MOVE);
+    syncDir(outDir);
+    String digest = HexFormat.of().formatHex(sha.digest());
+    long total = size;
+    return outboxWriter.add(new Outgoing(id, peer, c.appId(), "file", Json.write(meta), dest.toString(), total, digest))
+        .thenApply(seq -> {
+          wakeSender(peer);
+          ObjectNode r = Json.object();
+          r.put("id", id);
+          r.put("size", total);
+          r.put("sha256", digest);
+          return r;
+        });
+  }
+
+  private static ObjectNode withPayload(JsonNode p) {
+    ObjectNode o = Json.object();
+    o.set("payload", p);
+    return o;
+  }
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static void syncDir(Path dir) throws IOException {
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    }
+  }
+
+  private ObjectNode outstanding(String app) {
+    ObjectNode r = Json.object();
+    ArrayNode infos = r.putArray("userInfo");
+    ArrayNode files = r.putArray("files");
+    store.read(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("SELECT id, kind, payload, size, created_at, seq FROM cx_outbox WHERE app = ? ORDER BY seq")) {
+        s.setString(1, app);
+        try (ResultSet rs = s.executeQuery()) {
+          while (rs.next()) {
+            ObjectNode o = Json.object();
+            o.put("id", rs.getString(1));
+            String kind = rs.getString(2);
+            o.put("createdAt", java.time.Instant.ofEpochMilli(rs.getLong(5)).toString());
+            if (kind.equals("file")) {
+              ObjectNode meta = (ObjectNode) Json.parse(rs.getString(3));
+              o.put("name", meta.path("name").asText());
+              if (meta.has("metadata")) {
+                o.set("metadata", meta.get("metadata"));
+              }
+              o.put("size", rs.getLong(4));
+              files.add(o);
+            } else {
+              o.put("complication", kind.equals("complication"));
+              o.set("payload", Json.parse(rs.getString(3)));
+              infos.add(o);
+            }
+          }
+        }
+      }
+      return null;
+    });
+    return r;
+  }
+
+  private CompletableFuture<ObjectNode> cancel(ClientConnection c, ObjectNode b) {
+    String id = b.path("id").asText();
+    return store.write(conn -> {
+      String file = null;
+      try (PreparedStatement s = conn.prepareStatement("SELECT file FROM cx_outbox WHERE id = ? AND app = ?")) {
+        s.setString(1, id);
+        s.setString(2, c.appId());
+        try (ResultSet rs = s.executeQuery()) {
+          if (!rs.next()) {
+            throw new TetherException(ErrorCode.UNKNOWN_TRANSFER, "no outstanding transfer " + id + " of " + c.appId()
+                + " (it may have finished already)");
+          }
+          file = rs.getString(1);
+        }
+      }
+      try (PreparedStatement s = conn.prepareStatement("DELETE FROM cx_outbox WHERE id = ? AND app = ?")) {
+        s.setString(1, id);
+        s.setString(2, c.appId());
+        s.executeUpdate();
+      }
+      return file;
+    }).thenApply(file -> {
+      if (file != null) {
+        deleteQuietly(Path.of(file));
+      }
+      ObjectNode r = Json.object();
+      r.put("id", id);
+      r.put("cancelled", true);
+      return r;
+    });
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException e) {
+      log.warn("cannot delete {}: {}", p, e.toString());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------- peer links
+
+  @Override
+  public void linkUp(PeerLink link) {
+    sendApps(link);
+    Sender s = new Sender(link);
+    Sender old = senders.put(link.peer(), s);
+    if (old != null) {
+      old.stop();
+    }
+    s.start();
+    broadcastState();
+  }
+
+  @Override
+  public void linkDown(PeerLink link) {
+    Sender s = senders.get(link.peer());
+    if (s != null && s.link == link) {
+      senders.remove(link.peer(), s);
+      s.stop();
+    }
+    if (links.counterpart().map(p -> p.fingerprint().equals(link.peer())).orElse(false)) {
+      counterpartRunning = Set.of();
+    }
+    for (Map.Entry<String, PeerLink> e : messageOrigins.entrySet()) {
+      if (e.getValue() == link) {
+        messageOrigins.remove(e.getKey());
+      }
+    }
+    broadcastState();
+  }
+
+  @Override
+  public void activePeerChanged(String oldPeer, String newPeer) {
+    exec.execute(() -> {
+      counterpartRunning = Set.of();
+      counterpartInstalled = Set.of();
+      counterpartComplications = Set.of();
+      if (oldPeer != null) {
+        ObjectNode inactive = Json.object();
+        inactive.put("state", "INACTIVE");
+        ObjectNode deactivated = Json.object();
+        deactivated.put("state", "NOT_ACTIVATED");
+        deactivated.put("deactivated", true);
+        for (Map.Entry<String, List<ClientConnection>> e : sessions.entrySet()) {
+          for (ClientConnection c : e.getValue()) {
+            c.push("cx.state", inactive);
+            c.push("cx.state", deactivated);
+          }
+          AppDelivery d = deliveries.get(e.getKey());
+          if (d != null) {
+            d.redelivered.addAll(d.inFlight);
+            d.inFlight.clear();
+            d.target = null;
+          }
+        }
+        sessions.clear();
+      }
+      links.link(newPeer).ifPresent(this::sendApps);
+    });
+    broadcastState();
+  }
+
+  @Override
+  public void unpaired(String peer) {
+    broadcastState();
+  }
+
+  @Override
+  public void frame(PeerLink link, Frame f, byte[] attachment) throws Exception {
+    switch (f.type()) {
+      case "item" -> {
+        String app = f.text("app");
+        long seq = f.body().path("seq").asLong();
+        inboxWriter.add(new Incoming(seq, f.text("id"), link.peer(), app, f.text("kind"), f.body().get("payload").toString(), null))
+            .whenComplete((fresh, failure) -> {
+              if (failure != null) {
+                log.error("storing an item from {} failed; closing the link so it is resent", link.peer(), failure);
+                link.close();
+                return;
+              }
+              ackToPeer(link, seq);
+              if (fresh) {
+                arrivedAfterCommit(app);
+              }
+            });
+      }
+      case "ack" -> peerAcked(link, f.body());
+      case "ctx" -> receiveContext(link, f.body());
+      case "ctx.ack" -> contextAcked(f.body());
+      case "apps" -> {
+        if (links.counterpart().map(p -> p.fingerprint().equals(link.peer())).orElse(false)) {
+          counterpartRunning = names(f.body().get("running"));
+          counterpartInstalled = names(f.body().get("installed"));
+          counterpartComplications = names(f.body().get("complications"));
+          broadcastState();
+        }
+      }
+      case "file.offer" -> fileReceiver(link).offer(link, f.body());
+      case "file.chunk" -> fileReceiver(link).chunk(f.body(), attachment);
+      case "file.resume" -> {
+        Sender s = senders.get(link.peer());
+        if (s != null) {
+          s.resumeAt(f.text("id"), f.body().path("offset").asLong());
+        }
+      }
+      case "msg" -> exec.execute(() -> receiveMessage(link, f));
+      case "msg.reply" -> {
+        CompletableFuture<ObjectNode> p = pendingMessages.remove(f.text("mid"));
+        if (p != null) {
+          if (f.body().hasNonNull("error")) {
+            ErrorCode code = ErrorCode.valueOf(f.body().path("code").asText("MESSAGE_REPLY_FAILED"));
+            p.completeExceptionally(new TetherException(code, f.text("error")));
+          } else {
+            p.complete(f.body());
+          }
+        }
+      }
+      default -> log.warn("unknown frame {} from peer {}", f.type(), link.peer());
+    }
+  }
+
+  private static Set<String> names(JsonNode a) {
+    Set<String> s = new LinkedHashSet<>();
+    if (a != null) {
+      a.forEach(n -> s.add(n.asText()));
+    }
+    return Set.copyOf(s);
+  }
+
+  /** Acknowledgements to the peer, gathered per link so one frame carries many sequence numbers. */
+  private final Map<PeerLink, List<Long>> pendingAcks = new ConcurrentHashMap<>();
+
+  private void ackToPeer(PeerLink link, long seq) {
+    List<Long> list = pendingAcks.computeIfAbsent(link, k -> new ArrayList<>());
+    boolean first;
+    synchronized (list) {
+      first = list.isEmpty();
+      list.add(seq);
+    }
+    if (first) {
+      exec.execute(() -> {
+        ArrayNode a = Json.array();
+        synchronized (list) {
+          list.forEach(a::add);
+          list.clear();
+        }
+        ObjectNode b = Json.object();
+        b.set("seqs", a);
+        link.send("ack", b);
+      });
+    }
+  }
+
+  private List<Boolean> insertIncoming(Connection conn, List<Incoming> items) throws SQLException {
+    List<Boolean> fresh = new ArrayList<>(items.size());
+    long now = System.currentTimeMillis();
+    try (PreparedStatement seen = conn.prepareStatement("INSERT OR IGNORE INTO cx_seen(id) VALUES (?)");
+         PreparedStatement ins = conn.prepareStatement("INSERT INTO cx_inbox(id, peer, app, kind, payload, file, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+      for (Incoming i : items) {
+        seen.setString(1, i.id());
+        if (seen.executeUpdate() == 0) {
+          fresh.add(false);
+          continue;
+        }
+        ins.setString(1, i.id());
+        ins.setString(2, i.peer());
+        ins.setString(3, i.app());
+        ins.setString(4, i.kind());
+        ins.setString(5, i.payload());
+        ins.setString(6, i.file());
+        ins.setLong(7, now);
+        ins.executeUpdate();
+        fresh.add(true);
+      }
+    }
+    return fresh;
+  }
+
+  private final Set<String> arrivedApps = ConcurrentHashMap.newKeySet();
+
+  /** New inbox rows for {@code app} were committed; coalesced so a burst makes one pass. */
+  private void arrivedAfterCommit(String app) {
+    if (arrivedApps.add(app)) {
+      exec.execute(() -> {
+        arrivedApps.remove(app);
+        arrived(app);
+      });
+    }
+  }
+
+  /** Runs on exec once new inbox rows for {@code app} are committed: deliver, or wake the app. */
+  private void arrived(String app) {
+    if (current(app) == null) {
+      wake(app, "data from the paired device");
+    } else {
+      pump(app);
+    }
+  }
+
+  private void wake(String app, String reason) {
+    try {
+      context.backgroundWork().connectivityNeedsApp(app, reason);
+    } catch (IllegalStateException e) {
+      log.info("{} has connectivity data waiting but cannot be woken: {}", app, e.getMessage());
+    } catch (RuntimeException e) {
+      log.warn("waking {} for connectivity data failed", app, e);
+    }
+  }
+
+  private void peerAcked(PeerLink link, ObjectNode body) {
+    List<Long> seqs = new ArrayList<>();
+    body.path("seqs").forEach(n -> seqs.add(n.asLong()));
+    Sender s = senders.get(link.peer());
+    store.write(conn -> {
+      List<String[]> done = new ArrayList<>();
+      try (PreparedStatement sel = conn.prepareStatement("SELECT app, id, kind, file FROM cx_outbox WHERE seq = ?");
+           PreparedStatement del = conn.prepareStatement("DELETE FROM cx_outbox WHERE seq = ?")) {
+        for (long seq : seqs) {
+          sel.setLong(1, seq);
+          try (ResultSet rs = sel.executeQuery()) {
+            if (!rs.next()) {
+              continue;
+            }
+            done.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)});
+          }
+          del.setLong(1, seq);
+          del.executeUpdate();
+        }
+      }
+      return done;
+    }).whenComplete((done, failure) -> {
+      if (s != null) {
+        s.acked(seqs);
+      }
+      if (failure != null) {
+        log.error("recording acknowledgements from {} failed", link.peer(), failure);
+        return;
+      }
+      exec.execute(() -> {
+        for (String[] d : done) {
+          if (d[3] != null) {
+            deleteQuietly(Path.of(d[3]));
+          }
+          ObjectNode ev = Json.object();
+          ev.put("id", d[1]);
+          ev.put("kind", d[2].equals("file") ? "file" : "userInfo");
+          for (ClientConnection c : sessions.getOrDefault(d[0], List.of())) {
+            c.push("cx.finished", ev);
+          }
+        }
+      });
+    });
+  }
+
+  private void receiveContext(PeerLink link, ObjectNode b) {
+    String app = b.path("app").asText();
+    String id = b.path("id").asText();
+    long version = b.path("version").asLong();
+    String payload = b.get("payload").toString();
+    store.write(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("INSERT OR IGNORE INTO cx_seen(id) VALUES (?)")) {
+        s.setString(1, id);
+        if (s.executeUpdate() == 0) {
+          return false;
+        }
+      }
+      try (PreparedStatement s = conn.prepareStatement("SELECT version FROM cx_context_in WHERE app = ?")) {
+        s.setString(1, app);
+        try (ResultSet rs = s.executeQuery()) {
+          if (rs.next() && rs.getLong(1) >= version) {
+            return false;
+          }
+        }
+      }
+      try (PreparedStatement s = conn.prepareStatement("INSERT INTO cx_context_in(app, id, version, payload) VALUES (?, ?, ?, ?) "
+          + "ON CONFLICT(app) DO UPDATE SET id = excluded.id, version = excluded.version, payload = excluded.payload")) {
+        s.setString(1, app);
+        s.setString(2, id);
+        s.setLong(3, version);
+        s.setString(4, payload);
+        s.executeUpdate();
+      }
+      try (PreparedStatement s = conn.prepareStatement("DELETE FROM cx_inbox WHERE app = ? AND kind = 'context'")) {
+        s.setString(1, app);
+        s.executeUpdate();
+      }
+      try (PreparedStatement s = conn.prepareStatement("INSERT INTO cx_inbox(id, peer, app, kind, payload, received_at) VALUES (?, ?, ?, 'context', ?, ?)")) {
+        s.setString(1, id);
+        s.setString(2, link.peer());
+        s.setString(3, app);
+        s.setString(4, payload);
+        s.setLong(5, System.currentTimeMillis());
+        s.executeUpdate();
+      }
+      return true;
+    }).whenComplete((fresh, failure) -> {
+      if (failure != null) {
+        log.error("storing an application context for {} failed", app, failure);
+        return;
+      }
+      ObjectNode ack = Json.object();
+      ack.put("app", app);
+      ack.put("id", id);
+      link.send("ctx.ack", ack);
+      if (fresh) {
+        exec.execute(() -> {
+          AppDelivery d = deliveries.get(app);
+          if (d != null) {
+            // a context replaced by a newer one must not hold the window
+            d.inFlight.removeIf(seq -> !exists(seq));
+          }
+          arrived(app);
+        });
+      }
+    });
+  }
+
+  private boolean exists(long seq) {
+    return store.read(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("SELECT 1 FROM cx_inbox WHERE seq = ?")) {
+        s.setLong(1, seq);
+        try (ResultSet rs = s.executeQuery()) {
+          return rs.next();
+        }
+      }
+    });
+  }
+
+  private void contextAcked(ObjectNode b) {
+    store.write(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("UPDATE cx_context_out SET sent = 1 WHERE app = ? AND id = ?")) {
+        s.setString(1, b.path("app").asText());
+        s.setString(2, b.path("id").asText());
+        s.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  private void wakeSender(String peer) {
+    Sender s = senders.get(peer);
+    if (s != null) {
+      s.wake();
+    }
+  }
+
+  /**
+   * Sends one link's share of the outbox: complication user info first, then user info in order, then the newest
+   * unsent application context per app; and, on a thread of its own, files one after another.
+   */
+  private final class Sender {
+    final PeerLink link;
+    final Object lock = new Object();
+    final Set<Long> inFlight = new HashSet<>();
+    long cursor;
+    long complicationCursor;
+    boolean woken = true;
+    volatile boolean stopped;
+    final Map<String, CompletableFuture<Long>> resumes = new ConcurrentHashMap<>();
+    final Map<Long, CompletableFuture<Void>> fileAcks = new ConcurrentHashMap<>();
+
+    Sender(PeerLink link) {
+      this.link = link;
+    }
+
+    void start() {
+      Thread t = new Thread(this::run, "tether-cx-send-" + link.peer().substring(0, 8));
+      t.setDaemon(true);
+      t.start();
+      Thread f = new Thread(this::runFiles, "tether-cx-files-" + link.peer().substring(0, 8));
+      f.setDaemon(true);
+      f.start();
+    }
+
+    void stop() {
+      stopped = true;
+      resumes.values().forEach(x -> x.cancel(false));
+      fileAcks.values().forEach(x -> x.cancel(false));
+      wake();
+    }
+
+    void wake() {
+      synchronized (lock) {
+        woken = true;
+        lock.notifyAll();
+      }
+    }
+
+    void acked(List<Long> seqs) {
+      synchronized (lock) {
+        seqs.forEach(inFlight::remove);
+        lock.notifyAll();
+      }
+      for (long seq : seqs) {
+        CompletableFuture<Void> f = fileAcks.remove(seq);
+        if (f != null) {
+          f.complete(null);
+        }
+      }
+    }
+
+    void resumeAt(String id, long offset) {
+      CompletableFuture<Long> f = resumes.remove(id);
+      if (f != null) {
+        f.complete(offset);
+      }
+    }
+
+    private void run() {
+      try {
+        while (!stopped && link.isOpen()) {
+          synchronized (lock) {
+            while (!stopped && (!woken || inFlight.size() >= PEER_WINDOW)) {
+              lock.wait(1000);
+            }
+            woken = false;
+          }
+          if (stopped || !link.isOpen()) {
+            return;
+          }
+          boolean more = sendBatch(true) | sendBatch(false);
+          sendContexts();
+          if (more) {
+            wake();
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (RuntimeException e) {
+        log.error("sending to peer {} failed; closing the link", link.peer(), e);
+        link.close();
+      }
+    }
+
+    /** Sends the next page of one queue; true if the page was full. */
+    private boolean sendBatch(boolean complications) {
+      int room;
+      synchronized (lock) {
+        room = PEER_WINDOW - inFlight.size();
+      }
+      if (room <= 0) {
+        return false;
+      }
+      long from = complications ? complicationCursor : cursor;
+      int limit = Math.min(room, 2000);
+      List<ObjectNode> rows = store.read(conn -> {
+        List<ObjectNode> list = new ArrayList<>();
+        try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, app, kind, payload FROM cx_outbox WHERE peer = ? AND seq > ? AND "
+            + (complications ? "kind = 'complication'" : "kind IN ('userinfo', 'complication')") + " ORDER BY seq LIMIT ?")) {
+          s.setString(1, link.peer());
+          s.setLong(2, from);
+          s.setInt(3, limit);
+          try (ResultSet rs = s.executeQuery()) {
+            while (rs.next()) {
+              ObjectNode o = Json.object();
+              o.put("seq", rs.getLong(1));
+              o.put("id", rs.getString(2));
+              o.put("app", rs.getString(3));
+              o.put("kind", rs.getString(4));
+              o.set("payload", Json.parse(rs.getString(5)));
+              list.add(o);
+            }
+          }
+        }
+        return list;
+      });
+      for (ObjectNode o : rows) {
+        long seq = o.path("seq").asLong();
+        if (complications) {
+          complicationCursor = seq;
+        } else {
+          cursor = seq;
+        }
+        synchronized (lock) {
+          if (!inFlight.add(seq)) {
+            continue;
+          }
+        }
+        link.send("item", o);
+      }
+      return rows.size() == limit;
+    }
+
+    private void sendContexts() {
+      List<ObjectNode> ctxs = store.read(conn -> {
+        List<ObjectNode> list = new ArrayList<>();
+        try (PreparedStatement s = conn.prepareStatement("SELECT app, id, version, payload FROM cx_context_out WHERE peer = ? AND sent = 0")) {
+          s.setString(1, link.peer());
+          try (ResultSet rs = s.executeQuery()) {
+            while (rs.next()) {
+              ObjectNode o = Json.object();
+              o.put("app", rs.getString(1));
+              o.put("id", rs.getString(2));
+              o.put("version", rs.getLong(3));
+              o.set("payload", Json.parse(rs.getString(4)));
+              list.add(o);
+            }
+          }
+        }
+        return list;
+      });
+      Map<String, String> sent = sentContexts;
+      for (ObjectNode o : ctxs) {
+        String key = o.path("app").asText();
+        if (o.path("id").asText().equals(sent.get(key))) {
+          continue;
+        }
+        sent.put(key, o.path("id").asText());
+        link.send("ctx", o);
+      }
+    }
+
+    final Map<String, String> sentContexts = new ConcurrentHashMap<>();
+
+    private void runFiles() {
+      try {
+        long fileCursor = 0;
+        while (!stopped && link.isOpen()) {
+          long after = fileCursor;
+          ObjectNode next = store.read(conn -> {
+            try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, app, payload, file, size, sha256 FROM cx_outbox "
+                + "WHERE peer = ? AND kind = 'file' AND seq > ? ORDER BY seq LIMIT 1")) {
+              s.setString(1, link.peer());
+              s.setLong(2, after);
+              try (ResultSet rs = s.executeQuery()) {
+                if (!rs.next()) {
+                  return null;
+                }
+                ObjectNode o = Json.object();
+                o.put("seq", rs.getLong(1));
+                o.put("id", rs.getString(2));
+                o.put("app", rs.getString(3));
+                o.set("meta", Json.parse(rs.getString(4)));
+                o.put("file", rs.getString(5));
+                o.put("size", rs.getLong(6));
+                o.put("sha256", rs.getString(7));
+                return o;
+              }
+            }
+          });
+          if (next == null) {
+            synchronized (lock) {
+              lock.wait(500);
+            }
+            continue;
+          }
+          fileCursor = next.path("seq").asLong();
+          sendFile(next);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (java.util.concurrent.CancellationException e) {
+        // link closed while waiting
+      } catch (Exception e) {
+        if (link.isOpen()) {
+          log.warn("sending a file to {} failed: {}", link.peer(), e.toString());
+          link.close();
+        }
+      }
+    }
+
+    private void sendFile(ObjectNode f) throws Exception {
+      String id = f.path("id").asText();
+      long seq = f.path("seq").asLong();
+      long size = f.path("size").asLong();
+      String app = f.path("app").asText();
+      CompletableFuture<Long> resume = new CompletableFuture<>();
+      resumes.put(id, resume);
+      CompletableFuture<Void> acked = new CompletableFuture<>();
+      fileAcks.put(seq, acked);
+      ObjectNode offer = Json.object();
+      offer.put("seq", seq);
+      offer.put("id", id);
+      offer.put("app", app);
+      offer.put("size", size);
+      offer.put("sha256", f.path("sha256").asText());
+      offer.set("meta", f.get("meta"));
+      link.send("file.offer", offer);
+      Object first = CompletableFuture.anyOf(resume, acked).get();
+      if (acked.isDone()) {
+        return;
+      }
+      long offset = (Long) first;
+      Path file = Path.of(f.path("file").asText());
+      byte[] buf = new byte[CHUNK];
+      long lastProgress = 0;
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        while (offset < size) {
+          if (stopped || !link.isOpen()) {
+            return;
+          }
+          int n = ch.read(ByteBuffer.wrap(buf), offset);
+          if (n <= 0) {
+            throw new IOException("snapshot " + file + " is shorter than " + size + " bytes");
+          }
+          ObjectNode chunk = Json.object();
+          chunk.put("id", id);
+          chunk.put("offset", offset);
+          link.sendNow("file.chunk", chunk, buf, 0, n);
+          offset += n;
+          long now = System.nanoTime();
+          if (now - lastProgress > 100_000_000L || offset == size) {
+            lastProgress = now;
+            progress(app, id, offset, size);
+          }
+        }
+      } catch (NoSuchFileException e) {
+        log.info("file transfer {} was cancelled while sending", id);
+        return;
+      }
+      acked.get();
+    }
+  }
+
+  private void progress(String app, String id, long sent, long total) {
+    ObjectNode p = Json.object();
+    p.put("id", id);
+    p.put("sent", sent);
+    p.put("total", total);
+    for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
+      c.push("cx.progress", p);
+    }
+  }
+
+  private FileReceiver fileReceiver(PeerLink link) {
+    return fileReceivers.computeIfAbsent(link.peer(), k -> new FileReceiver());
+  }
+
+  /** Receives files from one peer into {@code in/ID.part}, resuming from what is on disk, checked by SHA-256. */
+  private final class FileReceiver {
+    private String id;
+    private long seq;
+    private String app;
+    private long size;
+    private String sha;
+    private ObjectNode meta;
+    private FileChannel channel;
+    private MessageDigest digest;
+    private long written;
+    private PeerLink link;
+
+    synchronized void offer(PeerLink from, ObjectNode b) throws IOException {
+      closeChannel();
+      this.link = from;
+      String offered = b.path("id").asText();
+      boolean seen = store.read(conn -> {
+        try (PreparedStatement s = conn.prepareStatement("SELECT 1 FROM cx_seen WHERE id = ?")) {
+          s.setString(1, offered);
+          try (ResultSet rs = s.executeQuery()) {
+            return rs.next();
+          }
+        }
+      });
+      if (seen) {
+        ackToPeerNow(b.path("seq").asLong());
+        id = null;
+        return;
+      }
+      id = offered;
+      seq = b.path("seq").asLong();
+      app = b.path("app").asText();
+      size = b.path("size").asLong();
+      sha = b.path("sha256").asText();
+      meta = (ObjectNode) b.get("meta");
+      Path part = inDir.resolve(id + ".part");
+      channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+      channel.force(true);
+      written = Math.min(channel.size(), size);
+      digest = sha256();
+      if (written > 0) {
+        try (InputStream in = Files.newInputStream(part)) {
+          byte[] buf = new byte[CHUNK];
+          long left = written;
+          while (left > 0) {
+            int n = in.read(buf, 0, (int) Math.min(buf.length, left));
+            if (n < 0) {
+              break;
+            }
+            digest.update(buf, 0, n);
+            left -= n;
+          }
+        }
+        channel.truncate(written);
+        log.info("resuming file {} from {} peer at byte {} of {}", id, "the", written, size);
+      }
+      ObjectNode r = Json.object();
+      r.put("id", id);
+      r.put("offset", written);
+      if (link != null) {
+        link.send("file.resume", r);
+      }
+      if (written == size) {
+        finish();
+      }
+    }
+
+    synchronized void chunk(ObjectNode b, byte[] data) throws IOException {
+      if (id == null || !id.equals(b.path("id").asText()) || channel == null) {
+        return;
+      }
+      long offset = b.path("offset").asLong();
+      if (offset != written) {
+        throw new IOException("file chunk at " + offset + " but " + written + " bytes are stored; restarting the link");
+      }
+      ByteBuffer buf = ByteBuffer.wrap(data);
+      while (buf.hasRemaining()) {
+        channel.write(buf, written + buf.position());
+      }
+      digest.update(data);
+      written += data.length;
+      if (written >= size) {
+        finish();
+      }
+    }
+
+    private void finish() throws IOException {
+      channel.force(true);
+      closeChannel();
+      Path part = inDir.resolve(id + ".part");
+      String got = HexFormat.of().formatHex(digest.digest());
+      if (!got.equals(sha)) {
+        log.error("file {} arrived with SHA-256 {} but {} was sent; receiving it again", id, got, sha);
+        Files.deleteIfExists(part);
+        if (link != null) {
+          link.close();
+        }
+        id = null;
+        return;
+      }
+      Path dir = inDir.resolve(id);
+      Files.createDirectories(dir);
+      String name = meta.path("name").asText("file");
+      if (name.contains("/") || name.equals("..") || name.isBlank()) {
+        name = "file";
+      }
+      Path dest = dir.resolve(name);
+      Files.move(part, dest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      syncDir(dir);
+      syncDir(inDir);
+      ObjectNode payload = Json.object();
+      if (meta.has("metadata")) {
+        payload.set("metadata", meta.get("metadata"));
+      }
+      payload.put("size", size);
+      payload.put("sha256", sha);
+      long s = seq;
+      String fid = id;
+      id = null;
+      String fapp = app;
+      PeerLink from = link;
+      inboxWriter.add(new Incoming(s, fid, from.peer(), fapp, "file", payload.toString(), dest.toString()))
+          .whenComplete((fresh, failure) -> {
+            if (failure != null) {
+              log.error("storing received file {} failed", fid, failure);
+              from.close();
+              return;
+            }
+            ackToPeer(from, s);
+            if (fresh) {
+              arrivedAfterCommit(fapp);
+            }
+          });
+    }
+
+    private void ackToPeerNow(long s) {
+      if (link != null) {
+        ackToPeer(link, s);
+      }
+    }
+
+    private void closeChannel() {
+      if (channel != null) {
+        try {
+          channel.close();
+        } catch (IOException ignored) {
+          // closing anyway
+        }
+        channel = null;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------- app delivery
+
+  private void pump(String app) {
+    AppDelivery d = deliveries.get(app);
+    if (d == null || d.target == null || !d.target.isOpen()) {
+      return;
+    }
+    int room = APP_WINDOW - d.inFlight.size() - d.acking.size();
+    if (room <= 0) {
+      return;
+    }
+    long from = d.cursor;
+    List<ObjectNode> rows = store.read(conn -> {
+      List<ObjectNode> list = new ArrayList<>();
+      try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, kind, payload, file FROM cx_inbox WHERE app = ? AND seq > ? ORDER BY seq LIMIT ?")) {
+        s.setString(1, app);
+        s.setLong(2, from);
+        s.setInt(3, room);
+        try (ResultSet rs = s.executeQuery()) {
+          while (rs.next()) {
+            ObjectNode o = Json.object();
+            o.put("seq", rs.getLong(1));
+            o.put("id", rs.getString(2));
+            String kind = rs.getString(3);
+            JsonNode payload = Json.parse(rs.getString(4));
+            switch (kind) {
+              case "complication" -> {
+                o.put("kind", "userInfo");
+                o.put("complication", true);
+                o.set("payload", payload);
+              }
+              case "userinfo" -> {
+                o.put("kind", "userInfo");
+                o.set("payload", payload);
+              }
+              case "context" -> {
+                o.put("kind", "applicationContext");
+                o.set("payload", payload);
+              }
+              default -> {
+                o.put("kind", "file");
+                o.put("file", rs.getString(5));
+                if (payload.has("metadata")) {
+                  o.set("metadata", payload.get("metadata"));
+                }
+                o.put("size", payload.path("size").asLong());
+                o.put("sha256", payload.path("sha256").asText());
+              }
+            }
+            list.add(o);
+          }
+        }
+      }
+      return list;
+    });
+    for (ObjectNode o : rows) {
+      long seq = o.path("seq").asLong();
+      d.cursor = seq;
+      if (d.acking.contains(seq) || !d.inFlight.add(seq)) {
+        continue;
+      }
+      if (d.redelivered.contains(seq)) {
+        o.put("redelivered", true);
+      }
+      d.target.push("cx.delivery", o);
+    }
+  }
+
+  private CompletableFuture<ObjectNode> appAck(ClientConnection c, ObjectNode b) {
+    String app = c.appId();
+    List<Long> seqs = new ArrayList<>();
+    b.path("seqs").forEach(n -> seqs.add(n.asLong()));
+    CompletableFuture<Void> marked = onExec(() -> {
+      AppDelivery d = deliveries.get(app);
+      if (d != null) {
+        for (long s : seqs) {
+          d.inFlight.remove(s);
+          d.acking.add(s);
+        }
+      }
+      return null;
+    });
+    long[] arr = seqs.stream().mapToLong(Long::longValue).toArray();
+    List<CompletableFuture<Void>> parts = new ArrayList<>();
+    long[] withApp = new long[arr.length];
+    System.arraycopy(arr, 0, withApp, 0, arr.length);
+    parts.add(marked.thenCompose(x -> ackWriter.add(withApp)));
+    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenCompose(x -> onExec(() -> {
+      AppDelivery d = deliveries.get(app);
+      if (d != null) {
+        for (long s : seqs) {
+          d.acking.remove(s);
+          d.redelivered.remove(s);
+        }
+      }
+      pump(app);
+      ObjectNode r = Json.object();
+      r.put("pending", pendingCount(app));
+      return r;
+    }));
+  }
+
+  private List<Void> deleteAcked(Connection conn, List<long[]> batches) throws SQLException {
+    List<String> files = new ArrayList<>();
+    try (PreparedStatement sel = conn.prepareStatement("SELECT file FROM cx_inbox WHERE seq = ? AND file IS NOT NULL");
+         PreparedStatement del = conn.prepareStatement("DELETE FROM cx_inbox WHERE seq = ?")) {
+      for (long[] seqs : batches) {
+        for (long seq : seqs) {
+          sel.setLong(1, seq);
+          try (ResultSet rs = sel.executeQuery()) {
+            if (rs.next()) {
+              files.add(rs.getString(1));
+            }
+          }
+          del.setLong(1, seq);
+          del.executeUpdate();
+        }
+      }
+    }
+    if (!files.isEmpty()) {
+      exec.execute(() -> {
+        for (String f : files) {
+          Path p = Path.of(f);
+          deleteQuietly(p);
+          deleteQuietly(p.getParent());
+        }
+      });
+    }
+    List<Void> r = new ArrayList<>(batches.size());
+    for (int i = 0; i < batches.size(); i++) {
+      r.add(null);
+    }
+    return r;
+  }
+
+  // ---------------------------------------------------------------------------------------------- messages
+
+  private CompletableFuture<ObjectNode> sendMessage(ClientConnection c, ObjectNode b) {
+    String app = c.appId();
+    Peer cp = links.counterpart().orElseThrow(() -> new TetherException(ErrorCode.DEVICE_NOT_PAIRED,
+        "this device is not paired; pair it with 'tether pair listen' and 'tether pair connect'"));
+    PeerLink link = links.link(cp.fingerprint()).orElseThrow(() -> new TetherException(ErrorCode.NOT_REACHABLE,
+        "the paired device is not connected"));
+    boolean wakesCounterpart = cp.role().equals("primary");
+    if (!wakesCounterpart && !counterpartRunning.contains(app)) {
+      throw new TetherException(ErrorCode.NOT_REACHABLE, "the counterpart app " + app + " is not running on the paired device");
+    }
+    if (b.has("payload")) {
+      checkedPayload(b, PropertyList.MAX_MESSAGE_BYTES, "message");
+    } else if (b.path("data").asText("").length() > PropertyList.MAX_MESSAGE_BYTES * 4 / 3 + 4) {
+      throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, "message data is larger than " + PropertyList.MAX_MESSAGE_BYTES + " bytes");
+    }
+    String mid = newId();
+    ObjectNode m = b.deepCopy();
+    m.put("mid", mid);
+    m.put("app", app);
+    long timeout = b.path("timeoutMillis").asLong(30_000);
+    CompletableFuture<ObjectNode> reply = new CompletableFuture<>();
+    pendingMessages.put(mid, reply);
+    context.clock().schedule(context.clock().now().plusMillis(timeout), () -> {
+      CompletableFuture<ObjectNode> p = pendingMessages.remove(mid);
+      if (p != null) {
+        p.completeExceptionally(new TetherException(ErrorCode.MESSAGE_REPLY_TIMED_OUT,
+            "no reply from the counterpart within " + timeout + " ms"));
+      }
+    });
+    link.send("msg", m);
+    return reply.thenApply(r -> {
+      ObjectNode o = Json.object();
+      if (r.has("payload")) {
+        o.set("payload", r.get("payload"));
+      }
+      if (r.has("data")) {
+        o.set("data", r.get("data"));
+      }
+      return o;
+    });
+  }
+
+  private void receiveMessage(PeerLink link, Frame f) {
+    String app = f.text("app");
+    messageOrigins.put(f.text("mid"), link);
+    if (current(app) != null) {
+      deliverMessage(app, f);
+      return;
+    }
+    if (links.localRole().equals("primary")) {
+      heldMessages.computeIfAbsent(app, k -> new ArrayList<>()).add(f);
+      wake(app, "a live message from the paired device");
+      return;
+    }
+    replyError(f.text("mid"), ErrorCode.NOT_REACHABLE, "the app " + app + " is not running on the paired device");
+  }
+
+  private void deliverMessage(String app, Frame f) {
+    ClientConnection c = current(app);
+    if (c == null) {
+      replyError(f.text("mid"), ErrorCode.NOT_REACHABLE, "the app " + app + " is not running on the paired device");
+      return;
+    }
+    ObjectNode m = Json.object();
+    m.put("mid", f.text("mid"));
+    if (f.body().has("payload")) {
+      m.set("payload", f.body().get("payload"));
+    }
+    if (f.body().has("data")) {
+      m.set("data", f.body().get("data"));
+    }
+    m.put("replyExpected", f.body().path("replyExpected").asBoolean());
+    c.push("cx.message", m);
+  }
+
+  private void replyError(String mid, ErrorCode code, String message) {
+    PeerLink l = messageOrigins.remove(mid);
+    if (l != null) {
+      ObjectNode r = Json.object();
+      r.put("mid", mid);
+      r.put("error", message);
+      r.put("code", code.name());
+      l.send("msg.reply", r);
+    }
+  }
+
+  private CompletableFuture<ObjectNode> replyFromApp(ClientConnection c, ObjectNode b) {
+    String mid = b.path("mid").asText();
+    if (b.hasNonNull("error")) {
+      replyError(mid, ErrorCode.MESSAGE_REPLY_FAILED, b.path("error").asText());
+      return CompletableFuture.completedFuture(Json.object());
+    }
+    PeerLink l = messageOrigins.remove(mid);
+    if (l == null) {
+      throw new TetherException(ErrorCode.MESSAGE_REPLY_FAILED, "the sender of message " + mid + " is no longer connected");
+    }
+    ObjectNode r = Json.object();
+    r.put("mid", mid);
+    if (b.has("payload")) {
+      checkedPayload(b, PropertyList.MAX_MESSAGE_BYTES, "reply");
+      r.set("payload", b.get("payload"));
+    }
+    if (b.has("data")) {
+      r.set("data", b.get("data"));
+    }
+    l.send("msg.reply", r);
+    return CompletableFuture.completedFuture(Json.object());
+  }
+
+  /** For tests and the CLI: the daemon's peer port. */
+  public int peerPort() {
+    return links.port();
+  }
+}

@@ -1,0 +1,187 @@
+package dev.tether.daemon.internal.link;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.TetherException;
+import dev.tether.protocol.Frame;
+import dev.tether.protocol.FrameCodec;
+import dev.tether.protocol.Json;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.net.ssl.SSLSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One mutually authenticated TLS connection to a paired peer, carrying {@link FrameCodec} frames. A frame whose body
+ * has {@code "attach": n} is followed on the stream by {@code n} raw bytes (file chunks travel this way, without
+ * base64). Small frames go through one writer thread that flushes when it runs dry; bulk writers call
+ * {@link #sendNow} and block on the socket instead. Both sides send a ping every heartbeat interval; a peer silent
+ * for {@code deadAfterMillis} is treated as dead and the connection is closed.
+ */
+public final class PeerLink {
+  private static final Logger log = LoggerFactory.getLogger(PeerLink.class);
+  private static final Object CLOSE = new Object();
+
+  /** What a link reports to its owner. */
+  public interface Handler {
+    void frame(PeerLink link, Frame frame, byte[] attachment) throws Exception;
+
+    void closed(PeerLink link);
+  }
+
+  private final SSLSocket socket;
+  private final String peer;
+  private final Handler handler;
+  private final FrameCodec codec = new FrameCodec();
+  private final DataInputStream in;
+  private final OutputStream out;
+  private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+  private final AtomicBoolean open = new AtomicBoolean(true);
+  private final ScheduledFuture<?> heartbeat;
+  private final long deadAfterMillis;
+  private volatile long lastHeard = System.nanoTime();
+
+  PeerLink(SSLSocket socket, DataInputStream in, String peer, Handler handler, ScheduledExecutorService timers,
+      long heartbeatMillis, long deadAfterMillis) throws IOException {
+    this.socket = socket;
+    this.peer = peer;
+    this.handler = handler;
+    this.in = in;
+    this.out = new BufferedOutputStream(socket.getOutputStream(), 256 * 1024);
+    this.deadAfterMillis = deadAfterMillis;
+    socket.setSoTimeout(0);
+    Thread w = new Thread(this::writeLoop, "tether-link-out-" + peer.substring(0, 8));
+    w.setDaemon(true);
+    w.start();
+    this.heartbeat = timers.scheduleWithFixedDelay(this::beat, heartbeatMillis, heartbeatMillis, TimeUnit.MILLISECONDS);
+  }
+
+  void startReading() {
+    Thread r = new Thread(this::readLoop, "tether-link-in-" + peer.substring(0, 8));
+    r.setDaemon(true);
+    r.start();
+  }
+
+  /** The fingerprint of the peer's pinned certificate. */
+  public String peer() {
+    return peer;
+  }
+
+  public boolean isOpen() {
+    return open.get();
+  }
+
+  /** Queues a frame; dropped silently once the link closed (the outbox resends what was not acknowledged). */
+  public void send(String type, ObjectNode body) {
+    if (open.get()) {
+      queue.add(new Frame(type, 0, body));
+    }
+  }
+
+  /**
+   * Writes a frame with {@code len} raw bytes attached, on the caller's thread, after everything queued before it.
+   */
+  public void sendNow(String type, ObjectNode body, byte[] data, int off, int len) throws IOException {
+    if (!open.get()) {
+      throw new IOException("link to " + peer + " is closed");
+    }
+    body.put("attach", len);
+    byte[] head = codec.encode(new Frame(type, 0, body));
+    synchronized (out) {
+      out.write(head);
+      out.write(data, off, len);
+      if (queue.isEmpty()) {
+        out.flush();
+      }
+    }
+  }
+
+  private void beat() {
+    if (!open.get()) {
+      return;
+    }
+    if (TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastHeard) > deadAfterMillis) {
+      log.warn("peer {} silent for more than {} ms; closing the link", peer, deadAfterMillis);
+      close();
+      return;
+    }
+    send("ping", Json.object());
+  }
+
+  private void writeLoop() {
+    try {
+      while (true) {
+        Object o = queue.take();
+        if (o == CLOSE) {
+          return;
+        }
+        byte[] bytes = codec.encode((Frame) o);
+        synchronized (out) {
+          out.write(bytes);
+          if (queue.isEmpty()) {
+            out.flush();
+          }
+        }
+      }
+    } catch (IOException | InterruptedException | TetherException e) {
+      log.debug("writing to peer {} failed: {}", peer, e.toString());
+      close();
+    }
+  }
+
+  private void readLoop() {
+    try {
+      while (open.get()) {
+        Frame f = codec.read(in);
+        if (f == null) {
+          break;
+        }
+        lastHeard = System.nanoTime();
+        byte[] attachment = null;
+        int n = f.body().path("attach").asInt(0);
+        if (n > 0) {
+          attachment = new byte[n];
+          in.readFully(attachment);
+        }
+        if (f.type().equals("ping")) {
+          continue;
+        }
+        handler.frame(this, f, attachment);
+      }
+    } catch (IOException e) {
+      log.info("link to peer {} dropped: {}", peer, e.toString());
+    } catch (Exception e) {
+      log.error("link to peer {} failed", peer, e);
+    } finally {
+      close();
+    }
+  }
+
+  /** Closes the connection; the owner hears about it once. */
+  public void close() {
+    if (!open.compareAndSet(true, false)) {
+      return;
+    }
+    heartbeat.cancel(false);
+    queue.add(CLOSE);
+    try {
+      socket.close();
+    } catch (IOException ignored) {
+      // closing anyway
+    }
+    handler.closed(this);
+  }
+
+  @Override
+  public String toString() {
+    return "link to " + peer;
+  }
+}

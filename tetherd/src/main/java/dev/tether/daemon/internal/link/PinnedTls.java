@@ -1,0 +1,104 @@
+package dev.tether.daemon.internal.link;
+
+import java.net.Socket;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.util.function.Predicate;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * TLS 1.3 contexts for peer links: this daemon presents its own certificate, and the other side's certificate is
+ * accepted only when it is a valid self-signed certificate whose fingerprint the given rule accepts (for links:
+ * exactly the pinned ones). Verification is never switched off: an unknown certificate fails the handshake.
+ */
+public final class PinnedTls {
+  public static final String PROTOCOL = "TLSv1.3";
+
+  private PinnedTls() {}
+
+  /** A context that presents {@code identity} and trusts a peer certificate when {@code accept} says so. */
+  public static SSLContext context(Identity identity, Predicate<String> accept) {
+    try {
+      KeyStore ks = KeyStore.getInstance("PKCS12");
+      ks.load(null, null);
+      char[] pw = "tether".toCharArray();
+      ks.setKeyEntry("identity", identity.key(), pw, new X509Certificate[] {identity.certificate()});
+      KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
+      kmf.init(ks, pw);
+      KeyManager[] kms = kmf.getKeyManagers();
+      SSLContext ctx = SSLContext.getInstance(PROTOCOL);
+      ctx.init(kms, new TrustManager[] {new Pinned(accept)}, new java.security.SecureRandom());
+      return ctx;
+    } catch (GeneralSecurityException | java.io.IOException e) {
+      throw new IllegalStateException("cannot build the TLS context: " + e, e);
+    }
+  }
+
+  /** Accepts exactly the certificates whose fingerprint the rule accepts, after checking they are well-formed. */
+  static final class Pinned extends X509ExtendedTrustManager {
+    private final Predicate<String> accept;
+
+    Pinned(Predicate<String> accept) {
+      this.accept = accept;
+    }
+
+    private void check(X509Certificate[] chain) throws CertificateException {
+      if (chain == null || chain.length != 1) {
+        throw new CertificateException("a Tether peer presents exactly one self-signed certificate");
+      }
+      X509Certificate c = chain[0];
+      c.checkValidity();
+      try {
+        c.verify(c.getPublicKey());
+      } catch (GeneralSecurityException e) {
+        throw new CertificateException("peer certificate is not validly self-signed: " + e.getMessage());
+      }
+      String fp = Identity.fingerprint(c);
+      if (!accept.test(fp)) {
+        throw new CertificateException("peer certificate " + fp + " is not pinned for this daemon (unpaired or re-keyed peer)");
+      }
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+      check(chain);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+      check(chain);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+      check(chain);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+      check(chain);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+      check(chain);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+      check(chain);
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+      return new X509Certificate[0];
+    }
+  }
+}
