@@ -10,12 +10,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * A small app that tetherd launches in the background in the task tests: {@code TaskApp MODE DIR}. It records what
  * happened as lines in {@code DIR/events.txt}. Modes: {@code complete} (completes every task), {@code never} (never
- * completes; its expiration handler records "expiring"), {@code crash} (halts while handling).
+ * completes; its expiration handler records "expiring"), {@code crash} (halts while handling), {@code once} (never
+ * completes in its first launch, completes in later ones).
  */
 public final class TaskApp {
   private TaskApp() {}
@@ -34,6 +34,13 @@ public final class TaskApp {
             case "complete" -> task.setTaskCompleted();
             case "never" -> task.setExpirationHandler(() -> record(dir, "expiring " + describe(task)));
             case "crash" -> Runtime.getRuntime().halt(3);
+            case "once" -> {
+              if (Files.exists(dir.resolve("first-launch-done"))) {
+                task.setTaskCompleted();
+              } else {
+                touch(dir.resolve("first-launch-done"));
+              }
+            }
             default -> throw new IllegalArgumentException(mode);
           }
         }
@@ -41,7 +48,6 @@ public final class TaskApp {
       tether.awaitTasks();
       record(dir, "exit");
     }
-    CompletableFuture.completedFuture(null);
   }
 
   static String describe(BackgroundTask task) {
@@ -53,6 +59,15 @@ public final class TaskApp {
       return "connectivity";
     }
     return task.toString();
+  }
+
+  static void touch(Path p) {
+    try {
+      Files.createDirectories(p.getParent());
+      Files.writeString(p, "");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   static synchronized void record(Path dir, String line) {

@@ -35,7 +35,7 @@ final class Budget {
     long used = 0;
     Instant lastUrl = null;
     for (WakeStat s : sorted) {
-      if (s.budgeted && s.started.isAfter(hourAgo)) {
+      if (s.budgeted && !s.started.isBefore(hourAgo)) {
         inWindow.add(s.started);
       }
       if (s.started.isAfter(dayAgo)) {
@@ -47,7 +47,8 @@ final class Budget {
     }
     wakesUsed = inWindow.size();
     if (wakesPerHour > 0 && wakesUsed >= wakesPerHour) {
-      windowFreesAt = inWindow.get(wakesUsed - wakesPerHour).plus(WINDOW);
+      // A wake counts for a whole hour, its last instant included.
+      windowFreesAt = inWindow.get(wakesUsed - wakesPerHour).plus(WINDOW).plusMillis(1);
     } else {
       windowFreesAt = null;
     }

@@ -89,6 +89,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     final ClientConnection connection;
     boolean foreground;
     boolean listening;
+    /** Set for a process tetherd launched: it serves only that wake, never later ones. */
+    boolean launchedForWake;
     Wake wake;
 
     ConnState(ClientConnection connection) {
@@ -185,6 +187,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     ConnState s = new ConnState(c);
     String wakeId = c.hello().path("wakeId").asText(null);
     if (wakeId != null) {
+      s.launchedForWake = true;
       Wake w = openWakes.get(wakeId);
       if (w != null && w.appId.equals(c.appId()) && w.launched && w.connection == null && w.phase != Wake.Phase.ENDED) {
         w.connection = c;
@@ -551,7 +554,9 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     }
     JsonNode userInfo = b.path("userInfo");
     String info = userInfo.isObject() ? Json.write(userInfo) : null;
-    PendingTask t = enqueue(appId, kind, kind == TaskKind.URL_SESSION ? session : null, info, clock.now(), "triggered", true);
+    boolean bypass = b.path("bypassBudget").asBoolean(true);
+    PendingTask t = enqueue(appId, kind, kind == TaskKind.URL_SESSION ? session : null, info, clock.now(),
+        b.path("reason").asText(bypass ? "triggered" : "signalled"), bypass);
     ObjectNode r = Json.object();
     r.put("id", t.id);
     return pendingWrites().thenApply(v -> r);
@@ -716,6 +721,9 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
     }
     if (joinable != null) {
+      if (t.kind == TaskKind.APP_REFRESH) {
+        return new Waiting(WaitReason.APP_BUSY, null, "an application refresh gets a wake of its own, after the current one");
+      }
       return null;
     }
     if (!t.kind.budgeted() || t.bypassBudget) {
@@ -858,11 +866,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
       return null;
     });
-    busy.incrementAndGet();
-    w.process.onExit().whenComplete((code, failure) -> {
-      submit(() -> processExited(w, code == null ? -1 : code));
-      release();
-    });
+    w.process.onExit().whenComplete((code, failure) -> submit(() -> processExited(w, code == null ? -1 : code)));
   }
 
   private void deliver(Wake w, List<PendingTask> list) {
@@ -1049,7 +1053,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         tasks.remove(t.id);
         deleteTask(t.id);
       } else if (t.state == PendingTask.State.DELIVERED && t.kind == TaskKind.APP_REFRESH) {
-        j.put("state", "expired");
+        j.put("state", outcome.name().toLowerCase(java.util.Locale.ROOT));
         tasks.remove(t.id);
         deleteTask(t.id);
       } else {
@@ -1130,7 +1134,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   private ClientConnection listeningConnection(String appId) {
     for (ConnState s : conns.values()) {
-      if (s.listening && s.wake == null && appId.equals(s.connection.appId()) && s.connection.isOpen()) {
+      if (s.listening && s.wake == null && !s.launchedForWake && appId.equals(s.connection.appId()) && s.connection.isOpen()) {
         return s.connection;
       }
     }
@@ -1389,16 +1393,6 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
           tasks.put(t.id, t);
         }
       }
-      try (PreparedStatement p = c.prepareStatement("SELECT app_id, started_at, budgeted, url_session, charged_ms FROM task_wakes"
-          + " WHERE started_at > ? AND outcome IS NOT 'REFUSED'")) {
-        p.setLong(1, now.minus(Budget.DAY).toEpochMilli());
-        try (ResultSet rs = p.executeQuery()) {
-          while (rs.next()) {
-            recent.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(new WakeStat(Instant.ofEpochMilli(rs.getLong(2)),
-                rs.getInt(3) == 1, rs.getInt(4) == 1, rs.getLong(5)));
-          }
-        }
-      }
       return null;
     });
     // Wakes left open by a daemon that stopped or was killed: end their processes and give their tasks back.
@@ -1435,8 +1429,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         }
       }
       store.writeAndWait(c -> {
-        try (PreparedStatement p = c.prepareStatement("UPDATE task_wakes SET ended_at = ?, outcome = ?, duration_ms = ?, error = ?"
-            + " WHERE id = ?")) {
+        try (PreparedStatement p = c.prepareStatement("UPDATE task_wakes SET ended_at = ?, outcome = ?, duration_ms = ?, error = ?,"
+            + " budgeted = 0, url_session = 0 WHERE id = ?")) {
           p.setLong(1, now.toEpochMilli());
           p.setString(2, WakeOutcome.KILLED.name());
           p.setLong(3, duration);
@@ -1451,6 +1445,19 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         return null;
       });
     }
+    store.read(c -> {
+      try (PreparedStatement p = c.prepareStatement("SELECT app_id, started_at, budgeted, url_session, charged_ms FROM task_wakes"
+          + " WHERE started_at > ? AND outcome IS NOT 'REFUSED'")) {
+        p.setLong(1, now.minus(Budget.DAY).toEpochMilli());
+        try (ResultSet rs = p.executeQuery()) {
+          while (rs.next()) {
+            recent.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(new WakeStat(Instant.ofEpochMilli(rs.getLong(2)),
+                rs.getInt(3) == 1, rs.getInt(4) == 1, rs.getLong(5)));
+          }
+        }
+      }
+      return null;
+    });
     log.info("task service: {} app(s) registered, {} task(s) pending", apps.size(), tasks.size());
   }
 
@@ -1603,6 +1610,9 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private void submit(Runnable work) {
+    if (closed) {
+      return;
+    }
     busy.incrementAndGet();
     try {
       actor.execute(() -> {

@@ -1,0 +1,326 @@
+package dev.tether.testing;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.AppRefreshTask;
+import dev.tether.BackgroundTask;
+import dev.tether.ConnectivityTask;
+import dev.tether.ErrorCode;
+import dev.tether.Tether;
+import dev.tether.TetherException;
+import dev.tether.TetherOptions;
+import dev.tether.UrlSessionTask;
+import dev.tether.daemon.Tetherd;
+import dev.tether.daemon.internal.DaemonOptions;
+import dev.tether.daemon.internal.task.launch.AppLauncher;
+import dev.tether.daemon.internal.task.launch.LaunchRequest;
+import dev.tether.daemon.internal.task.launch.LaunchedApp;
+import dev.tether.internal.DaemonClient;
+import dev.tether.internal.TetherAccess;
+import dev.tether.protocol.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+/**
+ * A private tetherd for an app's own JUnit tests, in the spirit of WorkManager's {@code TestDriver}: it runs inside
+ * the test JVM in a temporary home, on a {@link VirtualClock}, and launches the test's apps in-process whenever it
+ * would launch a real one, so a test can trigger any task kind, move time, force budgets and expire a wake.
+ *
+ * <pre>{@code
+ * try (TetherTestKit kit = TetherTestKit.start()) {
+ *   TestApp app = kit.app("com.example.weather").onTask(AppRefreshTask.class, task -> refresh());
+ *   app.scheduleBackgroundRefresh(kit.clock().now(), Map.of());
+ *   kit.clock().advance(Duration.ofMinutes(1));
+ *   assertThat(kit.timeline("com.example.weather").wakes()).hasSize(1);
+ * }
+ * }</pre>
+ *
+ * <p>Every operation returns once the daemon and the apps have finished what it caused (handlers whose futures
+ * complete later excepted). Real transfers and connectivity still use real sockets; time-based behaviour follows the
+ * virtual clock.
+ */
+public final class TetherTestKit implements AutoCloseable {
+  /** Where a kit's clock starts unless told otherwise. */
+  public static final Instant DEFAULT_START = Instant.parse("2030-01-01T08:00:00Z");
+  static final String ADMIN_APP_ID = "dev.tether.testkit";
+  private static final Duration SETTLE_LIMIT = Duration.ofSeconds(20);
+  private static final ThreadLocal<Boolean> IN_HANDLER = ThreadLocal.withInitial(() -> false);
+
+  private final Path home;
+  private final VirtualClock clock;
+  private final Tetherd daemon;
+  private final DaemonClient admin;
+  private final Map<String, TestApp> apps = new ConcurrentHashMap<>();
+
+  private TetherTestKit(Instant start) throws IOException {
+    this.home = Files.createTempDirectory("tether-kit");
+    this.clock = new VirtualClock(start);
+    this.daemon = Tetherd.start(DaemonOptions.builder(home).clock(clock).extra(AppLauncher.OPTION, new InProcessLauncher()).build());
+    ObjectNode hello = Json.object();
+    hello.put("kind", "cli");
+    this.admin = DaemonClient.connect(home, ADMIN_APP_ID, hello, false);
+    clock.settleWith(this::settle);
+  }
+
+  /** Starts a kit whose clock reads {@link #DEFAULT_START}. */
+  public static TetherTestKit start() {
+    return start(DEFAULT_START);
+  }
+
+  /** Starts a kit whose clock starts at {@code start}. */
+  public static TetherTestKit start(Instant start) {
+    try {
+      return new TetherTestKit(start);
+    } catch (IOException e) {
+      throw new TetherException(ErrorCode.GENERIC, "the test kit could not create its home: " + e.getMessage(), e);
+    }
+  }
+
+  /** The virtual clock every timer of the kit's daemon runs on. */
+  public VirtualClock clock() {
+    return clock;
+  }
+
+  /** The kit daemon's home folder (a temporary folder removed on {@link #close()}). */
+  public Path home() {
+    return home;
+  }
+
+  /** The test app with this id, registered with the daemon on first use. */
+  public TestApp app(String appId) {
+    return apps.computeIfAbsent(appId, id -> {
+      ObjectNode b = Json.object();
+      b.put("app", id);
+      b.put("launch", "(test kit in-process app " + id + ")");
+      admin.call("app.register", b);
+      return new TestApp(this, id);
+    });
+  }
+
+  /**
+   * Connects to the kit's daemon as {@code appId}, like {@link Tether#connect} (in the foreground, not launched
+   * in the background). Close it when done.
+   */
+  public Tether connect(String appId) {
+    return Tether.connect(appId, TetherOptions.defaults().home(home).startDaemon(false));
+  }
+
+  /**
+   * Fires a task of {@code kind} ({@code AppRefreshTask.class} or {@code ConnectivityTask.class}) for the app now,
+   * past its budget and preferred date; the app is launched if it is not running. Returns the task's id.
+   */
+  public String trigger(String appId, Class<? extends BackgroundTask> kind) {
+    String wire;
+    if (kind == AppRefreshTask.class) {
+      wire = "appRefresh";
+    } else if (kind == ConnectivityTask.class) {
+      wire = "connectivity";
+    } else if (kind == UrlSessionTask.class) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "a URL-session task needs its session: use triggerUrlSession(appId, id)");
+    } else {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "unknown task kind " + kind);
+    }
+    return trigger(appId, wire, null);
+  }
+
+  /** Fires a URL-session task for the app's session {@code sessionIdentifier} now, past budget and spacing. */
+  public String triggerUrlSession(String appId, String sessionIdentifier) {
+    return trigger(appId, "urlSession", sessionIdentifier);
+  }
+
+  /**
+   * Signals, as the transfer service does when a session's transfers finished, that the app's URL session has
+   * events: a URL-session task is queued within the app's budget and spacing (coalesced per session).
+   */
+  public String urlSessionNeedsApp(String appId, String sessionIdentifier) {
+    return trigger(appId, "urlSession", sessionIdentifier, false);
+  }
+
+  /** Signals, as the connectivity service does when counterpart data arrived, that the app needs a connectivity task. */
+  public String connectivityNeedsApp(String appId) {
+    return trigger(appId, "connectivity", null, false);
+  }
+
+  private String trigger(String appId, String kind, String session) {
+    return trigger(appId, kind, session, true);
+  }
+
+  private String trigger(String appId, String kind, String session, boolean bypass) {
+    ObjectNode b = Json.object();
+    b.put("app", appId);
+    b.put("kind", kind);
+    b.put("bypassBudget", bypass);
+    if (session != null) {
+      b.put("sessionIdentifier", session);
+    }
+    String id = admin.call("task.trigger", b).path("id").asText();
+    settleUnlessInHandler();
+    return id;
+  }
+
+  /**
+   * Expires the app's running wake now: its tasks' expiration handlers run, then the wake ends as expired (the app
+   * is ended and charged) unless the handlers completed every task.
+   */
+  public void expire(String appId) {
+    ObjectNode b = Json.object();
+    b.put("app", appId);
+    admin.call("task.expire", b);
+    settleUnlessInHandler();
+  }
+
+  /** Holds every budgeted wake (reason {@link WaitReason#CONDITIONS}) until released with {@code false}. */
+  public void holdWakes(boolean hold) {
+    ObjectNode b = Json.object();
+    b.put("hold", hold);
+    admin.call("task.hold", b);
+    settleUnlessInHandler();
+  }
+
+  /** The app's wakes and waiting tasks. */
+  public Timeline timeline(String appId) {
+    ObjectNode b = Json.object();
+    b.put("app", appId);
+    return Timeline.from(admin.call("timeline", b));
+  }
+
+  /** Waits until the daemon and the apps have finished what was started (every kit operation does this itself). */
+  public void settle() {
+    DaemonClient a = admin;
+    if (a == null) {
+      return;
+    }
+    try {
+      a.request("task.settle", Json.object()).get(SETTLE_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("the daemon did not become idle within " + SETTLE_LIMIT.toSeconds()
+          + " s: a task handler may be blocking its thread, or the test called the clock from inside a handler");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the daemon");
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("waiting for the daemon failed: " + e.getCause(), e.getCause());
+    }
+  }
+
+  void settleUnlessInHandler() {
+    if (!IN_HANDLER.get()) {
+      settle();
+    }
+  }
+
+  DaemonClient admin() {
+    return admin;
+  }
+
+  void inHandler(Runnable r) {
+    inHandlerGet(() -> {
+      r.run();
+      return null;
+    });
+  }
+
+  <T> T inHandlerGet(Supplier<T> s) {
+    boolean was = IN_HANDLER.get();
+    IN_HANDLER.set(true);
+    try {
+      return s.get();
+    } finally {
+      IN_HANDLER.set(was);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      admin.close();
+    } finally {
+      daemon.close();
+      try (Stream<Path> files = Files.walk(home)) {
+        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      } catch (IOException ignored) {
+        // a temporary folder; the OS cleans it eventually
+      }
+    }
+  }
+
+  /** Runs launches as in-process connections of the kit's test apps. */
+  private final class InProcessLauncher implements AppLauncher {
+    @Override
+    public LaunchedApp launch(LaunchRequest request) throws IOException {
+      TestApp app = apps.get(request.appId());
+      if (app == null) {
+        throw new IOException("the test kit has no app " + request.appId() + "; create it with kit.app(\"" + request.appId() + "\")");
+      }
+      InProcessApp launched = new InProcessApp();
+      Thread t = new Thread(() -> launched.run(app, request), "tether-kit-launch-" + request.appId());
+      t.setDaemon(true);
+      t.start();
+      return launched;
+    }
+  }
+
+  /** One in-process launch: a connection that behaves as the launched process. */
+  private final class InProcessApp implements LaunchedApp {
+    private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+    private volatile Tether tether;
+    private volatile int status;
+
+    void run(TestApp app, LaunchRequest request) {
+      try {
+        Tether t = TetherAccess.get().connect(request.appId(), TetherOptions.defaults().home(home).startDaemon(false),
+            request.environment());
+        tether = t;
+        t.internalClient().onClose(() -> {
+          app.ended(t);
+          exit.complete(status);
+        });
+        TetherAccess.get().backgroundTasks(t).onExitRequested(t::close);
+        app.launched(t);
+        TetherAccess.get().backgroundTasks(t).listen();
+      } catch (RuntimeException e) {
+        status = 1;
+        exit.complete(1);
+      }
+    }
+
+    @Override
+    public long pid() {
+      return -1;
+    }
+
+    @Override
+    public CompletableFuture<Integer> onExit() {
+      return exit;
+    }
+
+    @Override
+    public void terminate() {
+      end(143);
+    }
+
+    @Override
+    public void kill() {
+      end(137);
+    }
+
+    private void end(int code) {
+      status = code;
+      Tether t = tether;
+      if (t != null) {
+        t.close();
+      } else {
+        exit.complete(code);
+      }
+    }
+  }
+}

@@ -1,0 +1,13 @@
+package dev.tether.testing;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * One wake in the timeline: when it started and ended, whether tetherd launched the app for it, which tasks it
+ * carried ({@code "appRefresh"}, {@code "urlSession(ID)"}, {@code "connectivity"}, each with its final state), how
+ * long it took, the overrun and runtime charged, and the outcome.
+ */
+public record Wake(String id, Instant startedAt, Instant endedAt, boolean launched, List<String> tasks, List<String> taskStates,
+    int coalesced, WakeOutcome outcome, Duration duration, Duration overrun, Duration charged, String error) {}
