@@ -515,13 +515,15 @@ public final class ConnectivityCommands {
             }
           });
           s.complicationEnabled(complication);
+          if (t.launchedInBackground()) {
+            // launched by tetherd for a connectivity task: complete it once the session is activated and drained
+            t.onTask(dev.tether.ConnectivityTask.class, task -> s.activate().thenCompose(st -> s.drained()));
+            t.awaitTasks();
+            break;
+          }
           ActivationState st = s.activate().get(60, TimeUnit.SECONDS);
           if (st != ActivationState.ACTIVATED) {
             throw new TetherException(ErrorCode.SESSION_NOT_ACTIVATED, "the session did not activate: " + st);
-          }
-          if (background && count == null) {
-            s.drained().get(Math.max(1, (deadline == Long.MAX_VALUE ? 600_000_000_000L : deadline - System.nanoTime())), TimeUnit.NANOSECONDS);
-            return 0;
           }
           while (System.nanoTime() < deadline && done.getCount() > 0 && lost.getCount() > 0) {
             long waitNanos = Math.min(TimeUnit.MILLISECONDS.toNanos(200), deadline - System.nanoTime());
@@ -547,7 +549,7 @@ public final class ConnectivityCommands {
       if (sink != null) {
         sink.close();
       }
-      return count != null && received.get() < count ? 1 : 0;
+      return count != null && received.get() < count && !background ? 1 : 0;
     }
 
     private static void truncatePartialLine(Path file) throws IOException {
