@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
 /** The root command; holds the options every subcommand shares. */
 @Command(name = "tether", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
     description = "Background transfers, wakes and paired-device connectivity for apps that are rarely running.",
-    subcommands = {DaemonCommand.class, CompletionCommand.class, AppCommand.class, AppsCommand.class, TimelineCommand.class,
+    subcommands = {DemoCommand.class, DaemonCommand.class, CompletionCommand.class, AppCommand.class, AppsCommand.class, TimelineCommand.class,
         ConnectivityCommands.Pair.class, ConnectivityCommands.Peers.class, ConnectivityCommands.Unpair.class,
         ConnectivityCommands.Send.class, ConnectivityCommands.Receive.class, ConnectivityCommands.Outstanding.class,
         picocli.CommandLine.HelpCommand.class})
