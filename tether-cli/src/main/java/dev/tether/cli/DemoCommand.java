@@ -48,6 +48,9 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--keep", description = "Keep the temporary folder (homes, logs) for a look afterwards.")
   boolean keep;
 
+  @Option(names = "--work-dir", description = "Where to make the temporary folder (default: the system's temporary folder).")
+  Path workDir;
+
   @Option(names = "--timeout", description = "Seconds to allow for the whole demo (default 60).", defaultValue = "60")
   long timeoutSeconds;
 
@@ -61,7 +64,7 @@ final class DemoCommand implements Callable<Integer> {
     out = spec.commandLine().getOut();
     started = System.nanoTime();
     deadline = started + Duration.ofSeconds(timeoutSeconds).toNanos();
-    Path dir = Files.createTempDirectory("tether-demo-");
+    Path dir = workDir == null ? Files.createTempDirectory("tether-demo-") : Files.createTempDirectory(workDir, "tether-demo-");
     List<Process> processes = new ArrayList<>();
     HttpServer http = null;
     try {

@@ -91,8 +91,10 @@ public final class WeatherApp {
   void handleWake() {
     tether.onTask(UrlSessionTask.class, task -> {
       log.println("woken with a URL-session task for session '" + task.sessionIdentifier() + "'");
-      return tether.urlSession(SessionConfiguration.background(task.sessionIdentifier()).build(), new Forecasts())
-          .eventsDelivered();
+      Forecasts forecasts = new Forecasts();
+      return tether.urlSession(SessionConfiguration.background(task.sessionIdentifier()).build(), forecasts)
+          .eventsDelivered()
+          .thenCompose(session -> forecasts.sendTemperature());
     });
     tether.onTask(ConnectivityTask.class, task -> {
       log.println("woken with a connectivity task");
@@ -106,17 +108,31 @@ public final class WeatherApp {
 
   /** URL-session delegate: keeps the forecast and forwards the temperature to the paired device. */
   private final class Forecasts implements UrlSessionDelegate {
+    private volatile Integer temperature;
+
     @Override
     public void downloadFinished(DownloadTransfer transfer, Path file) throws IOException {
       Path kept = storage.resolve("forecast.json");
       Files.move(file, kept, StandardCopyOption.REPLACE_EXISTING); // the file is gone after we return
       long size = Files.size(kept);
       log.println("download finished: " + size + " bytes, sha-256 " + sha256(kept).substring(0, 16) + "…");
-      int temperature = (int) (Math.abs(sha256(kept).hashCode()) % 15) + 10;
+      temperature = (int) (Math.abs(sha256(kept).hashCode()) % 15) + 10;
+    }
+
+    /**
+     * After the session's events: send the temperature to the paired device. Asynchronous on purpose: delegate
+     * callbacks run one at a time on the app's delivery thread, so blocking there on another delivery (such as the
+     * activation) would wait forever.
+     */
+    java.util.concurrent.CompletableFuture<Void> sendTemperature() {
+      if (temperature == null) {
+        return java.util.concurrent.CompletableFuture.completedFuture(null);
+      }
       ConnectivitySession cx = tether.connectivity(new FromPairedDevice());
-      cx.activate().join();
-      cx.transferCurrentComplicationUserInfo(Map.of("temperatureC", temperature, "source", "forecast.json"));
-      log.println("sent complication update {temperatureC=" + temperature + "} to the paired device");
+      return cx.activate().thenAccept(state -> {
+        cx.transferCurrentComplicationUserInfo(Map.of("temperatureC", temperature, "source", "forecast.json"));
+        log.println("sent complication update {temperatureC=" + temperature + "} to the paired device");
+      });
     }
 
     @Override
