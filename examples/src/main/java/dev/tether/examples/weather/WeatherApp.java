@@ -94,7 +94,7 @@ public final class WeatherApp {
       Forecasts forecasts = new Forecasts();
       return tether.urlSession(SessionConfiguration.background(task.sessionIdentifier()).build(), forecasts)
           .eventsDelivered()
-          .thenCompose(session -> forecasts.sendTemperature());
+          .thenCompose(delivered -> forecasts.sendTemperature());
     });
     tether.onTask(ConnectivityTask.class, task -> {
       log.println("woken with a connectivity task");
