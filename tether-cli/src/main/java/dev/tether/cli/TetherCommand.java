@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
     subcommands = {DemoCommand.class, DaemonCommand.class, CompletionCommand.class, AppCommand.class, AppsCommand.class, TimelineCommand.class,
         ConnectivityCommands.Pair.class, ConnectivityCommands.Peers.class, ConnectivityCommands.Unpair.class,
         ConnectivityCommands.Send.class, ConnectivityCommands.Receive.class, ConnectivityCommands.Outstanding.class,
+        DownloadCommand.class, UploadCommand.class, TransfersCommand.class, CancelCommand.class, ConditionsCommand.class,
         picocli.CommandLine.HelpCommand.class})
 public final class TetherCommand {
   /** The app id the CLI connects as when a command acts on the user's behalf rather than an app's. */

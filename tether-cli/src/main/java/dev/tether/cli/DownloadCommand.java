@@ -1,0 +1,108 @@
+package dev.tether.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.ErrorCode;
+import dev.tether.SessionConfiguration;
+import dev.tether.TetherException;
+import dev.tether.internal.DaemonClient;
+import dev.tether.protocol.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code tether download URL -o FILE}: a background download that tetherd moves to FILE itself. */
+@Command(name = "download", description = {"Download URL to FILE through tetherd: it goes on if this command is",
+    "interrupted, and survives a daemon restart. Waits and shows progress unless --detach."})
+public final class DownloadCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", arity = "0..1", paramLabel = "URL", description = "The http:// or https:// URL to fetch.")
+  String url;
+
+  @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Where the finished file goes (its folder must exist).")
+  Path output;
+
+  @Option(names = "--list", paramLabel = "LIST", description = "Download many: each line of LIST is 'URL FILE'.")
+  Path list;
+
+  @Option(names = "--session", defaultValue = "cli", description = "The CLI's session identifier to use (default: ${DEFAULT-VALUE}).")
+  String session;
+
+  @Option(names = "--detach", description = "Print the transfer id and return at once; tetherd finishes the download.")
+  boolean detach;
+
+  @Option(names = "--json", description = "Print JSON lines (started, progress, completed) instead of a progress bar.")
+  boolean json;
+
+  @Option(names = "--connections", defaultValue = "6", description = "At most this many connections per host (1-64, default ${DEFAULT-VALUE}).")
+  int connections;
+
+  @Option(names = "--not-before", paramLabel = "INSTANT", description = "Do not start before this ISO-8601 instant.")
+  Instant notBefore;
+
+  @Option(names = "--description", description = "A free description shown by 'tether transfers'.")
+  String description;
+
+  @Option(names = "--allow-plain-http", description = "Allow plain http:// to hosts other than loopback.")
+  boolean allowPlainHttp;
+
+  @Override
+  public Integer call() throws IOException {
+    List<ObjectNode> bodies = new ArrayList<>();
+    if (list != null) {
+      if (url != null || output != null) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "give either URL -o FILE or --list LIST, not both");
+      }
+      if (!Files.isReadable(list)) {
+        throw new TetherException(ErrorCode.FILE_NOT_FOUND, "cannot read the list " + list);
+      }
+      int n = 0;
+      for (String line : Files.readAllLines(list, StandardCharsets.UTF_8)) {
+        n++;
+        String l = line.strip();
+        if (l.isEmpty() || l.startsWith("#")) {
+          continue;
+        }
+        String[] parts = l.split("\\s+", 2);
+        if (parts.length != 2) {
+          throw new TetherException(ErrorCode.INVALID_PARAMETER, list + " line " + n + ": expected 'URL FILE', got '" + l + "'");
+        }
+        bodies.add(body(parts[0], Path.of(parts[1])));
+      }
+    } else {
+      if (url == null || output == null) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "usage: tether download URL -o FILE (or --list LIST)");
+      }
+      bodies.add(body(url, output));
+    }
+    SessionConfiguration config = SessionConfiguration.background(session).maxConnectionsPerHost(connections)
+        .allowsPlainHttp(allowPlainHttp).sendsLaunchEvents(false).build();
+    try (DaemonClient client = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
+      return new TransferRunner(spec.commandLine().getOut(), spec.commandLine().getErr(), json)
+          .run(client, config, "transfer.download", bodies, detach);
+    }
+  }
+
+  private ObjectNode body(String u, Path file) {
+    ObjectNode b = Json.object();
+    b.put("url", u);
+    b.put("destination", file.toAbsolutePath().normalize().toString());
+    if (notBefore != null) {
+      b.put("notBefore", notBefore.toString());
+    }
+    if (description != null) {
+      b.put("description", description);
+    }
+    return b;
+  }
+}

@@ -1,0 +1,217 @@
+package dev.tether.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.DownloadTransfer;
+import dev.tether.ErrorCode;
+import dev.tether.SessionConfiguration;
+import dev.tether.TetherException;
+import dev.tether.Transfer;
+import dev.tether.TransferError;
+import dev.tether.UploadTransfer;
+import dev.tether.UrlSessionDelegate;
+import dev.tether.internal.DaemonClient;
+import dev.tether.internal.UrlSessions;
+import dev.tether.protocol.Json;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * What {@code tether download} and {@code tether upload} share: open the CLI's session, create the transfers
+ * (pipelined, so a thousand of them cost one round of commits, not a thousand), then either print their ids
+ * ({@code --detach}) or follow them to the end with a progress bar or JSON lines.
+ */
+final class TransferRunner {
+  private final PrintWriter out;
+  private final PrintWriter err;
+  private final boolean json;
+  private final boolean bar;
+  private final Map<Long, CompletableFuture<Optional<TransferError>>> completions = new ConcurrentHashMap<>();
+  private final Map<Long, long[]> bytes = new ConcurrentHashMap<>();
+  private final long startedAt = System.nanoTime();
+  private volatile long lastBar;
+
+  TransferRunner(PrintWriter out, PrintWriter err, boolean json) {
+    this.out = out;
+    this.err = err;
+    this.json = json;
+    this.bar = !json && System.console() != null;
+  }
+
+  private CompletableFuture<Optional<TransferError>> completion(long id) {
+    return completions.computeIfAbsent(id, k -> new CompletableFuture<>());
+  }
+
+  /** Runs the transfers described by {@code bodies} ({@code op} is transfer.download or transfer.upload). */
+  int run(DaemonClient client, SessionConfiguration config, String op, List<ObjectNode> bodies, boolean detach) {
+    UrlSessionDelegate delegate = new UrlSessionDelegate() {
+      @Override
+      public void progress(DownloadTransfer t, long done, long expected) {
+        moved(t, done, expected, "progress");
+      }
+
+      @Override
+      public void uploadProgress(UploadTransfer t, long done, long expected) {
+        moved(t, done, expected, "uploadProgress");
+      }
+
+      @Override
+      public void transferCompleted(Transfer t, Optional<TransferError> error) {
+        bytes.put(t.id(), new long[] {t.bytesDone(), t.bytesExpected()});
+        completion(t.id()).complete(error);
+      }
+    };
+    new UrlSessions(client).open(config, delegate);
+    List<CompletableFuture<ObjectNode>> created = new ArrayList<>();
+    for (ObjectNode b : bodies) {
+      b.put("session", config.identifier());
+      created.add(client.request(op, b));
+    }
+    Map<Long, JsonNode> transfers = new LinkedHashMap<>();
+    TetherException firstFailure = null;
+    for (CompletableFuture<ObjectNode> f : created) {
+      try {
+        ObjectNode t = f.get();
+        transfers.put(t.path("id").asLong(), t);
+        if (json) {
+          printJson("started", t);
+        } else if (detach) {
+          out.println("started transfer " + t.path("id").asLong() + ": " + t.path("url").asText()
+              + (t.hasNonNull("destination") ? " -> " + t.path("destination").asText() : ""));
+        }
+      } catch (ExecutionException e) {
+        TetherException te = e.getCause() instanceof TetherException x ? x : new TetherException(ErrorCode.GENERIC, String.valueOf(e.getCause()));
+        if (firstFailure == null) {
+          firstFailure = te;
+        }
+        err.println("tether: " + te.getMessage() + " [" + te.code() + "]");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return 1;
+      }
+    }
+    out.flush();
+    if (detach || transfers.isEmpty()) {
+      return firstFailure == null ? 0 : Main.exitCode(firstFailure.code());
+    }
+    int failed = 0;
+    ErrorCode lastCode = null;
+    for (Map.Entry<Long, JsonNode> e : transfers.entrySet()) {
+      Optional<TransferError> error;
+      try {
+        error = completion(e.getKey()).get();
+      } catch (InterruptedException | ExecutionException x) {
+        Thread.currentThread().interrupt();
+        return 1;
+      }
+      if (json) {
+        ObjectNode o = Json.object();
+        o.put("event", "completed");
+        o.put("id", e.getKey());
+        o.put("url", e.getValue().path("url").asText());
+        long[] b = bytes.getOrDefault(e.getKey(), new long[] {0, -1});
+        o.put("bytesDone", b[0]);
+        o.put("bytesExpected", b[1]);
+        if (e.getValue().hasNonNull("destination")) {
+          o.put("file", e.getValue().path("destination").asText());
+        }
+        o.put("ok", error.isEmpty());
+        error.ifPresent(er -> {
+          ObjectNode eo = o.putObject("error");
+          eo.put("code", er.code().name());
+          eo.put("message", er.message());
+        });
+        out.println(Json.write(o));
+        out.flush();
+      }
+      if (error.isPresent()) {
+        failed++;
+        lastCode = error.get().code();
+        if (!json) {
+          clearBar();
+          err.println("tether: transfer " + e.getKey() + " of " + e.getValue().path("url").asText() + " failed: "
+              + error.get().message() + " [" + error.get().code() + "]");
+        }
+      }
+    }
+    if (!json) {
+      clearBar();
+      double secs = (System.nanoTime() - startedAt) / 1e9;
+      long total = bytes.values().stream().mapToLong(b -> b[0]).sum();
+      out.printf("%d of %d transfer(s) finished, %s in %.1f s%n", transfers.size() - failed, transfers.size(), size(total), secs);
+      out.flush();
+      err.flush();
+    }
+    if (failed > 0) {
+      return Main.exitCode(lastCode);
+    }
+    return firstFailure == null ? 0 : Main.exitCode(firstFailure.code());
+  }
+
+  private void moved(Transfer t, long done, long expected, String event) {
+    bytes.put(t.id(), new long[] {done, expected});
+    if (json) {
+      ObjectNode o = Json.object();
+      o.put("event", event);
+      o.put("id", t.id());
+      o.put("bytesDone", done);
+      o.put("bytesExpected", expected);
+      out.println(Json.write(o));
+      out.flush();
+    } else if (bar) {
+      long now = System.nanoTime();
+      if (now - lastBar < 200_000_000L) {
+        return;
+      }
+      lastBar = now;
+      long d = 0;
+      long x = 0;
+      for (long[] b : bytes.values()) {
+        d += b[0];
+        x += Math.max(0, b[1]);
+      }
+      double secs = Math.max(0.001, (now - startedAt) / 1e9);
+      int width = 30;
+      int filled = x > 0 ? (int) Math.min(width, width * d / x) : 0;
+      String pct = x > 0 ? String.format("%3d%%", Math.min(100, 100 * d / x)) : " ...";
+      out.print("\r[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + pct + " " + size(d)
+          + (x > 0 ? " of " + size(x) : "") + String.format("  %s/s   ", size((long) (d / secs))));
+      out.flush();
+    }
+  }
+
+  private void clearBar() {
+    if (bar && lastBar != 0) {
+      out.print("\r" + " ".repeat(78) + "\r");
+      out.flush();
+      lastBar = 0;
+    }
+  }
+
+  private void printJson(String event, JsonNode transfer) {
+    ObjectNode o = Json.object();
+    o.put("event", event);
+    o.setAll((ObjectNode) transfer);
+    out.println(Json.write(o));
+  }
+
+  static String size(long b) {
+    if (b < 1024) {
+      return b + " B";
+    }
+    if (b < 1024 * 1024) {
+      return String.format("%.1f KiB", b / 1024.0);
+    }
+    if (b < 1024L * 1024 * 1024) {
+      return String.format("%.1f MiB", b / (1024.0 * 1024));
+    }
+    return String.format("%.2f GiB", b / (1024.0 * 1024 * 1024));
+  }
+}
