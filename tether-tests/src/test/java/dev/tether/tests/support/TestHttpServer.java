@@ -36,7 +36,12 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class TestHttpServer implements AutoCloseable {
   /** One request as the server saw it. */
-  public record Request(String method, String path, Map<String, String> headers, long bodyBytes, String bodySha256, boolean complete) {
+  public record Request(String method, String path, Map<String, String> headers, long bodyBytes, String bodySha256, boolean complete,
+      long atNanos) {
+    Request(String method, String path, Map<String, String> headers, long bodyBytes, String bodySha256, boolean complete) {
+      this(method, path, headers, bodyBytes, bodySha256, complete, System.nanoTime());
+    }
+
     public String header(String name) {
       return headers.get(name.toLowerCase(Locale.ROOT));
     }

@@ -144,7 +144,7 @@ final class HttpAttempt {
       if (m != null && m.contains("No space left on device")) {
         return new Fail(ErrorCode.INSUFFICIENT_SPACE, "the disk holding " + part.getParent() + " is full: " + m, 0);
       }
-      if (e instanceof org.apache.hc.core5.http.MessageConstraintException) {
+      if (e instanceof org.apache.hc.core5.http.MessageConstraintException || e instanceof org.apache.hc.client5.http.ClientProtocolException) {
         return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + m, 0);
       }
       return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), false);
@@ -261,7 +261,7 @@ final class HttpAttempt {
         if (m != null && m.contains("No space left on device")) {
           return new Fail(ErrorCode.INSUFFICIENT_SPACE, "the disk holding " + part.getParent() + " is full: " + m, 0);
         }
-        if (e instanceof org.apache.hc.core5.http.MessageConstraintException) {
+        if (e instanceof org.apache.hc.core5.http.MessageConstraintException || e instanceof org.apache.hc.client5.http.ClientProtocolException) {
           return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + m, 0);
         }
         return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), now > startBytes);

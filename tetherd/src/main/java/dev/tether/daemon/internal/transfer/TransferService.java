@@ -136,7 +136,11 @@ public final class TransferService implements DaemonService {
     events = Executors.newSingleThreadExecutor(named("tether-transfer-events"));
     control = Executors.newFixedThreadPool(2, named("tether-transfer-ctl"));
     flusher = Executors.newSingleThreadExecutor(named("tether-transfer-flush"));
-    PoolingHttpClientConnectionManager cm = PoolingHttpClientConnectionManagerBuilder.create()
+    // strict response parsing: a server answering garbage is a BAD_SERVER_RESPONSE, not silence to retry
+    org.apache.hc.core5.http.config.Http1Config h1 = org.apache.hc.core5.http.config.Http1Config.custom().setBufferSize(64 * 1024).build();
+    var connections = org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory.builder().http1Config(h1)
+        .responseParserFactory(new org.apache.hc.core5.http.impl.io.DefaultHttpResponseParserFactory(h1)).build();
+    PoolingHttpClientConnectionManager cm = PoolingHttpClientConnectionManagerBuilder.create().setConnectionFactory(connections)
         .setMaxConnTotal(256).setMaxConnPerRoute(64)
         .setDefaultSocketConfig(SocketConfig.custom().setTcpNoDelay(true).setRcvBufSize(4 << 20).build())
         .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(Timeout.ofSeconds(30))
