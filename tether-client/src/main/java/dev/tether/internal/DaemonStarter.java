@@ -37,6 +37,9 @@ public final class DaemonStarter {
       }
       cmd.add(javaBinary());
       cmd.add("-Xss512k");
+      // A small initial heap keeps an idle daemon's resident memory low (about 110 MiB instead of 170 MiB with the
+      // default initial heap of 1/64 of RAM); the heap still grows as work needs it.
+      cmd.add("-Xms16m");
       cmd.add("-XX:+UseSerialGC");
       cmd.add("-cp");
       cmd.add(System.getProperty("java.class.path"));
