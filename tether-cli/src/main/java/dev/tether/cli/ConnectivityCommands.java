@@ -212,9 +212,11 @@ public final class ConnectivityCommands {
           out.println(Json.write(r));
           return 0;
         }
-        int window = 2048;
+        boolean batched = requestType().equals("cx.userinfo") && !(this instanceof Complication);
+        int window = batched ? 16 : 2048;
         Deque<CompletableFuture<ObjectNode>> inFlight = new ArrayDeque<>();
         int n = 0;
+        com.fasterxml.jackson.databind.node.ArrayNode items = Json.array();
         try (BufferedReader in = Files.newBufferedReader(from, StandardCharsets.UTF_8)) {
           String line;
           while ((line = in.readLine()) != null) {
@@ -222,12 +224,28 @@ public final class ConnectivityCommands {
               continue;
             }
             ObjectNode b = body(line);
-            inFlight.add(c.request(requestType(), b));
             n++;
+            if (batched) {
+              items.add(b);
+              if (items.size() < 256) {
+                continue;
+              }
+              ObjectNode batch = Json.object();
+              batch.set("items", items);
+              inFlight.add(c.request("cx.userinfo.batch", batch));
+              items = Json.array();
+            } else {
+              inFlight.add(c.request(requestType(), b));
+            }
             while (inFlight.size() >= window) {
-              print(out, inFlight.poll().join());
+              print(out, Store.join(inFlight.poll()));
             }
           }
+        }
+        if (!items.isEmpty()) {
+          ObjectNode batch = Json.object();
+          batch.set("items", items);
+          inFlight.add(c.request("cx.userinfo.batch", batch));
         }
         while (!inFlight.isEmpty()) {
           print(out, Store.join(inFlight.poll()));
@@ -238,7 +256,16 @@ public final class ConnectivityCommands {
     }
 
     private void print(PrintWriter out, ObjectNode r) {
-      if (printJson) {
+      if (!printJson) {
+        return;
+      }
+      if (r.has("ids")) {
+        for (JsonNode id : r.path("ids")) {
+          ObjectNode one = Json.object();
+          one.put("id", id.asText());
+          out.println(Json.write(one));
+        }
+      } else {
         out.println(Json.write(r));
       }
     }

@@ -52,6 +52,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     this.client = client;
     this.delegate = Objects.requireNonNull(delegate, "delegate");
     client.onPush("cx.delivery", this::delivery);
+    client.onPush("cx.deliveries", b -> b.path("items").forEach(d -> delivery((ObjectNode) d)));
     client.onPush("cx.state", this::stateChanged);
     client.onPush("cx.finished", this::finished);
     client.onPush("cx.progress", this::progress);

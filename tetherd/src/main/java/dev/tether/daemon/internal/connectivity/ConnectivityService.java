@@ -230,6 +230,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     ipc.register("cx.activate", (c, b) -> onExec(() -> activate(c, b)));
     ipc.register("cx.state", (c, b) -> onExec(() -> state(c.appId())));
     ipc.register("cx.userinfo", this::transferUserInfo);
+    ipc.register("cx.userinfo.batch", this::transferUserInfoBatch);
     ipc.register("cx.context", this::updateContext);
     ipc.register("cx.file", this::transferFile);
     ipc.register("cx.outstanding", (c, b) -> CompletableFuture.completedFuture(outstanding(c.appId())));
@@ -372,6 +373,17 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
   }
 
+  private boolean anyPending(String app) {
+    return store.read(conn -> {
+      try (PreparedStatement s = conn.prepareStatement("SELECT 1 FROM cx_inbox WHERE app = ? LIMIT 1")) {
+        s.setString(1, app);
+        try (ResultSet rs = s.executeQuery()) {
+          return rs.next();
+        }
+      }
+    });
+  }
+
   private ObjectNode state(String app) {
     ObjectNode s = Json.object();
     Optional<Peer> cp = links.counterpart();
@@ -465,6 +477,29 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
   }
 
+  /** Many user info transfers in one request (the CLI's {@code --from}): each stored, all answered after the commit. */
+  private CompletableFuture<ObjectNode> transferUserInfoBatch(ClientConnection c, ObjectNode b) {
+    String peer = requireCounterpart();
+    List<CompletableFuture<Long>> parts = new ArrayList<>();
+    ArrayNode ids = Json.array();
+    List<Outgoing> items = new ArrayList<>();
+    for (JsonNode item : b.path("items")) {
+      String payload = checkedPayload((ObjectNode) item, PropertyList.MAX_MESSAGE_BYTES, "user info");
+      String id = newId();
+      ids.add(id);
+      items.add(new Outgoing(id, peer, c.appId(), "userinfo", payload, null, 0, null));
+    }
+    for (Outgoing o : items) {
+      parts.add(outboxWriter.add(o));
+    }
+    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenApply(x -> {
+      wakeSender(peer);
+      ObjectNode r = Json.object();
+      r.set("ids", ids);
+      return r;
+    });
+  }
+
   private static String checkedPayload(ObjectNode b, int max, String what) {
     JsonNode p = b.get("payload");
     if (p == null || !p.isObject() || !p.has("m")) {
@@ -482,7 +517,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     List<Long> seqs = new ArrayList<>(items.size());
     long now = System.currentTimeMillis();
     try (PreparedStatement s = conn.prepareStatement("INSERT INTO cx_outbox(id, peer, app, kind, payload, file, size, sha256, created_at) "
-        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", PreparedStatement.RETURN_GENERATED_KEYS);
+        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
          PreparedStatement log = conn.prepareStatement("INSERT INTO cx_complications(app, at) VALUES (?, ?)")) {
       for (Outgoing o : items) {
         s.setString(1, o.id());
@@ -495,9 +530,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         s.setString(8, o.sha256());
         s.setLong(9, now);
         s.executeUpdate();
-        try (ResultSet rs = s.getGeneratedKeys()) {
-          seqs.add(rs.next() ? rs.getLong(1) : -1);
-        }
+        seqs.add(0L);
         if (o.kind().equals("complication")) {
           log.setString(1, o.app());
           log.setLong(2, context.clock().now().toEpochMilli());
@@ -766,22 +799,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   @Override
   public void frame(PeerLink link, Frame f, byte[] attachment) throws Exception {
     switch (f.type()) {
-      case "item" -> {
-        String app = f.text("app");
-        long seq = f.body().path("seq").asLong();
-        inboxWriter.add(new Incoming(seq, f.text("id"), link.peer(), app, f.text("kind"), f.body().get("payload").toString(), null))
-            .whenComplete((fresh, failure) -> {
-              if (failure != null) {
-                log.error("storing an item from {} failed; closing the link so it is resent", link.peer(), failure);
-                link.close();
-                return;
-              }
-              ackToPeer(link, seq);
-              if (fresh) {
-                arrivedAfterCommit(app);
-              }
-            });
+      case "items" -> {
+        for (JsonNode item : f.body().path("items")) {
+          receiveItem(link, (ObjectNode) item);
+        }
       }
+      case "item" -> receiveItem(link, f.body());
       case "ack" -> peerAcked(link, f.body());
       case "ctx" -> receiveContext(link, f.body());
       case "ctx.ack" -> contextAcked(f.body());
@@ -815,6 +838,24 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       default -> log.warn("unknown frame {} from peer {}", f.type(), link.peer());
     }
+  }
+
+  private void receiveItem(PeerLink link, ObjectNode item) {
+    String app = item.path("app").asText();
+    long seq = item.path("seq").asLong();
+    inboxWriter.add(new Incoming(seq, item.path("id").asText(), link.peer(), app, item.path("kind").asText(),
+        item.get("payload").toString(), null))
+        .whenComplete((fresh, failure) -> {
+          if (failure != null) {
+            log.error("storing an item from {} failed; closing the link so it is resent", link.peer(), failure);
+            link.close();
+            return;
+          }
+          ackToPeer(link, seq);
+          if (fresh) {
+            arrivedAfterCommit(app);
+          }
+        });
   }
 
   private static Set<String> names(JsonNode a) {
@@ -911,18 +952,18 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     Sender s = senders.get(link.peer());
     store.write(conn -> {
       List<String[]> done = new ArrayList<>();
-      try (PreparedStatement sel = conn.prepareStatement("SELECT app, id, kind, file FROM cx_outbox WHERE seq = ?");
-           PreparedStatement del = conn.prepareStatement("DELETE FROM cx_outbox WHERE seq = ?")) {
-        for (long seq : seqs) {
-          sel.setLong(1, seq);
-          try (ResultSet rs = sel.executeQuery()) {
-            if (!rs.next()) {
-              continue;
-            }
-            done.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)});
+      for (int from = 0; from < seqs.size(); from += 500) {
+        List<Long> part = seqs.subList(from, Math.min(seqs.size(), from + 500));
+        String marks = String.join(",", java.util.Collections.nCopies(part.size(), "?"));
+        try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_outbox WHERE seq IN (" + marks + ") RETURNING app, id, kind, file")) {
+          for (int i = 0; i < part.size(); i++) {
+            del.setLong(i + 1, part.get(i));
           }
-          del.setLong(1, seq);
-          del.executeUpdate();
+          try (ResultSet rs = del.executeQuery()) {
+            while (rs.next()) {
+              done.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)});
+            }
+          }
         }
       }
       return done;
@@ -1155,13 +1196,14 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
               o.put("id", rs.getString(2));
               o.put("app", rs.getString(3));
               o.put("kind", rs.getString(4));
-              o.set("payload", Json.parse(rs.getString(5)));
+              o.putRawValue("payload", new com.fasterxml.jackson.databind.util.RawValue(rs.getString(5)));
               list.add(o);
             }
           }
         }
         return list;
       });
+      ArrayNode batch = Json.array();
       for (ObjectNode o : rows) {
         long seq = o.path("seq").asLong();
         if (complications) {
@@ -1174,9 +1216,22 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             continue;
           }
         }
-        link.send("item", o);
+        batch.add(o);
+        if (batch.size() == 256) {
+          sendItems(batch);
+          batch = Json.array();
+        }
+      }
+      if (!batch.isEmpty()) {
+        sendItems(batch);
       }
       return rows.size() == limit;
+    }
+
+    private void sendItems(ArrayNode batch) {
+      ObjectNode f = Json.object();
+      f.set("items", batch);
+      link.send("items", f);
     }
 
     private void sendContexts() {
@@ -1502,22 +1557,23 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             o.put("seq", rs.getLong(1));
             o.put("id", rs.getString(2));
             String kind = rs.getString(3);
-            JsonNode payload = Json.parse(rs.getString(4));
+            com.fasterxml.jackson.databind.util.RawValue raw = new com.fasterxml.jackson.databind.util.RawValue(rs.getString(4));
             switch (kind) {
               case "complication" -> {
                 o.put("kind", "userInfo");
                 o.put("complication", true);
-                o.set("payload", payload);
+                o.putRawValue("payload", raw);
               }
               case "userinfo" -> {
                 o.put("kind", "userInfo");
-                o.set("payload", payload);
+                o.putRawValue("payload", raw);
               }
               case "context" -> {
                 o.put("kind", "applicationContext");
-                o.set("payload", payload);
+                o.putRawValue("payload", raw);
               }
               default -> {
+                JsonNode payload = Json.parse(rs.getString(4));
                 o.put("kind", "file");
                 o.put("file", rs.getString(5));
                 if (payload.has("metadata")) {
@@ -1533,6 +1589,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       return list;
     });
+    ArrayNode batch = Json.array();
     for (ObjectNode o : rows) {
       long seq = o.path("seq").asLong();
       d.cursor = seq;
@@ -1542,8 +1599,21 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       if (d.redelivered.contains(seq)) {
         o.put("redelivered", true);
       }
-      d.target.push("cx.delivery", o);
+      batch.add(o);
+      if (batch.size() == 256) {
+        pushDeliveries(d.target, batch);
+        batch = Json.array();
+      }
     }
+    if (!batch.isEmpty()) {
+      pushDeliveries(d.target, batch);
+    }
+  }
+
+  private static void pushDeliveries(ClientConnection c, ArrayNode batch) {
+    ObjectNode b = Json.object();
+    b.set("items", batch);
+    c.push("cx.deliveries", b);
   }
 
   private CompletableFuture<ObjectNode> appAck(ClientConnection c, ObjectNode b) {
@@ -1575,25 +1645,32 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       pump(app);
       ObjectNode r = Json.object();
-      r.put("pending", pendingCount(app));
+      r.put("pending", anyPending(app) ? 1 : 0);
       return r;
     }));
   }
 
   private List<Void> deleteAcked(Connection conn, List<long[]> batches) throws SQLException {
     List<String> files = new ArrayList<>();
-    try (PreparedStatement sel = conn.prepareStatement("SELECT file FROM cx_inbox WHERE seq = ? AND file IS NOT NULL");
-         PreparedStatement del = conn.prepareStatement("DELETE FROM cx_inbox WHERE seq = ?")) {
-      for (long[] seqs : batches) {
-        for (long seq : seqs) {
-          sel.setLong(1, seq);
-          try (ResultSet rs = sel.executeQuery()) {
-            if (rs.next()) {
+    List<Long> all = new ArrayList<>();
+    for (long[] seqs : batches) {
+      for (long seq : seqs) {
+        all.add(seq);
+      }
+    }
+    for (int from = 0; from < all.size(); from += 500) {
+      List<Long> part = all.subList(from, Math.min(all.size(), from + 500));
+      String marks = String.join(",", java.util.Collections.nCopies(part.size(), "?"));
+      try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_inbox WHERE seq IN (" + marks + ") RETURNING file")) {
+        for (int i = 0; i < part.size(); i++) {
+          del.setLong(i + 1, part.get(i));
+        }
+        try (ResultSet rs = del.executeQuery()) {
+          while (rs.next()) {
+            if (rs.getString(1) != null) {
               files.add(rs.getString(1));
             }
           }
-          del.setLong(1, seq);
-          del.executeUpdate();
         }
       }
     }

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Paired-device connectivity benchmark: two tetherd processes paired on loopback.
+#  1. N stored, acknowledged user info transfers app to app (tether send userinfo --from -> tether receive --out),
+#     every SQLite commit fsync'd (synchronous=FULL): transfers per second, wall clock from the sender's start to
+#     the receiving app's last acknowledgement (JVM start-ups included, so the figure is conservative).
+#  2. The same N messages through Mosquitto (Debian's package) QoS 1 on loopback, publisher to subscriber.
+#  3. A FILE_MIB MiB file: tether send file -> tether receive --files, against curl fetching the same file over HTTPS
+#     from nginx (Debian's package) on loopback.
+# Usage: bench/connectivity.sh [N=100000] [FILE_MIB=1024]      (needs root or sudo for apt-get the first time)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+N="${1:-100000}"
+FILE_MIB="${2:-1024}"
+cd "$root"
+
+need=()
+command -v mosquitto >/dev/null || need+=(mosquitto)
+command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ "${#need[@]}" -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+MOSQUITTO="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+
+./mvnw -q -B -DskipTests -pl tether-cli -am package
+CP="$(ls tether-cli/target/tether-cli-*.jar | grep -v sources | head -n 1):$(cat tether-cli/target/classpath.txt)"
+tether() { java -XX:+UseSerialGC -cp "$CP" dev.tether.cli.Main "$@"; }
+
+work="$(mktemp -d /tmp/tether-bench.XXXXXX)"
+pids=()
+cleanup() {
+  tether --home "$work/primary" daemon stop >/dev/null 2>&1 || true
+  tether --home "$work/companion" daemon stop >/dev/null 2>&1 || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx/nginx.pid" ] && kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+rate() { python3 -c "import sys; print('%.0f' % (float(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2]))))" "$@"; }
+freeport() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+
+echo "== machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+tether --home "$work/primary" daemon start >/dev/null
+tether --home "$work/companion" daemon start >/dev/null
+tether --home "$work/primary" pair listen --host 127.0.0.1 > "$work/listen.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^code:' "$work/listen.out" 2>/dev/null && break; sleep 0.1; done
+addr="$(awk '/^address:/ {print $2}' "$work/listen.out")"
+code="$(awk '/^code:/ {print $2}' "$work/listen.out")"
+tether --home "$work/companion" pair connect "$addr" "$code" >/dev/null
+for _ in $(seq 100); do tether --home "$work/companion" peers --json | grep -q '"connected":true' && break; sleep 0.2; done
+
+# ---- 1. user info, app to app
+python3 -c "
+import sys
+for i in range(int(sys.argv[1])): print('{\"n\":%d,\"reading\":%d.5,\"city\":\"Oslo\"}' % (i, i % 40))" "$N" > "$work/userinfo.jsonl"
+tether --home "$work/companion" receive --app bench.counter --count "$N" --out "$work/received.jsonl" --timeout 600 &
+rp=$!
+sleep 2
+t0="$(now)"
+tether --home "$work/primary" send userinfo --app bench.counter --from "$work/userinfo.jsonl" >/dev/null
+t_sent="$(now)"
+wait "$rp"
+t1="$(now)"
+got="$(wc -l < "$work/received.jsonl")"
+unique="$(python3 -c "import json,sys; print(len({json.loads(l)['payload']['n'] for l in open(sys.argv[1])}))" "$work/received.jsonl")"
+echo "tether user info: $N sent, $got received ($unique distinct), stored by sender in $(python3 -c "print('%.2f' % ($t_sent-$t0))") s, app to app $(rate "$N" "$t0" "$t1")/s"
+
+# ---- 2. Mosquitto QoS 1
+mport="$(freeport)"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mport" > "$work/mosquitto.conf"
+"$MOSQUITTO" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+pids+=($!)
+sleep 1
+mosquitto_sub -h 127.0.0.1 -p "$mport" -q 1 -t bench/counter -C "$N" > "$work/mqtt.out" &
+sp=$!
+sleep 1
+t0="$(now)"
+mosquitto_pub -h 127.0.0.1 -p "$mport" -q 1 -t bench/counter -l < "$work/userinfo.jsonl"
+wait "$sp"
+t1="$(now)"
+echo "mosquitto QoS 1: $N published, $(wc -l < "$work/mqtt.out") received, $(rate "$N" "$t0" "$t1")/s (no persistence, no fsync)"
+
+# ---- 3. file vs curl over HTTPS from nginx
+mkdir -p "$work/www" "$work/nginx" "$work/kept"
+head -c "$((FILE_MIB * 1024 * 1024))" /dev/urandom > "$work/www/big.bin"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/nginx/key.pem" -out "$work/nginx/cert.pem" \
+  -subj /CN=127.0.0.1 -days 1 2>/dev/null
+nport="$(freeport)"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$nport ssl;
+    ssl_certificate $work/nginx/cert.pem;
+    ssl_certificate_key $work/nginx/key.pem;
+    ssl_protocols TLSv1.3;
+    root $work/www;
+  }
+}
+CONF
+"$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>/dev/null
+sleep 1
+t0="$(now)"
+curl -sk -o "$work/curl.bin" "https://127.0.0.1:$nport/big.bin"
+t1="$(now)"
+curl_mibs="$(python3 -c "print('%.0f' % ($FILE_MIB / ($t1 - $t0)))")"
+rm -f "$work/curl.bin"
+tether --home "$work/companion" receive --app bench.files --count 1 --files "$work/kept" --out "$work/files.jsonl" --timeout 900 &
+rp=$!
+sleep 2
+t0="$(now)"
+tether --home "$work/primary" send file --app bench.files "$work/www/big.bin" >/dev/null
+wait "$rp"
+t1="$(now)"
+ok="$( [ "$(sha256sum < "$work/kept/big.bin")" = "$(sha256sum < "$work/www/big.bin")" ] && echo "SHA-256 equal" || echo "SHA-256 DIFFERS")"
+tether_mibs="$(python3 -c "print('%.0f' % ($FILE_MIB / ($t1 - $t0)))")"
+echo "file $FILE_MIB MiB: curl over HTTPS from nginx $curl_mibs MiB/s; tether send file -> receive $tether_mibs MiB/s (snapshot, TLS, SHA-256 both sides, fsync; $ok); ratio $(python3 -c "print('%.2f' % ($tether_mibs / $curl_mibs))")"
