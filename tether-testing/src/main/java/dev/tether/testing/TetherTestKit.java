@@ -150,6 +150,19 @@ public final class TetherTestKit implements AutoCloseable {
     return trigger(appId, "connectivity", null, false);
   }
 
+  /**
+   * Tells tetherd, as the transfer service does, that a process of the app opened the session itself: a URL-session
+   * task for it that waits is withdrawn.
+   */
+  public void urlSessionOpened(String appId, String sessionIdentifier) {
+    ObjectNode b = Json.object();
+    b.put("app", appId);
+    b.put("kind", "urlSession");
+    b.put("sessionIdentifier", sessionIdentifier);
+    admin.call("task.withdraw", b);
+    settleUnlessInHandler();
+  }
+
   private String trigger(String appId, String kind, String session) {
     return trigger(appId, kind, session, true);
   }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.tether.AppRefreshTask;
+import dev.tether.AppRegistration;
 import dev.tether.BackgroundTask;
 import dev.tether.ConnectivityTask;
 import dev.tether.ErrorCode;
@@ -272,6 +273,43 @@ class TestKitTest {
       kit.app(APP).onTask(ConnectivityTask.class, t -> CompletableFuture.completedFuture(null));
       kit.trigger(APP, ConnectivityTask.class);
       assertThat(kit.timeline(APP).wakes()).singleElement().extracting(Wake::outcome).isEqualTo(WakeOutcome.COMPLETED);
+    }
+  }
+
+  @Test
+  void anAppRegistersItselfFromTheLibrary() {
+    try (TetherTestKit kit = TetherTestKit.start(); Tether t = kit.connect("com.example.self")) {
+      t.register(AppRegistration.launchCommand("/opt/self/bin/self --background").wakesPerHour(2)
+          .allowance(Duration.ofSeconds(12)).complicationActive(true).dailyRuntime(Duration.ofMinutes(5)));
+      var a = kit.admin().call("app.list", Json.object()).path("apps").get(0);
+      assertThat(a.path("app").asText()).isEqualTo("com.example.self");
+      assertThat(a.path("launch").asText()).isEqualTo("/opt/self/bin/self --background");
+      assertThat(a.path("allowanceMs").asLong()).isEqualTo(12_000);
+      assertThat(a.path("complicationActive").asBoolean()).isTrue();
+      assertThat(a.path("budget").path("wakesPerHour").asInt()).isEqualTo(2);
+      assertThat(a.path("budget").path("runtimeDailyMs").asLong()).isEqualTo(300_000);
+      assertThat(a.path("foreground").asBoolean()).isTrue();
+      assertThatThrownBy(() -> t.register(AppRegistration.launchCommand(" "))).isInstanceOfSatisfying(TetherException.class,
+          e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_PARAMETER));
+      assertThatThrownBy(() -> t.register(AppRegistration.launchCommand("x").allowance(Duration.ofHours(2))))
+          .isInstanceOfSatisfying(TetherException.class, e -> assertThat(e.getMessage()).contains("between 1 s and 1 h"));
+      assertThat(kit.admin().call("app.list", Json.object()).path("apps").get(0).path("allowanceMs").asLong()).isEqualTo(12_000);
+    }
+  }
+
+  @Test
+  void aUrlSessionTaskIsWithdrawnWhenTheAppOpenedTheSessionItself() {
+    try (TetherTestKit kit = TetherTestKit.start()) {
+      TestApp app = kit.app(APP).onTask(UrlSessionTask.class, task -> CompletableFuture.completedFuture(null));
+      kit.holdWakes(true);
+      kit.urlSessionNeedsApp(APP, "forecast");
+      kit.urlSessionNeedsApp(APP, "other");
+      assertThat(kit.timeline(APP).waiting()).hasSize(2);
+      kit.urlSessionOpened(APP, "forecast");
+      assertThat(kit.timeline(APP).waiting()).singleElement().extracting(Waiting::task).isEqualTo("urlSession(other)");
+      kit.holdWakes(false);
+      assertThat(kit.timeline(APP).wakes()).singleElement().satisfies(w -> assertThat(w.tasks()).containsExactly("urlSession(other)"));
+      assertThat(app.launches()).isEqualTo(1);
     }
   }
 }

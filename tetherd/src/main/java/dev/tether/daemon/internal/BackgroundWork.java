@@ -19,6 +19,15 @@ public interface BackgroundWork {
   /** Data from the paired counterpart arrived for {@code appId}: deliver or launch with a connectivity task. */
   void connectivityNeedsApp(String appId, String reason);
 
+  /**
+   * A process of {@code appId} opened the URL session {@code sessionIdentifier} and receives its events directly: a
+   * URL-session task for it that was not handed to the app yet is no longer needed and is withdrawn.
+   */
+  void urlSessionOpened(String appId, String sessionIdentifier);
+
+  /** The app activated its connectivity session and received everything pending: a waiting connectivity task is withdrawn. */
+  void connectivityDrained(String appId);
+
   /** Whether a process of {@code appId} is connected to the daemon right now. */
   boolean isRunning(String appId);
 

@@ -126,6 +126,14 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     handle(ipc, "task.scheduleRefresh", this::scheduleRefresh);
     handle(ipc, "task.trigger", this::trigger);
     handle(ipc, "task.expire", this::expireNow);
+    handle(ipc, "task.withdraw", (c, b) -> {
+      TaskKind kind = TaskKind.fromWire(b.path("kind").asText(""));
+      if (kind == TaskKind.APP_REFRESH) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "only URL-session and connectivity tasks are withdrawn");
+      }
+      withdraw(targetApp(c, b), kind, kind == TaskKind.URL_SESSION ? b.path("sessionIdentifier").asText(null) : null);
+      return pendingWrites().thenApply(v -> Json.object());
+    });
     handle(ipc, "task.hold", (c, b) -> {
       holdWakes = b.path("hold").asBoolean(false);
       evaluate();
@@ -146,6 +154,29 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   @Override
   public void connectivityNeedsApp(String appId, String reason) {
     submit(() -> enqueue(appId, TaskKind.CONNECTIVITY, null, null, clock.now(), reason, false));
+  }
+
+  @Override
+  public void urlSessionOpened(String appId, String sessionIdentifier) {
+    submit(() -> withdraw(appId, TaskKind.URL_SESSION, sessionIdentifier));
+  }
+
+  @Override
+  public void connectivityDrained(String appId) {
+    submit(() -> withdraw(appId, TaskKind.CONNECTIVITY, null));
+  }
+
+  /** Drops a task not yet handed to the app whose work the app already did by itself. */
+  private void withdraw(String appId, TaskKind kind, String session) {
+    for (PendingTask t : List.copyOf(tasks.values())) {
+      if (t.appId.equals(appId) && t.kind == kind && java.util.Objects.equals(t.sessionIdentifier, session)
+          && t.state == PendingTask.State.PENDING && t.wakeId == null) {
+        tasks.remove(t.id);
+        deleteTask(t.id);
+        log.info("withdrew {} task for {}: the app handled it while running", t.describe(), appId);
+      }
+    }
+    evaluate();
   }
 
   @Override
