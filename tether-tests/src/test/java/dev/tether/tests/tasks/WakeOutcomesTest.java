@@ -193,6 +193,29 @@ class WakeOutcomesTest {
     }
   }
 
+  @Test
+  void anAppCannotActForAnotherApp() throws Exception {
+    Path home = tmp.resolve("home");
+    try (DaemonProcess d = DaemonProcess.start(home); DaemonClient admin = Tasks.admin(home);
+         Tether t = Tether.connect("com.example.one", TetherOptions.defaults().home(home).startDaemon(false))) {
+      Tasks.register(admin, "com.example.two", "true", null);
+      ObjectNode b = Json.object();
+      b.put("app", "com.example.two");
+      b.put("kind", "connectivity");
+      assertThatThrownBy(() -> t.internalClient().call("task.trigger", b)).isInstanceOfSatisfying(TetherException.class, e -> {
+        assertThat(e.code()).isEqualTo(ErrorCode.PERMISSION_DENIED);
+        assertThat(e.getMessage()).contains("acts only for itself");
+      });
+      ObjectNode stop = Json.object();
+      stop.put("app", "com.example.two");
+      stop.put("force", true);
+      assertThatThrownBy(() -> t.internalClient().call("app.stop", stop)).isInstanceOfSatisfying(TetherException.class,
+          e -> assertThat(e.code()).isEqualTo(ErrorCode.PERMISSION_DENIED));
+      assertThat(Tasks.timeline(admin, "com.example.two").path("waiting")).isEmpty();
+      assertThat(admin.call("app.list", Json.object()).path("apps").get(0).path("forceQuit").asBoolean()).isFalse();
+    }
+  }
+
   private static void scheduleRefreshAndExit(Path home, String app) {
     try (Tether t = Tether.connect(app, TetherOptions.defaults().home(home).startDaemon(false))) {
       t.scheduleBackgroundRefresh(Instant.now(), app.endsWith("restart") ? Map.of("n", 7) : Map.of());

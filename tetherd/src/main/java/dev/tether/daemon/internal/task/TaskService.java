@@ -59,6 +59,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   /** How long after SIGTERM before SIGKILL. */
   static final Duration KILL_GRACE = Duration.ofSeconds(2);
   static final int TIMELINE_LIMIT = 100;
+  /** The app id the tether CLI connects as (TetherCommand.CLI_APP_ID). */
+  static final String CLI_APP_ID = "dev.tether.cli";
 
   private DaemonContext context;
   private Store store;
@@ -208,6 +210,11 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     if (isAppConnection(connection)) {
       submit(() -> connectionClosed(connection));
     }
+  }
+
+  /** The CLI (and the test kit) act on the user's behalf for any app; an app acts only for itself. */
+  private static boolean actsForUser(ClientConnection c) {
+    return !isAppConnection(c) || CLI_APP_ID.equals(c.appId());
   }
 
   private static boolean isAppConnection(ClientConnection c) {
@@ -1203,6 +1210,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         + " 'tether app register " + appId + " --launch CMD'");
   }
 
+  /** The app a request acts on: its {@code app} field (the CLI and the test kit act for any app), else the caller. */
   private static String targetApp(ClientConnection c, ObjectNode b) {
     String app = b.path("app").asText(null);
     if (app == null) {
@@ -1211,6 +1219,10 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     if (!IpcServer.APP_ID.matcher(app).matches()) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "app id '" + app + "' is not valid: use reverse-DNS letters,"
           + " digits, '.', '-' and '_' (e.g. com.example.weather)");
+    }
+    if (!actsForUser(c) && !app.equals(c.appId())) {
+      throw new TetherException(ErrorCode.PERMISSION_DENIED, "app " + c.appId() + " cannot act for app " + app
+          + "; an app acts only for itself (the tether CLI acts for any app)");
     }
     return app;
   }
