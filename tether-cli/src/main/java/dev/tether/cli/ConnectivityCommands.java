@@ -217,6 +217,7 @@ public final class ConnectivityCommands {
         Deque<CompletableFuture<ObjectNode>> inFlight = new ArrayDeque<>();
         int n = 0;
         com.fasterxml.jackson.databind.node.ArrayNode items = Json.array();
+        long itemBytes = 0;
         try (BufferedReader in = Files.newBufferedReader(from, StandardCharsets.UTF_8)) {
           String line;
           while ((line = in.readLine()) != null) {
@@ -227,9 +228,11 @@ public final class ConnectivityCommands {
             n++;
             if (batched) {
               items.add(b);
-              if (items.size() < 256) {
+              itemBytes += line.length() * 2 + 64;
+              if (items.size() < 256 && itemBytes < 4 * 1024 * 1024) {
                 continue;
               }
+              itemBytes = 0;
               ObjectNode batch = Json.object();
               batch.set("items", items);
               inFlight.add(c.request("cx.userinfo.batch", batch));

@@ -82,4 +82,45 @@ class UserInfoDeliveryTest {
       }
     }
   }
+
+  @Test
+  void largeTransfersFromTheCliTravelInBoundedFramesAndAnAppCannotAcknowledgeAnotherAppsData() throws Exception {
+    try (PairedDaemons d = PairedDaemons.start(tmp)) {
+      java.nio.file.Path lines = tmp.resolve("big.jsonl");
+      StringBuilder sb = new StringBuilder();
+      String filler = "x".repeat(60 * 1024);
+      for (int i = 0; i < 300; i++) {
+        sb.append("{\"n\":").append(i).append(",\"filler\":\"").append(filler).append("\"}\n");
+      }
+      java.nio.file.Files.writeString(lines, sb);
+      assertThat(dev.tether.cli.Main.run("--home", d.primary.home().toString(), "send", "userinfo", "--app", APP,
+          "--from", lines.toString())).isZero();
+      // another app on the receiving side tries to acknowledge (delete) everything: nothing of APP is touched
+      try (DaemonClient intruder = d.companion.client("com.example.intruder")) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> PairedDaemons.connected(d.companion));
+        ObjectNode ack = Json.object();
+        var seqs = ack.putArray("seqs");
+        for (int i = 1; i <= 400; i++) {
+          seqs.add(i);
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> {
+          try (DaemonClient s = d.primary.client(APP)) {
+            return s.call("cx.outstanding", Json.object()).path("userInfo").isEmpty();
+          }
+        });
+        intruder.call("cx.ack", ack);
+      }
+      Path out = tmp.resolve("big-received.jsonl");
+      try (ReceiverProcess r = ReceiverProcess.start(d.companion.home(), APP, out)) {
+        await().atMost(Duration.ofSeconds(120)).until(() -> ReceiverProcess.lines(out).size() >= 300);
+      }
+      List<String> got = ReceiverProcess.lines(out);
+      assertThat(got).hasSize(300);
+      for (int i = 0; i < 300; i++) {
+        JsonNode j = Json.parse(got.get(i));
+        assertThat(j.path("payload").path("n").asInt()).isEqualTo(i);
+        assertThat(j.path("payload").path("filler").asText()).hasSize(60 * 1024);
+      }
+    }
+  }
 }

@@ -74,6 +74,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private static final int APP_WINDOW = 1024;
   private static final int PEER_WINDOW = 8192;
   private static final int CHUNK = 1024 * 1024;
+  /** Upper bound of one multi-item frame's payloads, far below the frame codec's 16 MiB limit. */
+  private static final int BATCH_BYTES = 4 * 1024 * 1024;
 
   private DaemonContext context;
   private Store store;
@@ -98,11 +100,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<ObjectNode>> pendingMessages = new ConcurrentHashMap<>();
   private final Map<String, PeerLink> messageOrigins = new ConcurrentHashMap<>();
+  private final Map<String, String> messageApps = new ConcurrentHashMap<>();
   private final Map<String, List<Frame>> heldMessages = new ConcurrentHashMap<>();
 
   private GroupWriter<Outgoing, Long> outboxWriter;
   private GroupWriter<Incoming, Boolean> inboxWriter;
-  private GroupWriter<long[], Void> ackWriter;
+  private GroupWriter<AppAck, Void> ackWriter;
+
+  /** An app's acknowledgement of inbox rows; only its own rows are deleted. */
+  record AppAck(String app, long[] seqs) {}
 
   /** A transfer queued by a local app. */
   record Outgoing(String id, String peer, String app, String kind, String payload, String file, long size, String sha256) {}
@@ -625,7 +631,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     long total = size;
     return outboxWriter.add(new Outgoing(id, peer, c.appId(), "file", Json.write(meta), dest.toString(), total, digest))
         .thenApply(seq -> {
-          wakeSender(peer);
+          Sender sender = senders.get(peer);
+          if (sender != null) {
+            sender.wakeFiles();
+          }
           ObjectNode r = Json.object();
           r.put("id", id);
           r.put("size", total);
@@ -1090,6 +1099,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private final class Sender {
     final PeerLink link;
     final Object lock = new Object();
+    final Object fileLock = new Object();
+    boolean fileWoken = true;
     final Set<Long> inFlight = new HashSet<>();
     long cursor;
     long complicationCursor;
@@ -1116,6 +1127,14 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       resumes.values().forEach(x -> x.cancel(false));
       fileAcks.values().forEach(x -> x.cancel(false));
       wake();
+      wakeFiles();
+    }
+
+    void wakeFiles() {
+      synchronized (fileLock) {
+        fileWoken = true;
+        fileLock.notifyAll();
+      }
     }
 
     void wake() {
@@ -1196,7 +1215,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
               o.put("id", rs.getString(2));
               o.put("app", rs.getString(3));
               o.put("kind", rs.getString(4));
-              o.putRawValue("payload", new com.fasterxml.jackson.databind.util.RawValue(rs.getString(5)));
+              String text = rs.getString(5);
+              o.putRawValue("payload", new com.fasterxml.jackson.databind.util.RawValue(text));
+              o.put("size", text.length() + 200);
               list.add(o);
             }
           }
@@ -1204,6 +1225,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         return list;
       });
       ArrayNode batch = Json.array();
+      int bytes = 0;
       for (ObjectNode o : rows) {
         long seq = o.path("seq").asLong();
         if (complications) {
@@ -1216,11 +1238,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             continue;
           }
         }
-        batch.add(o);
-        if (batch.size() == 256) {
+        int size = o.path("size").asInt();
+        o.remove("size");
+        if (!batch.isEmpty() && (batch.size() == 256 || bytes + size > BATCH_BYTES)) {
           sendItems(batch);
           batch = Json.array();
+          bytes = 0;
         }
+        batch.add(o);
+        bytes += size;
       }
       if (!batch.isEmpty()) {
         sendItems(batch);
@@ -1269,6 +1295,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       try {
         long fileCursor = 0;
         while (!stopped && link.isOpen()) {
+          synchronized (fileLock) {
+            fileWoken = false;
+          }
           long after = fileCursor;
           ObjectNode next = store.read(conn -> {
             try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, app, payload, file, size, sha256 FROM cx_outbox "
@@ -1292,8 +1321,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             }
           });
           if (next == null) {
-            synchronized (lock) {
-              lock.wait(500);
+            synchronized (fileLock) {
+              while (!fileWoken && !stopped) {
+                fileLock.wait(5000);
+              }
+              fileWoken = false;
             }
             continue;
           }
@@ -1557,6 +1589,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             o.put("seq", rs.getLong(1));
             o.put("id", rs.getString(2));
             String kind = rs.getString(3);
+            o.put("size_", rs.getString(4).length() + 200);
             com.fasterxml.jackson.databind.util.RawValue raw = new com.fasterxml.jackson.databind.util.RawValue(rs.getString(4));
             switch (kind) {
               case "complication" -> {
@@ -1590,6 +1623,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       return list;
     });
     ArrayNode batch = Json.array();
+    int bytes = 0;
     for (ObjectNode o : rows) {
       long seq = o.path("seq").asLong();
       d.cursor = seq;
@@ -1599,11 +1633,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       if (d.redelivered.contains(seq)) {
         o.put("redelivered", true);
       }
-      batch.add(o);
-      if (batch.size() == 256) {
+      int size = o.path("size_").asInt();
+      o.remove("size_");
+      if (!batch.isEmpty() && (batch.size() == 256 || bytes + size > BATCH_BYTES)) {
         pushDeliveries(d.target, batch);
         batch = Json.array();
+        bytes = 0;
       }
+      batch.add(o);
+      bytes += size;
     }
     if (!batch.isEmpty()) {
       pushDeliveries(d.target, batch);
@@ -1632,9 +1670,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
     long[] arr = seqs.stream().mapToLong(Long::longValue).toArray();
     List<CompletableFuture<Void>> parts = new ArrayList<>();
-    long[] withApp = new long[arr.length];
-    System.arraycopy(arr, 0, withApp, 0, arr.length);
-    parts.add(marked.thenCompose(x -> ackWriter.add(withApp)));
+    parts.add(marked.thenCompose(x -> ackWriter.add(new AppAck(app, arr))));
     return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenCompose(x -> onExec(() -> {
       AppDelivery d = deliveries.get(app);
       if (d != null) {
@@ -1650,25 +1686,22 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }));
   }
 
-  private List<Void> deleteAcked(Connection conn, List<long[]> batches) throws SQLException {
+  private List<Void> deleteAcked(Connection conn, List<AppAck> acks) throws SQLException {
     List<String> files = new ArrayList<>();
-    List<Long> all = new ArrayList<>();
-    for (long[] seqs : batches) {
-      for (long seq : seqs) {
-        all.add(seq);
-      }
-    }
-    for (int from = 0; from < all.size(); from += 500) {
-      List<Long> part = all.subList(from, Math.min(all.size(), from + 500));
-      String marks = String.join(",", java.util.Collections.nCopies(part.size(), "?"));
-      try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_inbox WHERE seq IN (" + marks + ") RETURNING file")) {
-        for (int i = 0; i < part.size(); i++) {
-          del.setLong(i + 1, part.get(i));
-        }
-        try (ResultSet rs = del.executeQuery()) {
-          while (rs.next()) {
-            if (rs.getString(1) != null) {
-              files.add(rs.getString(1));
+    for (AppAck ack : acks) {
+      for (int from = 0; from < ack.seqs().length; from += 500) {
+        int to = Math.min(ack.seqs().length, from + 500);
+        String marks = String.join(",", java.util.Collections.nCopies(to - from, "?"));
+        try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_inbox WHERE app = ? AND seq IN (" + marks + ") RETURNING file")) {
+          del.setString(1, ack.app());
+          for (int i = from; i < to; i++) {
+            del.setLong(i - from + 2, ack.seqs()[i]);
+          }
+          try (ResultSet rs = del.executeQuery()) {
+            while (rs.next()) {
+              if (rs.getString(1) != null) {
+                files.add(rs.getString(1));
+              }
             }
           }
         }
@@ -1683,8 +1716,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
       });
     }
-    List<Void> r = new ArrayList<>(batches.size());
-    for (int i = 0; i < batches.size(); i++) {
+    List<Void> r = new ArrayList<>(acks.size());
+    for (int i = 0; i < acks.size(); i++) {
       r.add(null);
     }
     return r;
@@ -1737,6 +1770,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private void receiveMessage(PeerLink link, Frame f) {
     String app = f.text("app");
     messageOrigins.put(f.text("mid"), link);
+    messageApps.put(f.text("mid"), app);
     if (current(app) != null) {
       deliverMessage(app, f);
       return;
@@ -1768,6 +1802,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private void replyError(String mid, ErrorCode code, String message) {
+    messageApps.remove(mid);
     PeerLink l = messageOrigins.remove(mid);
     if (l != null) {
       ObjectNode r = Json.object();
@@ -1780,6 +1815,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   private CompletableFuture<ObjectNode> replyFromApp(ClientConnection c, ObjectNode b) {
     String mid = b.path("mid").asText();
+    if (!c.appId().equals(messageApps.get(mid))) {
+      throw new TetherException(ErrorCode.MESSAGE_REPLY_FAILED, "no message " + mid + " is waiting for a reply from " + c.appId());
+    }
+    messageApps.remove(mid);
     if (b.hasNonNull("error")) {
       replyError(mid, ErrorCode.MESSAGE_REPLY_FAILED, b.path("error").asText());
       return CompletableFuture.completedFuture(Json.object());
