@@ -130,11 +130,13 @@ public final class Store implements AutoCloseable {
   /** Queues work for the writer; the future completes after the transaction holding it committed. */
   public <T> CompletableFuture<T> write(SqlWork<T> work) {
     CompletableFuture<T> f = new CompletableFuture<>();
-    if (closed) {
-      f.completeExceptionally(new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "the store is closed (tetherd is stopping)"));
-      return f;
+    synchronized (queue) { // orders this against close(): nothing is queued behind STOP
+      if (closed) {
+        f.completeExceptionally(new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "the store is closed (tetherd is stopping)"));
+        return f;
+      }
+      queue.add(new Op<>(work, f));
     }
-    queue.add(new Op<>(work, f));
     return f;
   }
 
@@ -181,24 +183,23 @@ public final class Store implements AutoCloseable {
     }
   }
 
+  /** Queued by {@link #close()} after every write already queued: the writer finishes those, then stops. */
+  private static final Op<Void> STOP = new Op<>(c -> null, new CompletableFuture<>());
+
   private void writeLoop() {
     List<Op<?>> batch = new ArrayList<>();
-    while (true) {
+    boolean stopping = false;
+    while (!stopping) {
       try {
-        Op<?> first = queue.poll(200, TimeUnit.MILLISECONDS);
-        if (first == null) {
-          if (closed) {
-            return;
-          }
-          continue;
-        }
-        batch.add(first);
+        batch.add(queue.take()); // sleeps until there is work: no polling when idle
         queue.drainTo(batch, MAX_BATCH - 1);
-        runBatch(batch);
-      } catch (InterruptedException e) {
-        if (closed) {
-          return;
+        stopping = batch.remove(STOP); // always last: close() queues nothing after it
+        if (!batch.isEmpty()) {
+          runBatch(batch);
         }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
       } catch (Throwable t) {
         log.error("store writer failed", t);
         for (Op<?> op : batch) {
@@ -263,7 +264,10 @@ public final class Store implements AutoCloseable {
     if (closed) {
       return;
     }
-    closed = true;
+    synchronized (queue) {
+      closed = true;
+      queue.add(STOP);
+    }
     try {
       writerThread.join(10_000);
     } catch (InterruptedException e) {
