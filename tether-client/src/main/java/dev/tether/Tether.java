@@ -72,7 +72,8 @@ public final class Tether implements AutoCloseable {
     if (background && env.get(Protocol.ENV_WAKE_ID) != null) {
       hello.put("wakeId", env.get(Protocol.ENV_WAKE_ID));
     }
-    DaemonClient client = DaemonClient.connect(home, appId, hello, options.startDaemon());
+    // A process tetherd launched never starts a daemon: if the one that launched it is gone, its wake is over.
+    DaemonClient client = DaemonClient.connect(home, appId, hello, options.startDaemon() && !background);
     return new Tether(client, appId, background);
   }
 

@@ -260,7 +260,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     log.warn(message);
     Instant now = clock.now();
     String id = newId();
-    write(conn -> {
+    CompletableFuture<Void> recorded = write(conn -> {
       try (PreparedStatement p = conn.prepareStatement("INSERT INTO task_wakes(id, app_id, started_at, ended_at, launched,"
           + " reason, tasks, outcome, pid, duration_ms, error) VALUES (?,?,?,?,0,?,'[]',?,?,0,?)")) {
         p.setString(1, id);
@@ -279,7 +279,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     body.put("wakeId", wakeId);
     body.put("code", ErrorCode.UNKNOWN_APP.name());
     body.put("message", message);
-    c.push("tasks.refused", body);
+    recorded.whenComplete((v, e) -> c.push("tasks.refused", body));
   }
 
   private void connectionClosed(ClientConnection c) {
@@ -1487,6 +1487,17 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         }
         return null;
       });
+    }
+    // No wake is open after a start: completed tasks whose wake was not recorded as ended are done; the others wait again.
+    for (PendingTask t : List.copyOf(tasks.values())) {
+      if (t.done()) {
+        tasks.remove(t.id);
+        deleteTask(t.id);
+      } else if (t.wakeId != null || t.state != PendingTask.State.PENDING) {
+        t.wakeId = null;
+        t.state = PendingTask.State.PENDING;
+        saveTask(t);
+      }
     }
     store.read(c -> {
       try (PreparedStatement p = c.prepareStatement("SELECT app_id, started_at, budgeted, url_session, charged_ms FROM task_wakes"
