@@ -46,7 +46,7 @@ import org.apache.hc.core5.util.Timeout;
 final class HttpAttempt {
   static final int BUFFER = 1 << 20;
   private static final int MAX_REDIRECTS = 10;
-  private static final long FLUSH_EVERY = 64L << 20;
+  private static final long FLUSH_EVERY = Long.getLong("tether.flushEvery", 64L << 20);
 
   sealed interface Outcome {}
 
@@ -220,6 +220,10 @@ final class HttpAttempt {
           }
           restarted = false;
         } else if (code == 416 && tryRange) {
+          Header cr = resp.getFirstHeader("Content-Range");
+          if (cr != null && cr.getValue().trim().equals("bytes */" + have)) {
+            return new Done(200, have); // the part file already holds the whole body (stopped before it was recorded)
+          }
           tryRange = false;
           have = 0;
           Files.deleteIfExists(part);
@@ -249,7 +253,6 @@ final class HttpAttempt {
           if (total >= 0 && written != total) {
             return new Retry(null, "the body ended after " + written + " of " + total + " bytes", written > startBytes);
           }
-          ch.force(true);
         }
         return new Done(code, written);
       } catch (IOException e) {

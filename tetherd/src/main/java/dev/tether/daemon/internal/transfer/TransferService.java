@@ -118,6 +118,15 @@ public final class TransferService implements DaemonService {
   private final Set<Long> waitingConditions = ConcurrentHashMap.newKeySet();
   private final Map<String, Slot> slots = new HashMap<>();
   private final Map<SessionKey, Map<Long, Opener>> openers = new ConcurrentHashMap<>();
+  private final Map<SessionKey, SessionConfig> configs = new ConcurrentHashMap<>();
+  /** Downloads whose body is complete and that wait for the finisher (sync, move, commit). */
+  private final Set<Long> finalizing = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.BlockingQueue<Finished> finishing = new java.util.concurrent.LinkedBlockingQueue<>();
+  private ExecutorService syncPool;
+  private Thread finisher;
+
+  /** A download whose body is in its part file, handed to the finisher. */
+  private record Finished(TransferRow row, Path part, int status, long bytes) {}
   private volatile boolean closed;
 
   @Override
@@ -136,6 +145,10 @@ public final class TransferService implements DaemonService {
     events = Executors.newSingleThreadExecutor(named("tether-transfer-events"));
     control = Executors.newFixedThreadPool(2, named("tether-transfer-ctl"));
     flusher = Executors.newSingleThreadExecutor(named("tether-transfer-flush"));
+    syncPool = Executors.newFixedThreadPool(8, named("tether-transfer-sync"));
+    finisher = new Thread(this::finishLoop, "tether-transfer-finisher");
+    finisher.setDaemon(true);
+    finisher.start();
     // strict response parsing: a server answering garbage is a BAD_SERVER_RESPONSE, not silence to retry
     org.apache.hc.core5.http.config.Http1Config h1 = org.apache.hc.core5.http.config.Http1Config.custom().setBufferSize(64 * 1024).build();
     var connections = org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory.builder().http1Config(h1)
@@ -233,6 +246,7 @@ public final class TransferService implements DaemonService {
       }
       return null;
     }).thenApplyAsync(v -> {
+      configs.put(key, cfg);
       openers.computeIfAbsent(key, k -> new ConcurrentHashMap<>()).put(conn.id(), new Opener(conn));
       boolean idle = store.read(c -> count(c, "SELECT count(*) FROM transfer_events WHERE app_id = ? AND session = ?", key) == 0
           && count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) == 0);
@@ -285,6 +299,18 @@ public final class TransferService implements DaemonService {
   }
 
   private SessionConfig sessionConfig(SessionKey key) {
+    SessionConfig cached = configs.get(key);
+    if (cached != null) {
+      return cached;
+    }
+    SessionConfig read = readSessionConfig(key);
+    if (read != null) {
+      configs.put(key, read);
+    }
+    return read;
+  }
+
+  private SessionConfig readSessionConfig(SessionKey key) {
     return store.read(c -> {
       try (PreparedStatement p = c.prepareStatement("SELECT config FROM transfer_sessions WHERE app_id = ? AND identifier = ?")) {
         p.setString(1, key.app());
@@ -702,8 +728,8 @@ public final class TransferService implements DaemonService {
   // ---------------------------------------------------------------------------------------------------- engine
 
   /** Decides when the transfer runs next: now (via its host slot), at a timer, when conditions allow, or never. */
-  private synchronized void schedule(long id) {
-    if (closed || queued.contains(id)) {
+  private void schedule(long id) {
+    if (closed || queued.contains(id) || finalizing.contains(id)) {
       return;
     }
     TransferRow r = load(id);
@@ -711,6 +737,16 @@ public final class TransferService implements DaemonService {
       return;
     }
     SessionConfig cfg = sessionConfig(new SessionKey(r.appId(), r.session()));
+    synchronized (this) {
+      scheduleLocked(id, r, cfg);
+    }
+  }
+
+  /** The decision part of {@link #schedule}: under the lock so one transfer is never queued twice. */
+  private void scheduleLocked(long id, TransferRow r, SessionConfig cfg) {
+    if (closed || queued.contains(id) || finalizing.contains(id)) {
+      return;
+    }
     long now = clock.now().toEpochMilli();
     long at = Math.max(r.earliestBegin() == null ? 0 : r.earliestBegin(), r.nextAttemptAt());
     if (at > now) {
@@ -810,7 +846,12 @@ public final class TransferService implements DaemonService {
         return;
       }
       final Running fRun = run;
+      long t0 = System.nanoTime();
       HttpAttempt.Outcome o = attempt.run(r.credential(), bytes -> progress(fRun, bytes), validatorSink(r));
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      if (o instanceof HttpAttempt.Done d && d.bytes() >= (64L << 20)) {
+        log.info("transfer {}: {} MiB in {} ms ({} MiB/s)", id, d.bytes() >> 20, ms, ms == 0 ? 0 : (d.bytes() >> 20) * 1000 / ms);
+      }
       finish(r, o);
     } catch (Throwable t) {
       log.error("transfer {} failed unexpectedly", id, t);
@@ -837,14 +878,15 @@ public final class TransferService implements DaemonService {
 
   private HttpAttempt.ValidatorSink validatorSink(TransferRow r) {
     return (etag, lastModified, acceptRanges, total, status, restarted) -> {
+      if (total >= 0 && total <= SMALL_BODY && !restarted && r.etag() == null) {
+        return; // a small body is fetched again rather than resumed: no need to record its validator
+      }
       if (restarted) {
         log.info("transfer {}: the server sent the whole body again (validator changed or no range support); restarting from 0", r.id());
       }
       CompletableFuture<Integer> f = store.write(c -> update(c, "UPDATE transfers SET etag = ?, last_modified = ?, accept_ranges = ?,"
           + " total_bytes = ?, status = ? WHERE id = ?", etag, lastModified, acceptRanges ? 1 : 0, total, status, r.id()));
-      if (total < 0 || total > SMALL_BODY) {
-        Store.await(f); // a large body may be resumed after a crash: its validator must be durable first
-      }
+      Store.await(f); // a large body may be resumed after a crash: its validator must be durable first
     };
   }
 
@@ -884,36 +926,9 @@ public final class TransferService implements DaemonService {
       return; // suspend, cancel or shutdown did the bookkeeping
     }
     if (o instanceof HttpAttempt.Done d && r.isDownload()) {
-      {
-        Path file;
-        boolean moved = r.destination() != null;
-        try {
-          file = moved ? moveToDestination(part, Path.of(r.destination())) : moveInto(part, dir.resolve("transfer-" + id + ".download"));
-        } catch (IOException e) {
-          finish(r, new HttpAttempt.Fail(ErrorCode.FILE_ACCESS_DENIED, "the finished download could not be moved to "
-              + r.destination() + ": " + e.getMessage(), d.status()));
-          return;
-        }
-        boolean done = Store.await(store.write(c -> {
-          TransferRow now = loadTx(c, id);
-          if (now == null || !TransferRow.RUNNING.equals(now.state())) {
-            return false;
-          }
-          update(c, "UPDATE transfers SET bytes_done = ?, total_bytes = ? WHERE id = ?", d.bytes(), d.bytes(), id);
-          ObjectNode ev = Json.object();
-          ev.set("transfer", snapshotTx(c, id, "RUNNING"));
-          ev.put("file", file.toString());
-          ev.put("moved", moved);
-          addEvent(c, key, "downloadFinished", id, ev, file.toString());
-          return completeTx(c, id, null, null, d.status(), d.bytes(), null);
-        }));
-        if (!done && !moved) {
-          Files.deleteIfExists(file);
-        }
-        if (done) {
-          afterEvents(key, "transfers finished");
-        }
-      }
+      // the finisher syncs, moves and records finished downloads in batches (one flush for many small files)
+      finalizing.add(id);
+      finishing.add(new Finished(r, part, d.status(), d.bytes()));
     } else if (o instanceof HttpAttempt.Done d) {
       {
         if (Store.await(store.write(c -> completeTx(c, id, null, null, d.status(), d.bytes(), null)))) {
@@ -974,10 +989,152 @@ public final class TransferService implements DaemonService {
     }
   }
 
+  private void finishLoop() {
+    List<Finished> batch = new ArrayList<>();
+    while (!closed) {
+      try {
+        Finished first = finishing.poll(200, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          continue;
+        }
+        batch.add(first);
+        finishing.drainTo(batch, 1023);
+        finalizeBatch(batch);
+      } catch (InterruptedException e) {
+        return;
+      } catch (Throwable t) {
+        log.error("finishing {} download(s) failed", batch.size(), t);
+      } finally {
+        for (Finished f : batch) {
+          finalizing.remove(f.row().id());
+          if (!closed) {
+            long id = f.row().id();
+            control.execute(() -> schedule(id));
+          }
+        }
+        batch.clear();
+      }
+    }
+  }
+
+  /**
+   * Makes a batch of finished downloads durable: every part file synced (in parallel, so the file system merges the
+   * flushes), moved into place, each folder synced once, then every completion and its events committed together.
+   */
+  private void finalizeBatch(List<Finished> batch) throws Exception {
+    long started = System.nanoTime();
+    List<java.util.concurrent.Callable<IOException>> syncs = new ArrayList<>();
+    for (Finished f : batch) {
+      syncs.add(() -> {
+        if (alreadyMoved(f)) {
+          return null;
+        }
+        try (FileChannel ch = FileChannel.open(f.part(), StandardOpenOption.WRITE)) {
+          ch.force(true);
+          return null;
+        } catch (IOException e) {
+          return e;
+        }
+      });
+    }
+    List<java.util.concurrent.Future<IOException>> synced = syncPool.invokeAll(syncs);
+    long syncedAt = System.nanoTime();
+    List<Path> files = new ArrayList<>();
+    Set<Path> folders = new java.util.HashSet<>();
+    for (int i = 0; i < batch.size(); i++) {
+      Finished f = batch.get(i);
+      TransferRow r = f.row();
+      IOException problem = synced.get(i).get();
+      Path file = null;
+      if (problem == null) {
+        try {
+          file = alreadyMoved(f) ? dir.resolve("transfer-" + r.id() + ".download")
+              : r.destination() != null ? moveToDestination(f.part(), Path.of(r.destination()))
+              : moveInto(f.part(), dir.resolve("transfer-" + r.id() + ".download"));
+          folders.add(file.getParent());
+        } catch (IOException e) {
+          problem = e;
+        }
+      }
+      if (problem != null) {
+        String m = String.valueOf(problem.getMessage());
+        ErrorCode code = m.contains("No space left") ? ErrorCode.INSUFFICIENT_SPACE : ErrorCode.FILE_ACCESS_DENIED;
+        finish(r, new HttpAttempt.Fail(code, "the finished download could not be stored"
+            + (r.destination() == null ? "" : " at " + r.destination()) + ": " + m, f.status()));
+      }
+      files.add(file);
+    }
+    List<java.util.concurrent.Callable<Void>> dirSyncs = new ArrayList<>();
+    for (Path folder : folders) {
+      dirSyncs.add(() -> {
+        fsyncDir(folder);
+        return null;
+      });
+    }
+    syncPool.invokeAll(dirSyncs);
+    List<CompletableFuture<Boolean>> commits = new ArrayList<>();
+    for (int i = 0; i < batch.size(); i++) {
+      Finished f = batch.get(i);
+      Path file = files.get(i);
+      if (file == null) {
+        commits.add(CompletableFuture.completedFuture(false));
+        continue;
+      }
+      TransferRow r = f.row();
+      boolean moved = r.destination() != null;
+      SessionKey key = new SessionKey(r.appId(), r.session());
+      commits.add(store.write(c -> {
+        TransferRow now = loadTx(c, r.id());
+        if (now == null || !TransferRow.RUNNING.equals(now.state())) {
+          return false;
+        }
+        update(c, "UPDATE transfers SET bytes_done = ?, total_bytes = ? WHERE id = ?", f.bytes(), f.bytes(), r.id());
+        ObjectNode ev = Json.object();
+        ev.set("transfer", snapshotTx(c, r.id(), "RUNNING"));
+        ev.put("file", file.toString());
+        ev.put("moved", moved);
+        addEvent(c, key, "downloadFinished", r.id(), ev, file.toString());
+        return completeTx(c, r.id(), null, null, f.status(), f.bytes(), null);
+      }));
+    }
+    Set<SessionKey> touched = new java.util.LinkedHashSet<>();
+    for (int i = 0; i < batch.size(); i++) {
+      Path file = files.get(i);
+      if (file == null) {
+        continue;
+      }
+      boolean done;
+      try {
+        done = Store.await(commits.get(i));
+      } catch (RuntimeException e) {
+        log.error("transfer {}: recording its completion failed", batch.get(i).row().id(), e);
+        done = false;
+      }
+      TransferRow r = batch.get(i).row();
+      if (done) {
+        touched.add(new SessionKey(r.appId(), r.session()));
+      } else if (r.destination() == null) {
+        Files.deleteIfExists(file);
+      }
+    }
+    for (SessionKey k : touched) {
+      afterEvents(k, "transfers finished");
+    }
+    long ms = (System.nanoTime() - started) / 1_000_000;
+    if (batch.size() > 1 || ms > 100) {
+      log.info("finished {} download(s): synced in {} ms, stored and recorded in {} ms", batch.size(),
+          (syncedAt - started) / 1_000_000, ms - (syncedAt - started) / 1_000_000);
+    }
+  }
+
+  /** The daemon stopped after moving this download's file into place but before recording it. */
+  private boolean alreadyMoved(Finished f) {
+    return f.row().destination() == null && !Files.exists(f.part()) && Files.exists(dir.resolve("transfer-" + f.row().id() + ".download"));
+  }
+
   private Path moveInto(Path part, Path target) throws IOException {
     Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    fsyncDir(target.getParent());
-    return target;
+    return target; // the caller syncs the folder, once per batch
   }
 
   private Path moveToDestination(Path part, Path dest) throws IOException {
@@ -997,8 +1154,7 @@ public final class TransferService implements DaemonService {
       }
       Files.deleteIfExists(part);
     }
-    fsyncDir(dest.getParent());
-    return dest;
+    return dest; // the caller syncs the folder, once per batch
   }
 
   private static void fsyncDir(Path d) {
@@ -1303,7 +1459,10 @@ public final class TransferService implements DaemonService {
     for (TetherClock.Timer t : timers.values()) {
       t.cancel();
     }
-    for (ExecutorService e : List.of(workers, control, events, flusher)) {
+    if (finisher != null) {
+      finisher.interrupt();
+    }
+    for (ExecutorService e : List.of(workers, control, events, flusher, syncPool)) {
       if (e != null) {
         e.shutdown();
       }
