@@ -248,6 +248,11 @@ public final class TransferService implements DaemonService {
     }).thenApplyAsync(v -> {
       configs.put(key, cfg);
       openers.computeIfAbsent(key, k -> new ConcurrentHashMap<>()).put(conn.id(), new Opener(conn));
+      try {
+        ctx.backgroundWork().urlSessionOpened(key.app(), key.id());
+      } catch (IllegalStateException e) {
+        log.debug("no task service to tell that session {} of {} was opened", key.id(), key.app());
+      }
       boolean idle = store.read(c -> count(c, "SELECT count(*) FROM transfer_events WHERE app_id = ? AND session = ?", key) == 0
           && count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) == 0);
       events.execute(() -> pump(key));
