@@ -107,7 +107,9 @@ public final class BackgroundTasks {
    * task delivered so far is complete. Returns false when {@code timeout} passed first (null: no limit).
    */
   public boolean await(Duration timeout) throws InterruptedException {
-    listen();
+    if (launchedInBackground) {
+      listen();
+    }
     long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
     synchronized (lock) {
       while (true) {

@@ -108,7 +108,8 @@ public final class TetherTestKit implements AutoCloseable {
 
   /**
    * Connects to the kit's daemon as {@code appId}, like {@link Tether#connect} (in the foreground, not launched
-   * in the background). Close it when done.
+   * in the background). Close it when done. The daemon notices a close asynchronously: a test that relies on the app
+   * being gone afterwards waits for that (with Awaitility, for example on {@link TestApp#launches()}).
    */
   public Tether connect(String appId) {
     return Tether.connect(appId, TetherOptions.defaults().home(home).startDaemon(false));
