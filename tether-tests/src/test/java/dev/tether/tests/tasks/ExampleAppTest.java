@@ -123,6 +123,10 @@ class ExampleAppTest {
       }
       assertThat(errors).singleElement().satisfies(e -> assertThat(e).get().extracting(TransferError::code)
           .isEqualTo(ErrorCode.USER_FORCE_QUIT_APPLICATION));
+      // The app handled its session itself: the waiting URL-session task was withdrawn, so nothing launches it.
+      JsonNode after = Tasks.timeline(admin, app);
+      assertThat(after.path("waiting")).isEmpty();
+      assertThat(after.path("wakes")).isEmpty();
       never.countDown();
     }
   }
