@@ -97,6 +97,7 @@ echo "mosquitto QoS 1: $N published, $mgot received ($((N - mgot)) lost), $(rate
 # ---- 3. file vs curl over HTTPS from nginx
 mkdir -p "$work/www" "$work/nginx" "$work/kept"
 head -c "$((FILE_MIB * 1024 * 1024))" /dev/urandom > "$work/www/big.bin"
+chmod 755 "$work" "$work/www"; chmod 644 "$work/www/big.bin"   # nginx workers run as nobody
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/nginx/key.pem" -out "$work/nginx/cert.pem" \
   -subj /CN=127.0.0.1 -days 1 2>/dev/null
 nport="$(freeport)"
@@ -121,8 +122,9 @@ CONF
 "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>/dev/null
 sleep 1
 t0="$(now)"
-curl -sk -o "$work/curl.bin" "https://127.0.0.1:$nport/big.bin"
+got_bytes="$(curl -fsk -o "$work/curl.bin" -w '%{size_download}' "https://127.0.0.1:$nport/big.bin")"
 t1="$(now)"
+[ "$got_bytes" -eq "$((FILE_MIB * 1024 * 1024))" ] || { echo "curl fetched $got_bytes bytes, not the whole file"; exit 1; }
 curl_mibs="$(python3 -c "print('%.0f' % ($FILE_MIB / ($t1 - $t0)))")"
 rm -f "$work/curl.bin"
 tether --home "$work/companion" receive --app bench.files --count 1 --files "$work/kept" --out "$work/files.jsonl" --timeout 900 &

@@ -142,4 +142,19 @@ class PairingTest {
       assertThat(Files.readString(d.primary.home().resolve("logs/tetherd.log"))).contains("refused a peer connection");
     }
   }
+
+  @Test
+  void aSilentPeerIsDetectedByHeartbeatAndTheLinkComesBack() throws Exception {
+    try (PairedDaemons d = PairedDaemons.start(tmp)) {
+      long connections = d.proxy.connections();
+      d.proxy.silence(true);
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+          .until(() -> !PairedDaemons.connected(d.primary) && !PairedDaemons.connected(d.companion));
+      d.proxy.silence(false);
+      d.proxy.cut();
+      d.awaitLinked();
+      assertThat(d.proxy.connections()).isGreaterThan(connections);
+      assertThat(Files.readString(d.primary.home().resolve("logs/tetherd.log"))).contains("silent for more than");
+    }
+  }
 }

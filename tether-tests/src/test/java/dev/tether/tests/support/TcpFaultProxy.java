@@ -22,6 +22,7 @@ public final class TcpFaultProxy implements AutoCloseable {
   private final AtomicLong forwarded = new AtomicLong();
   private final AtomicLong connections = new AtomicLong();
   private volatile boolean blocked;
+  private volatile boolean silent;
   private volatile boolean closed;
 
   public TcpFaultProxy(int targetPort) throws IOException {
@@ -55,6 +56,14 @@ public final class TcpFaultProxy implements AutoCloseable {
     if (block) {
       cut();
     }
+  }
+
+  /**
+   * While set, bytes are read and thrown away instead of forwarded, and connections stay open: a peer that went
+   * silent without closing anything (only a heartbeat notices).
+   */
+  public void silence(boolean silence) {
+    this.silent = silence;
   }
 
   /** Closes every connection open now. */
@@ -109,6 +118,9 @@ public final class TcpFaultProxy implements AutoCloseable {
       try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
         int n;
         while ((n = in.read(buf)) >= 0) {
+          if (silent) {
+            continue;
+          }
           out.write(buf, 0, n);
           forwarded.addAndGet(n);
         }
