@@ -144,7 +144,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         CREATE INDEX cx_inbox_app ON cx_inbox(app, seq);
         CREATE TABLE cx_complications (app TEXT NOT NULL, at INTEGER NOT NULL);
         CREATE INDEX cx_complications_app ON cx_complications(app, at)
-        """));
+        """),
+        // every transfer paid for this index twice (insert and delete); the per-app listings scan the outbox instead
+        new Migration("connectivity-002", "DROP INDEX cx_outbox_app"));
   }
 
   @Override
