@@ -140,9 +140,11 @@ class TransferBehaviourTest {
     TestHttpServer.Resource r = server.file("/target.bin", MIB, 25);
     server.redirect("/moved.bin", server.url("/target.bin").toString());
     RecordingDelegate d = new RecordingDelegate();
-    DownloadTransfer t = open(d, config()).download(server.url("/moved.bin")).start();
+    DownloadTransfer t = open(d, config().header("X-Tether-Test", "extra")).download(server.url("/moved.bin")).start();
     assertThat(done(d, t.id())).isEmpty();
     assertThat(d.sha256(t.id())).isEqualTo(r.content().sha256());
+    assertThat(server.requests("/moved.bin")).singleElement().satisfies(q -> assertThat(q.header("X-Tether-Test")).isEqualTo("extra"));
+    assertThat(server.requests("/target.bin")).singleElement().satisfies(q -> assertThat(q.header("X-Tether-Test")).isEqualTo("extra"));
   }
 
   @Test
@@ -273,5 +275,26 @@ class TransferBehaviourTest {
     assertThat(d.calls("completed")).hasSize(2);
     assertThat(s.allTransfers()).extracting(x -> x.state()).containsOnly(TransferState.COMPLETED);
     assertThat(new GeneratedContent(34, MIB).sha256()).isEqualTo(d.sha256(a.id()));
+  }
+
+  @Test
+  void forceQuitCancelsEveryTransferOfTheApp() throws Exception {
+    CountDownLatch gate = new CountDownLatch(1);
+    TestHttpServer.Resource r = server.file("/forcequit.bin", 4 * MIB, 36).fault(new TestHttpServer.PauseAfter(MIB, gate));
+    try (Tether app = Tether.connect("com.example.forcequit", TetherOptions.defaults().home(daemon.home()).startDaemon(false));
+         DaemonClient cli = daemon.client("dev.tether.cli")) {
+      DownloadTransfer t = app.urlSession(config().build(), new RecordingDelegate()).download(server.url("/forcequit.bin")).start();
+      await().atMost(Duration.ofSeconds(20)).until(() -> r.paused() == 1);
+      ObjectNode stop = Json.object();
+      stop.put("app", "com.example.forcequit");
+      stop.put("force", true);
+      cli.call("app.stop", stop);
+      ObjectNode get = Json.object();
+      get.put("id", t.id());
+      await().atMost(Duration.ofSeconds(20)).until(() -> cli.call("transfer.get", get).path("state").asText().equals("COMPLETED"));
+      assertThat(cli.call("transfer.get", get).path("error").path("code").asText()).isEqualTo("USER_FORCE_QUIT_APPLICATION");
+    } finally {
+      gate.countDown();
+    }
   }
 }

@@ -54,7 +54,9 @@ class UploadSurvivalTest {
         daemon.kill9();
       }
       gate.countDown();
+      Path stale = Files.writeString(tmp.resolve("home/data/transfers/transfer-999999.part"), "left by nobody");
       daemon.start();
+      assertThat(stale).doesNotExist(); // part files no transfer refers to are removed on start
       RecordingDelegate second = new RecordingDelegate();
       try (Tether t = Tether.connect("com.example.uploader", TetherOptions.defaults().home(daemon.home()).startDaemon(false))) {
         t.urlSession(SessionConfiguration.background("up").build(), second);
