@@ -42,7 +42,7 @@ public final class TransfersCommand implements Callable<Integer> {
       String bytes = TransferRunner.size(t.path("bytesDone").asLong()) + (expected >= 0 ? "/" + TransferRunner.size(expected) : "");
       String state = t.path("state").asText();
       out.printf("%-6d %-9s %-24s %-12s %-22s %s %s%n", t.path("id").asLong(), state, t.path("app").asText(),
-          t.path("session").asText(), bytes, t.path("kind").asText().equals("upload") ? "PUT/POST" : "GET", t.path("url").asText());
+          t.path("session").asText(), bytes, t.path("method").asText("GET"), t.path("url").asText());
       if (t.hasNonNull("waitingFor")) {
         out.println("       waiting for " + t.path("waitingFor").asText());
       }
