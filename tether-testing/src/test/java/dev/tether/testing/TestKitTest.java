@@ -312,4 +312,27 @@ class TestKitTest {
       assertThat(app.launches()).isEqualTo(1);
     }
   }
+
+  @Test
+  void overrunsUseUpTheDailyRuntimeAndLaterRefreshesWaitForIt() {
+    try (TetherTestKit kit = TetherTestKit.start()) {
+      Instant start = kit.clock().now();
+      TestApp app = kit.app(APP).wakesPerHour(10).allowance(Duration.ofSeconds(10)).dailyRuntime(Duration.ofSeconds(15))
+          .onTask(AppRefreshTask.class, task -> new CompletableFuture<>());
+      app.scheduleBackgroundRefresh(kit.clock().now(), Map.of());
+      kit.clock().advance(Duration.ofSeconds(10));
+      Wake expired = kit.timeline(APP).wakes().get(0);
+      assertThat(expired.outcome()).isEqualTo(WakeOutcome.EXPIRED);
+      assertThat(expired.charged()).isEqualTo(Duration.ofSeconds(20));
+      app.scheduleBackgroundRefresh(kit.clock().now(), Map.of());
+      Waiting w = kit.timeline(APP).waiting().get(0);
+      assertThat(w.reason()).isEqualTo(WaitReason.RUNTIME);
+      assertThat(w.until()).isEqualTo(start.plus(Duration.ofHours(24)));
+      assertThat(w.detail()).contains("20 s of its 15 s daily background runtime");
+      kit.clock().advance(Duration.ofHours(23));
+      assertThat(app.launches()).isEqualTo(1);
+      kit.clock().advance(Duration.ofHours(1));
+      assertThat(app.launches()).isEqualTo(2);
+    }
+  }
 }

@@ -98,6 +98,9 @@ public final class Tetherd implements AutoCloseable {
       s.start(context);
     }
     ipc.start();
+    for (DaemonService s : services) {
+      s.started();
+    }
     log.info("tetherd {} started, home {}, pid {}", Version.get(), home, ProcessHandle.current().pid());
   }
 

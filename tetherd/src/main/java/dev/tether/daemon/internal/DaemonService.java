@@ -15,6 +15,12 @@ public interface DaemonService extends AutoCloseable {
   /** Registers handlers and resumes durable work left from a previous run. */
   void start(DaemonContext context) throws Exception;
 
+  /**
+   * Called once every service started and the socket accepts connections: work that makes processes connect (such
+   * as launching apps) may begin.
+   */
+  default void started() {}
+
   @Override
   default void close() {}
 }

@@ -18,6 +18,8 @@ final class AppConfig {
   Duration dailyRuntime = DEFAULT_DAILY_RUNTIME;
   Duration urlSessionSpacing = DEFAULT_URL_SESSION_SPACING;
   boolean forceQuit;
+  /** The foreground flag last written to the store. */
+  boolean foregroundStored;
   Instant registeredAt;
 
   AppConfig(String appId) {

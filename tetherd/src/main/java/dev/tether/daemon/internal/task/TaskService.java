@@ -84,6 +84,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   private TetherClock.Timer checkTimer;
   private Instant checkAt;
   private boolean holdWakes;
+  /** False until the daemon's socket accepts connections: nothing is launched before an app could connect. */
+  private boolean accepting;
   private volatile boolean closed;
 
   /** One app connection as the task service sees it. */
@@ -143,7 +145,14 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     });
     ipc.register("task.settle", (c, b) -> settled());
     ipc.addListener(this);
-    submit(this::evaluate);
+  }
+
+  @Override
+  public void started() {
+    submit(() -> {
+      accepting = true;
+      evaluate();
+    });
   }
 
   // ---------------------------------------------------------------- BackgroundWork
@@ -245,7 +254,17 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
     }
     conns.put(c, s);
+    foregroundMayHaveChanged(c.appId());
     evaluate();
+  }
+
+  /** Keeps the stored foreground flag (what {@code tether apps} shows after a restart too) in step with connections. */
+  private void foregroundMayHaveChanged(String appId) {
+    AppConfig app = apps.get(appId);
+    if (app != null && app.foregroundStored != inForeground(appId)) {
+      app.foregroundStored = inForeground(appId);
+      saveApp(app);
+    }
   }
 
   private void refuse(ClientConnection c, String wakeId) {
@@ -284,6 +303,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   private void connectionClosed(ClientConnection c) {
     ConnState s = conns.remove(c);
+    foregroundMayHaveChanged(c.appId());
     if (s != null && s.wake != null) {
       Wake w = s.wake;
       if (w.connection == c) {
@@ -483,6 +503,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       throw new TetherException(ErrorCode.INVALID_STATE, "only an app's own connection can declare foreground or background");
     }
     s.foreground = b.path("foreground").asBoolean(true);
+    foregroundMayHaveChanged(c.appId());
     CompletableFuture<Void> w = CompletableFuture.completedFuture(null);
     AppConfig app = apps.get(c.appId());
     if (s.foreground && app != null && app.forceQuit) {
@@ -668,7 +689,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private void evaluate() {
-    if (closed) {
+    if (closed || !accepting) {
       return;
     }
     Instant now = clock.now();
@@ -1488,6 +1509,13 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         return null;
       });
     }
+    // No app is connected after a start.
+    store.writeAndWait(c -> {
+      try (PreparedStatement p = c.prepareStatement("UPDATE task_apps SET foreground = 0 WHERE foreground != 0")) {
+        p.executeUpdate();
+      }
+      return null;
+    });
     // No wake is open after a start: completed tasks whose wake was not recorded as ended are done; the others wait again.
     for (PendingTask t : List.copyOf(tasks.values())) {
       if (t.done()) {
@@ -1524,11 +1552,12 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     long daily = a.dailyRuntime.toMillis();
     long spacing = a.urlSessionSpacing.toMillis();
     boolean forceQuit = a.forceQuit;
+    boolean foreground = inForeground(appId);
     long registered = a.registeredAt == null ? clock.now().toEpochMilli() : a.registeredAt.toEpochMilli();
     return write(c -> {
       try (PreparedStatement p = c.prepareStatement("INSERT OR REPLACE INTO task_apps(app_id, launch_command, allowance_ms,"
-          + " wakes_per_hour, complication_active, daily_runtime_ms, url_session_spacing_ms, force_quit, registered_at)"
-          + " VALUES (?,?,?,?,?,?,?,?,?)")) {
+          + " wakes_per_hour, complication_active, daily_runtime_ms, url_session_spacing_ms, force_quit, registered_at, foreground)"
+          + " VALUES (?,?,?,?,?,?,?,?,?,?)")) {
         p.setString(1, appId);
         p.setString(2, launch);
         p.setLong(3, allowance);
@@ -1542,6 +1571,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         p.setLong(7, spacing);
         p.setInt(8, forceQuit ? 1 : 0);
         p.setLong(9, registered);
+        p.setInt(10, foreground ? 1 : 0);
         p.executeUpdate();
       }
       return null;
