@@ -112,7 +112,10 @@ public final class TetherTestKit implements AutoCloseable {
    * being gone afterwards waits for that (with Awaitility, for example on {@link TestApp#launches()}).
    */
   public Tether connect(String appId) {
-    return Tether.connect(appId, TetherOptions.defaults().home(home).startDaemon(false));
+    Tether t = Tether.connect(appId, TetherOptions.defaults().home(home).startDaemon(false));
+    // Asked on the new connection itself: answered only after the daemon has taken the connection in.
+    t.internalClient().call("task.settle", Json.object());
+    return t;
   }
 
   /**

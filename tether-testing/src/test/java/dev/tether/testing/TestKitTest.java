@@ -240,6 +240,7 @@ class TestKitTest {
       assertThat(app.launches()).isZero();
       assertThat(kit.timeline(APP).waiting()).singleElement().extracting(Waiting::reason).isEqualTo(WaitReason.FORCE_QUIT);
       try (Tether t = kit.connect(APP)) {
+        assertThat(t.launchedInBackground()).isFalse();
         kit.settle();
         assertThat(kit.timeline(APP).waiting()).singleElement().extracting(Waiting::reason).isEqualTo(WaitReason.APP_BUSY);
       }

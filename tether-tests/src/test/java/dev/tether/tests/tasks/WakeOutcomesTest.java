@@ -116,6 +116,7 @@ class WakeOutcomesTest {
     try (DaemonProcess d = DaemonProcess.start(home); DaemonClient admin = Tasks.admin(home)) {
       Tasks.register(admin, app, Tasks.shellCommand(TaskApp.class.getName(), "complete", out.toString()), null);
       Tether running = Tether.connect(app, TetherOptions.defaults().home(home).startDaemon(false));
+      running.setForeground(true);
       String stopped = cli(home, "app", "stop", app, "--force");
       assertThat(stopped).contains("force-quit " + app).contains("1 connection(s) closed");
       await().atMost(Duration.ofSeconds(10)).until(() -> !running.internalClient().isOpen());
