@@ -604,21 +604,20 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     String id = newId();
     Path snap = outDir.resolve(id + ".snap");
     Path dest = outDir.resolve(id);
-    MessageDigest sha = sha256();
-    long size = 0;
+    long size;
     try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ);
          FileChannel out = FileChannel.open(snap, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-      ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
-      byte[] arr = new byte[CHUNK];
-      while (in.read(buf) > 0) {
-        buf.flip();
-        int n = buf.remaining();
-        buf.get(arr, 0, n);
-        sha.update(arr, 0, n);
-        out.write(ByteBuffer.wrap(arr, 0, n));
-        size += n;
-        buf.clear();
+      // a kernel-side copy (copy_file_range); the SHA-256 is computed while sending
+      size = in.size();
+      long copied = 0;
+      while (copied < size) {
+        long n = in.transferTo(copied, size - copied, out);
+        if (n <= 0) {
+          break;
+        }
+        copied += n;
       }
+      size = copied;
       out.force(true);
     } catch (IOException e) {
       Files.deleteIfExists(snap);
@@ -629,9 +628,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
     Files.move(snap, dest, StandardCopyOption.ATOMIC_MOVE);
     syncDir(outDir);
-    String digest = HexFormat.of().formatHex(sha.digest());
     long total = size;
-    return outboxWriter.add(new Outgoing(id, peer, c.appId(), "file", Json.write(meta), dest.toString(), total, digest))
+    return outboxWriter.add(new Outgoing(id, peer, c.appId(), "file", Json.write(meta), dest.toString(), total, null))
         .thenApply(seq -> {
           Sender sender = senders.get(peer);
           if (sender != null) {
@@ -640,7 +638,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           ObjectNode r = Json.object();
           r.put("id", id);
           r.put("size", total);
-          r.put("sha256", digest);
           return r;
         });
   }
@@ -829,6 +826,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       case "file.offer" -> fileReceiver(link).offer(link, f.body());
       case "file.chunk" -> fileReceiver(link).chunk(f.body(), attachment);
+      case "file.end" -> fileReceiver(link).end(f.body());
       case "file.resume" -> {
         Sender s = senders.get(link.peer());
         if (s != null) {
@@ -1360,7 +1358,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       offer.put("id", id);
       offer.put("app", app);
       offer.put("size", size);
-      offer.put("sha256", f.path("sha256").asText());
       offer.set("meta", f.get("meta"));
       link.send("file.offer", offer);
       Object first = CompletableFuture.anyOf(resume, acked).get();
@@ -1371,7 +1368,16 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       Path file = Path.of(f.path("file").asText());
       byte[] buf = new byte[CHUNK];
       long lastProgress = 0;
+      MessageDigest digest = sha256();
       try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        for (long hashed = 0; hashed < offset; ) {
+          int n = ch.read(ByteBuffer.wrap(buf, 0, (int) Math.min(buf.length, offset - hashed)), hashed);
+          if (n <= 0) {
+            throw new IOException("snapshot " + file + " is shorter than " + offset + " bytes");
+          }
+          digest.update(buf, 0, n);
+          hashed += n;
+        }
         while (offset < size) {
           if (stopped || !link.isOpen()) {
             return;
@@ -1380,6 +1386,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           if (n <= 0) {
             throw new IOException("snapshot " + file + " is shorter than " + size + " bytes");
           }
+          digest.update(buf, 0, n);
           ObjectNode chunk = Json.object();
           chunk.put("id", id);
           chunk.put("offset", offset);
@@ -1395,6 +1402,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         log.info("file transfer {} was cancelled while sending", id);
         return;
       }
+      ObjectNode end = Json.object();
+      end.put("id", id);
+      end.put("sha256", HexFormat.of().formatHex(digest.digest()));
+      link.send("file.end", end);
       acked.get();
     }
   }
@@ -1447,7 +1458,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       seq = b.path("seq").asLong();
       app = b.path("app").asText();
       size = b.path("size").asLong();
-      sha = b.path("sha256").asText();
+      sha = null;
       meta = (ObjectNode) b.get("meta");
       Path part = inDir.resolve(id + ".part");
       channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
@@ -1476,9 +1487,18 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       if (link != null) {
         link.send("file.resume", r);
       }
-      if (written == size) {
-        finish();
+    }
+
+    /** The sender's SHA-256 of the whole file, after its last chunk. */
+    synchronized void end(ObjectNode b) throws IOException {
+      if (id == null || !id.equals(b.path("id").asText()) || channel == null) {
+        return;
       }
+      if (written != size) {
+        throw new IOException("file " + id + " ended at " + written + " of " + size + " bytes; restarting the link");
+      }
+      sha = b.path("sha256").asText();
+      finish();
     }
 
     synchronized void chunk(ObjectNode b, byte[] data) throws IOException {
@@ -1495,9 +1515,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       digest.update(data);
       written += data.length;
-      if (written >= size) {
-        finish();
-      }
     }
 
     private void finish() throws IOException {
