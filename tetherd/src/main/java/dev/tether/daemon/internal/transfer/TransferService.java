@@ -72,6 +72,9 @@ public final class TransferService implements DaemonService {
   static final long PROGRESS_INTERVAL_MS = 250;
   private static final long SMALL_BODY = 4L << 20;
   private static final Duration RESUME_FILE_TTL = Duration.ofDays(7);
+  /** Completed transfers whose events were all acknowledged stay listed this long, then are forgotten. */
+  static final Duration COMPLETED_TTL = Duration.ofHours(24);
+  private volatile long lastPrune;
 
   record SessionKey(String app, String id) {}
 
@@ -724,6 +727,11 @@ public final class TransferService implements DaemonService {
     if (closed) {
       return;
     }
+    long now = clock.now().toEpochMilli();
+    if (now - lastPrune >= Duration.ofHours(1).toMillis()) {
+      lastPrune = now;
+      prune(now);
+    }
     for (long id : List.copyOf(waitingConditions)) {
       schedule(id);
     }
@@ -1135,6 +1143,19 @@ public final class TransferService implements DaemonService {
   /** The daemon stopped after moving this download's file into place but before recording it. */
   private boolean alreadyMoved(Finished f) {
     return f.row().destination() == null && !Files.exists(f.part()) && Files.exists(dir.resolve("transfer-" + f.row().id() + ".download"));
+  }
+
+  /** Forgets completed transfers older than {@link #COMPLETED_TTL} that no unacknowledged event refers to. */
+  private void prune(long now) {
+    store.write(c -> update(c, "DELETE FROM transfers WHERE state = 'COMPLETED' AND completed_at < ? AND id NOT IN"
+        + " (SELECT transfer_id FROM transfer_events WHERE transfer_id IS NOT NULL)", now - COMPLETED_TTL.toMillis()))
+        .whenComplete((n, e) -> {
+          if (e != null) {
+            log.warn("pruning completed transfers failed", e);
+          } else if (n > 0) {
+            log.info("forgot {} transfer(s) completed more than {} h ago", n, COMPLETED_TTL.toHours());
+          }
+        });
   }
 
   private Path moveInto(Path part, Path target) throws IOException {
