@@ -201,6 +201,8 @@ class TransferBehaviourTest {
     UrlSession s = open(d, config());
     DownloadTransfer t = s.download(server.url("/suspend.bin")).start();
     await().atMost(Duration.ofSeconds(20)).until(() -> r.paused() == 1);
+    await().atMost(Duration.ofSeconds(10)).until(() -> !d.calls("progress").isEmpty());
+    assertThat(d.calls("progress").get(0).transferId()).isEqualTo(t.id());
     t.suspend();
     assertThat(t.state()).isEqualTo(TransferState.SUSPENDED);
     gate.countDown();

@@ -51,6 +51,7 @@ class UploadSurvivalTest {
         id = u.id();
         assertThat(u.file()).isEqualTo(file);
         await().atMost(Duration.ofSeconds(20)).until(() -> sink.paused() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !first.calls("uploadProgress").isEmpty());
         daemon.kill9();
       }
       gate.countDown();
