@@ -1,8 +1,7 @@
-package dev.tether.examples;
+package dev.tether.examples.refresh;
 
 import dev.tether.AppRefreshTask;
 import dev.tether.Tether;
-import dev.tether.protocol.Protocol;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,8 +14,8 @@ import java.util.concurrent.CompletableFuture;
  * due (and the budget allows), hands it an {@link AppRefreshTask} with the user info, and ends it once done.
  *
  * <pre>
- * tether app register dev.tether.examples.refresh --launch "java -cp CP dev.tether.examples.RefreshExample --out DIR"
- * java -cp CP dev.tether.examples.RefreshExample --out DIR --in 60
+ * tether app register dev.tether.examples.refresh --launch "java -cp CP dev.tether.examples.refresh.RefreshExample --out DIR"
+ * java -cp CP dev.tether.examples.refresh.RefreshExample --out DIR --in 60
  * </pre>
  */
 public final class RefreshExample {
@@ -28,7 +27,7 @@ public final class RefreshExample {
   public static void main(String[] args) throws Exception {
     Path out = null;
     long inSeconds = 0;
-    String appId = System.getenv().getOrDefault(Protocol.ENV_APP_ID, APP_ID);
+    String appId = System.getenv().getOrDefault("TETHER_APP_ID", APP_ID);
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--out" -> out = Path.of(args[++i]);

@@ -1,4 +1,4 @@
-package dev.tether.examples;
+package dev.tether.examples.download;
 
 import dev.tether.DownloadTransfer;
 import dev.tether.SessionConfiguration;
@@ -8,7 +8,6 @@ import dev.tether.TransferError;
 import dev.tether.UrlSession;
 import dev.tether.UrlSessionDelegate;
 import dev.tether.UrlSessionTask;
-import dev.tether.protocol.Protocol;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,8 +19,8 @@ import java.util.Optional;
  * background with a URL-session task, which re-opens the session, receives the events, completes the task and exits.
  *
  * <pre>
- * tether app register dev.tether.examples.download --launch "java -cp CP dev.tether.examples.BackgroundDownloadExample --out DIR"
- * java -cp CP dev.tether.examples.BackgroundDownloadExample --out DIR https://example.com/forecast.json
+ * tether app register dev.tether.examples.download --launch "java -cp CP dev.tether.examples.download.BackgroundDownloadExample --out DIR"
+ * java -cp CP dev.tether.examples.download.BackgroundDownloadExample --out DIR https://example.com/forecast.json
  * tether timeline dev.tether.examples.download
  * </pre>
  */
@@ -36,7 +35,7 @@ public final class BackgroundDownloadExample {
   public static void main(String[] args) throws Exception {
     Path out = null;
     URI url = null;
-    String appId = System.getenv().getOrDefault(Protocol.ENV_APP_ID, APP_ID);
+    String appId = System.getenv().getOrDefault("TETHER_APP_ID", APP_ID);
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--out" -> out = Path.of(args[++i]);
