@@ -37,6 +37,7 @@ final class TransferRunner {
   private final Map<Long, long[]> bytes = new ConcurrentHashMap<>();
   private final long startedAt = System.nanoTime();
   private volatile long lastBar;
+  private volatile boolean lost;
 
   TransferRunner(PrintWriter out, PrintWriter err, boolean json) {
     this.out = out;
@@ -46,7 +47,16 @@ final class TransferRunner {
   }
 
   private CompletableFuture<Optional<TransferError>> completion(long id) {
-    return completions.computeIfAbsent(id, k -> new CompletableFuture<>());
+    CompletableFuture<Optional<TransferError>> f = completions.computeIfAbsent(id, k -> new CompletableFuture<>());
+    if (lost) {
+      f.completeExceptionally(connectionLost());
+    }
+    return f;
+  }
+
+  private static TetherException connectionLost() {
+    return new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "the connection to tetherd was lost while waiting; its"
+        + " transfers go on when it runs again: see 'tether transfers'");
   }
 
   /** Runs the transfers described by {@code bodies} ({@code op} is transfer.download or transfer.upload). */
@@ -69,6 +79,10 @@ final class TransferRunner {
       }
     };
     new UrlSessions(client).open(config, delegate);
+    client.onClose(() -> {
+      lost = true;
+      completions.values().forEach(f -> f.completeExceptionally(connectionLost()));
+    });
     List<CompletableFuture<ObjectNode>> created = new ArrayList<>();
     for (ObjectNode b : bodies) {
       b.put("session", config.identifier());
@@ -107,7 +121,12 @@ final class TransferRunner {
       Optional<TransferError> error;
       try {
         error = completion(e.getKey()).get();
-      } catch (InterruptedException | ExecutionException x) {
+      } catch (ExecutionException x) {
+        clearBar();
+        err.println("tether: " + x.getCause().getMessage() + " [" + ErrorCode.DAEMON_UNAVAILABLE + "]");
+        err.flush();
+        return Main.exitCode(ErrorCode.DAEMON_UNAVAILABLE);
+      } catch (InterruptedException x) {
         Thread.currentThread().interrupt();
         return 1;
       }

@@ -100,6 +100,30 @@ class CliTransferTest {
     }
   }
 
+  @Test
+  void waitingDownloadSaysSoWhenTheDaemonDiesAndTheDownloadGoesOnAfterARestart() throws Exception {
+    Path home = tmp.resolve("home");
+    CountDownLatch gate = new CountDownLatch(1);
+    try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home)) {
+      TestHttpServer.Resource file = server.file("/long.bin", 8 * MIB, 53).fault(new TestHttpServer.PauseAfter(2 * MIB, gate));
+      Path out = tmp.resolve("long.bin");
+      List<String> a = new ArrayList<>(List.of("--home", home.toString(), "download", server.url("/long.bin").toString(), "-o", out.toString()));
+      ProcessBuilder pb = new ProcessBuilder(JavaProcesses.javaCommand("dev.tether.cli.Main", a.toArray(String[]::new)));
+      pb.redirectErrorStream(true);
+      Process cli = pb.start();
+      await().atMost(Duration.ofSeconds(30)).until(() -> file.paused() == 1);
+      daemon.kill9();
+      gate.countDown();
+      String said = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(cli.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(cli.exitValue()).as(said).isEqualTo(3);
+      assertThat(said).contains("DAEMON_UNAVAILABLE").contains("tether transfers");
+      daemon.start();
+      await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(out));
+      assertThat(GeneratedContent.sha256(out)).isEqualTo(file.content().sha256());
+    }
+  }
+
   private static JsonNode find(Run list, String id) {
     for (JsonNode t : Json.parse(list.out()).path("transfers")) {
       if (t.path("id").asText().equals(id)) {
