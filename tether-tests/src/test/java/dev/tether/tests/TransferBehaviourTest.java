@@ -299,4 +299,27 @@ class TransferBehaviourTest {
       gate.countDown();
     }
   }
+
+  @Test
+  void invalidateAndCancelCancelsEveryTransferOfTheSession() throws Exception {
+    CountDownLatch gate = new CountDownLatch(1);
+    TestHttpServer.Resource r = server.file("/invalidate.bin", 4 * MIB, 37).fault(new TestHttpServer.PauseAfter(MIB, gate));
+    try (DaemonClient cli = daemon.client("dev.tether.cli")) {
+      RecordingDelegate d = new RecordingDelegate();
+      UrlSession s = open(d, config());
+      DownloadTransfer running = s.download(server.url("/invalidate.bin")).start();
+      DownloadTransfer later = s.download(server.url("/invalidate.bin")).notBefore(Instant.now().plusSeconds(3600)).start();
+      await().atMost(Duration.ofSeconds(20)).until(() -> r.paused() == 1);
+      s.invalidateAndCancel();
+      for (long id : new long[] {running.id(), later.id()}) {
+        ObjectNode get = Json.object();
+        get.put("id", id);
+        await().atMost(Duration.ofSeconds(20)).until(() -> cli.call("transfer.get", get).path("state").asText().equals("COMPLETED"));
+        assertThat(cli.call("transfer.get", get).path("error").path("code").asText()).isEqualTo("CANCELLED");
+      }
+      assertThat(d.calls("completed")).isEmpty(); // an invalidated session delivers nothing more here
+    } finally {
+      gate.countDown();
+    }
+  }
 }
