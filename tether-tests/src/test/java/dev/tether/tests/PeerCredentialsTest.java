@@ -8,7 +8,6 @@ import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
-import dev.tether.protocol.TetherPaths;
 import dev.tether.tests.support.JavaProcesses;
 import java.io.File;
 import java.nio.file.Files;
@@ -74,7 +73,9 @@ class PeerCredentialsTest {
         JavaProcesses.java(), "-cp", String.join(File.pathSeparator, cp), "dev.tether.daemon.Tetherd", "--home", home.toString()));
     Process daemon = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("daemon.out").toFile()).start();
     try {
-      Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(TetherPaths.socket(home)) || !daemon.isAlive());
+      // tetherd prints its "running" line once every service started and the socket accepts connections
+      Awaitility.await().atMost(Duration.ofSeconds(90)).until(() -> !daemon.isAlive()
+          || Files.readString(tmp.resolve("daemon.out")).contains("running, home"));
       assertThat(daemon.isAlive()).as(Files.readString(tmp.resolve("daemon.out"))).isTrue();
       assertThatThrownBy(() -> DaemonClient.connect(home, "com.example.intruder", Json.object(), false))
           .isInstanceOfSatisfying(TetherException.class, e -> {
