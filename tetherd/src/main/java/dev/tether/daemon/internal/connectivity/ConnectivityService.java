@@ -296,6 +296,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     // after the activation answer is on its way, so deliveries reach an activated session
     exec.execute(() -> pump(app));
     ObjectNode s = state(app);
+    if (s.path("pending").asInt() == 0) {
+      drained(app);
+    }
     s.set("applicationContext", contextJson("SELECT payload FROM cx_context_out WHERE app = ? ORDER BY version DESC LIMIT 1", app));
     s.set("receivedApplicationContext", contextJson("SELECT payload FROM cx_context_in WHERE app = ?", app));
     return s;
@@ -942,6 +945,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       wake(app, "data from the paired device");
     } else {
       pump(app);
+    }
+  }
+
+  /** The app is activated and has received everything: a connectivity task still waiting for it is not needed. */
+  private void drained(String app) {
+    try {
+      context.backgroundWork().connectivityDrained(app);
+    } catch (IllegalStateException e) {
+      log.debug("no task service to tell that {} drained: {}", app, e.getMessage());
     }
   }
 
@@ -1699,8 +1711,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
       }
       pump(app);
+      boolean pending = anyPending(app);
+      if (!pending) {
+        drained(app);
+      }
       ObjectNode r = Json.object();
-      r.put("pending", anyPending(app) ? 1 : 0);
+      r.put("pending", pending ? 1 : 0);
       return r;
     }));
   }
