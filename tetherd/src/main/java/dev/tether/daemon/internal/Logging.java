@@ -25,7 +25,7 @@ public final class Logging {
     }
     PatternLayoutEncoder encoder = new PatternLayoutEncoder();
     encoder.setContext(ctx);
-    encoder.setPattern("%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX} %-5level [%thread] %logger{30} - %msg%n");
+    encoder.setPattern("%d{yyyy-MM-dd'T'HH:mm:ss.SSSZ} %-5level [%thread] %logger{30} - %msg%n");
     encoder.start();
     RollingFileAppender<ILoggingEvent> file = new RollingFileAppender<>();
     file.setContext(ctx);
