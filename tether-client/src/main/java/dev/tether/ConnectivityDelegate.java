@@ -58,6 +58,14 @@ public interface ConnectivityDelegate {
   /** A file transfer this app queued made progress ({@link FileTransfer#bytesSent()}). */
   default void fileTransferProgress(ConnectivitySession session, FileTransfer transfer) {}
 
+  /**
+   * The paired device refused a file transfer this app queued for now, typically {@link ErrorCode#INSUFFICIENT_SPACE}
+   * when its disk is full. Not a failure: the transfer stays in {@link ConnectivitySession#outstandingFileTransfers()}
+   * and is offered again (after 1, 2, 4, then every 5 seconds) until it arrives, when
+   * {@link #fileTransferFinished} follows; cancel it to give up. Called again after each refused attempt.
+   */
+  default void fileTransferBlocked(ConnectivitySession session, FileTransfer transfer, TetherException error) {}
+
   /** A file transfer this app queued reached the paired device, or failed. */
   default void fileTransferFinished(ConnectivitySession session, FileTransfer transfer, Optional<TetherException> error) {}
 }

@@ -404,7 +404,8 @@ public final class ConnectivityCommands {
               + " " + Json.write(PropertyList.toPlainJson(PropertyList.fromJson(n.get("payload")))));
         }
         for (JsonNode n : r.path("files")) {
-          out.println("file " + n.path("id").asText() + " " + n.path("name").asText() + " " + n.path("size").asLong() + " bytes");
+          out.println("file " + n.path("id").asText() + " " + n.path("name").asText() + " " + n.path("size").asLong() + " bytes"
+              + (n.hasNonNull("errorCode") ? " held back [" + n.path("errorCode").asText() + "] " + n.path("error").asText() : ""));
         }
         return 0;
       }

@@ -56,6 +56,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     client.onPush("cx.state", this::stateChanged);
     client.onPush("cx.finished", this::finished);
     client.onPush("cx.progress", this::progress);
+    client.onPush("cx.blocked", this::blocked);
     client.onPush("cx.message", this::message);
   }
 
@@ -225,6 +226,23 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
       }
       call(() -> delegate.userInfoTransferFinished(this, ut, Optional.empty()));
     }
+  }
+
+  private void blocked(ObjectNode e) {
+    String id = e.path("id").asText();
+    ErrorCode code;
+    try {
+      code = ErrorCode.valueOf(e.path("code").asText());
+    } catch (IllegalArgumentException unknown) {
+      code = ErrorCode.INSUFFICIENT_SPACE;
+    }
+    TetherException error = new TetherException(code, e.path("error").asText());
+    FileTransferImpl t = files.get(id);
+    FileTransfer ft = t != null ? t : new FileTransferImpl(id, "", Map.of(), 0);
+    if (t != null) {
+      t.error = error;
+    }
+    call(() -> delegate.fileTransferBlocked(this, ft, error));
   }
 
   private void progress(ObjectNode p) {
@@ -427,7 +445,19 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     for (JsonNode n : client.call("cx.outstanding", Json.object()).path("files")) {
       String id = n.path("id").asText();
       FileTransferImpl known = files.get(id);
-      list.add(known != null ? known : new FileTransferImpl(id, n.path("name").asText(), decodeOrEmpty(n.get("metadata")), n.path("size").asLong()));
+      FileTransferImpl t = known != null ? known : new FileTransferImpl(id, n.path("name").asText(), decodeOrEmpty(n.get("metadata")), n.path("size").asLong());
+      if (n.hasNonNull("errorCode")) {
+        ErrorCode code;
+        try {
+          code = ErrorCode.valueOf(n.path("errorCode").asText());
+        } catch (IllegalArgumentException unknown) {
+          code = ErrorCode.INSUFFICIENT_SPACE;
+        }
+        t.error = new TetherException(code, n.path("error").asText());
+      } else {
+        t.error = null;
+      }
+      list.add(t);
     }
     return list;
   }
@@ -508,6 +538,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     final long size;
     volatile long sent;
     volatile boolean transferring = true;
+    volatile TetherException error;
 
     FileTransferImpl(String id, String name, Map<String, Object> metadata, long size) {
       this.id = id;
@@ -544,6 +575,11 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     @Override
     public boolean isTransferring() {
       return transferring;
+    }
+
+    @Override
+    public Optional<TetherException> blockedBy() {
+      return Optional.ofNullable(error);
     }
 
     @Override

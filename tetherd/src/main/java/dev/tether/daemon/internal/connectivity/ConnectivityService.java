@@ -98,6 +98,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private volatile Set<String> counterpartComplications = Set.of();
   private final Map<String, Sender> senders = new ConcurrentHashMap<>();
   private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
+  /** Outgoing files the paired device refused for now (by id): the refusal, until a later attempt gets further. */
+  private final Map<String, ObjectNode> blockedFiles = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<ObjectNode>> pendingMessages = new ConcurrentHashMap<>();
   private final Map<String, PeerLink> messageOrigins = new ConcurrentHashMap<>();
   private final Map<String, String> messageApps = new ConcurrentHashMap<>();
@@ -685,6 +687,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
                 o.set("metadata", meta.get("metadata"));
               }
               o.put("size", rs.getLong(4));
+              ObjectNode blocked = blockedFiles.get(rs.getString(1));
+              if (blocked != null) {
+                o.put("errorCode", blocked.path("code").asText());
+                o.put("error", blocked.path("error").asText());
+              }
               files.add(o);
             } else {
               o.put("complication", kind.equals("complication"));
@@ -834,6 +841,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         Sender s = senders.get(link.peer());
         if (s != null) {
           s.resumeAt(f.text("id"), f.body().path("offset").asLong());
+        }
+      }
+      case "file.refused" -> {
+        Sender s = senders.get(link.peer());
+        if (s != null) {
+          s.refused(f.text("id"), f.body());
         }
       }
       case "msg" -> exec.execute(() -> receiveMessage(link, f));
@@ -1120,6 +1133,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     volatile boolean stopped;
     final Map<String, CompletableFuture<Long>> resumes = new ConcurrentHashMap<>();
     final Map<Long, CompletableFuture<Void>> fileAcks = new ConcurrentHashMap<>();
+    final Map<String, ObjectNode> refusals = new ConcurrentHashMap<>();
+    int refusedInARow;
 
     Sender(PeerLink link) {
       this.link = link;
@@ -1166,6 +1181,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         if (f != null) {
           f.complete(null);
         }
+      }
+    }
+
+    /** The receiver cannot store file {@code id} now; the file stays queued and is offered again later. */
+    void refused(String id, ObjectNode body) {
+      refusals.put(id, body);
+      CompletableFuture<Long> f = resumes.remove(id);
+      if (f != null) {
+        f.complete(-1L);
       }
     }
 
@@ -1341,8 +1365,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             }
             continue;
           }
+          long before = fileCursor;
           fileCursor = next.path("seq").asLong();
-          sendFile(next);
+          if (!sendFile(next)) {
+            fileCursor = before;
+            waitBeforeRetry();
+          }
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -1356,7 +1384,40 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
     }
 
-    private void sendFile(ObjectNode f) throws Exception {
+    /** Backs off after a refusal: 1, 2, 4 then every 5 seconds, or until the link stops. */
+    private void waitBeforeRetry() throws InterruptedException {
+      long delay = Math.min(5000L, 1000L << Math.min(refusedInARow - 1, 3));
+      long until = System.nanoTime() + delay * 1_000_000L;
+      synchronized (fileLock) {
+        for (long left = delay; left > 0 && !stopped && link.isOpen(); left = (until - System.nanoTime()) / 1_000_000L) {
+          fileLock.wait(left);
+        }
+      }
+    }
+
+    /** Tells the sending app that file {@code id} is held back (not failed: it stays queued and is retried). */
+    private void reportRefusal(String app, String id) {
+      ObjectNode r = refusals.remove(id);
+      if (r == null) {
+        return;
+      }
+      refusedInARow++;
+      ObjectNode ev = Json.object();
+      ev.put("id", id);
+      ev.put("kind", "file");
+      ev.put("code", r.path("code").asText(ErrorCode.INSUFFICIENT_SPACE.name()));
+      ev.put("error", r.path("error").asText("the paired device cannot store the file now"));
+      ObjectNode previous = blockedFiles.put(id, ev);
+      if (previous == null || !previous.path("error").asText().equals(ev.path("error").asText())) {
+        log.warn("the paired device {} refused file {} for now, keeping it queued: {}", link.peer(), id, ev.path("error").asText());
+      }
+      for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
+        c.push("cx.blocked", ev);
+      }
+    }
+
+    /** Sends one file; false if the receiver refused it for now (it stays queued). */
+    private boolean sendFile(ObjectNode f) throws Exception {
       String id = f.path("id").asText();
       long seq = f.path("seq").asLong();
       long size = f.path("size").asLong();
@@ -1374,9 +1435,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       link.send("file.offer", offer);
       Object first = CompletableFuture.anyOf(resume, acked).get();
       if (acked.isDone()) {
-        return;
+        refusedInARow = 0;
+        blockedFiles.remove(id);
+        return true;
       }
       long offset = (Long) first;
+      if (offset < 0) {
+        reportRefusal(app, id);
+        return false;
+      }
       Path file = Path.of(f.path("file").asText());
       byte[] buf = new byte[CHUNK];
       long lastProgress = 0;
@@ -1392,7 +1459,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
         while (offset < size) {
           if (stopped || !link.isOpen()) {
-            return;
+            return true;
+          }
+          if (refusals.containsKey(id)) {
+            reportRefusal(app, id);
+            return false;
           }
           int n = ch.read(ByteBuffer.wrap(buf), offset);
           if (n <= 0) {
@@ -1412,13 +1483,27 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
       } catch (NoSuchFileException e) {
         log.info("file transfer {} was cancelled while sending", id);
-        return;
+        return true;
       }
       ObjectNode end = Json.object();
       end.put("id", id);
       end.put("sha256", HexFormat.of().formatHex(digest.digest()));
       link.send("file.end", end);
+      while (!acked.isDone()) {
+        if (refusals.containsKey(id)) {
+          reportRefusal(app, id);
+          return false;
+        }
+        try {
+          acked.get(200, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          // look for a refusal again
+        }
+      }
       acked.get();
+      refusedInARow = 0;
+      blockedFiles.remove(id);
+      return true;
     }
   }
 
@@ -1434,6 +1519,19 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   private FileReceiver fileReceiver(PeerLink link) {
     return fileReceivers.computeIfAbsent(link.peer(), k -> new FileReceiver());
+  }
+
+  /** Room left free on the receiver's disk beyond an incoming file, for the store and logs. */
+  private static final long SPACE_RESERVE = 4L * 1024 * 1024;
+
+  static boolean diskFull(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = t.getMessage();
+      if (m != null && (m.contains("No space left") || m.contains("SQLITE_FULL") || m.contains("database or disk is full"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Receives files from one peer into {@code in/ID.part}, resuming from what is on disk, checked by SHA-256. */
@@ -1473,8 +1571,24 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       sha = null;
       meta = (ObjectNode) b.get("meta");
       Path part = inDir.resolve(id + ".part");
-      channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
-      channel.force(true);
+      long stored = Files.exists(part) ? Math.min(Files.size(part), size) : 0;
+      long usable = Files.getFileStore(inDir).getUsableSpace();
+      if (usable < size - stored + SPACE_RESERVE) {
+        refuse(String.format("the paired device has %d bytes free in %s but file %s needs %d more; free space there"
+            + " (the transfer stays queued and is retried)", usable, inDir, id, size - stored + SPACE_RESERVE));
+        return;
+      }
+      try {
+        channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+        channel.force(true);
+      } catch (IOException e) {
+        if (diskFull(e)) {
+          refuse("the paired device's disk holding " + inDir + " is full: " + e.getMessage()
+              + "; free space there (the transfer stays queued and is retried)");
+          return;
+        }
+        throw e;
+      }
       written = Math.min(channel.size(), size);
       digest = sha256();
       if (written > 0) {
@@ -1522,11 +1636,34 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         throw new IOException("file chunk at " + offset + " but " + written + " bytes are stored; restarting the link");
       }
       ByteBuffer buf = ByteBuffer.wrap(data);
-      while (buf.hasRemaining()) {
-        channel.write(buf, written + buf.position());
+      try {
+        while (buf.hasRemaining()) {
+          channel.write(buf, written + buf.position());
+        }
+      } catch (IOException e) {
+        if (diskFull(e)) {
+          refuse("the paired device's disk holding " + inDir + " filled up at byte " + written + " of " + size
+              + " of file " + id + "; free space there (the transfer stays queued and resumes from there)");
+          return;
+        }
+        throw e;
       }
       digest.update(data);
       written += data.length;
+    }
+
+    /** Refuses the current offer for now: the sender keeps the file queued, tells its app, and offers it again. */
+    private void refuse(String message) {
+      log.warn("refusing file {} from peer for now: {}", id, message);
+      closeChannel();
+      ObjectNode r = Json.object();
+      r.put("id", id);
+      r.put("code", ErrorCode.INSUFFICIENT_SPACE.name());
+      r.put("error", message);
+      id = null;
+      if (link != null) {
+        link.send("file.refused", r);
+      }
     }
 
     private void finish() throws IOException {

@@ -1,0 +1,140 @@
+package dev.tether.tests.connectivity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tether.ConnectivityDelegate;
+import dev.tether.ConnectivitySession;
+import dev.tether.ErrorCode;
+import dev.tether.FileTransfer;
+import dev.tether.Tether;
+import dev.tether.TetherException;
+import dev.tether.TetherOptions;
+import dev.tether.protocol.Json;
+import dev.tether.tests.support.PairedDaemons;
+import dev.tether.tests.support.ReceiverProcess;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A receiver whose disk is full refuses a file for now: the sender keeps it queued, is told why, and retries. */
+class ReceiverFullDiskTest {
+  static final String APP = "com.example.photos";
+
+  @TempDir Path tmp;
+
+  @Test
+  void aFullDiskOnTheReceiverHoldsTheFileBackWithATypedErrorUntilSpaceIsFreed() throws Exception {
+    Path companionHome = tmp.resolve("companion");
+    Files.createDirectories(companionHome);
+    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
+    Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", companionHome.toString()) == 0,
+        "mounting a tmpfs is not permitted here");
+    try {
+      long size = 40L * 1024 * 1024;
+      Path source = tmp.resolve("video.bin");
+      String expected = writeRandom(source, size);
+      List<TetherException> blocked = new CopyOnWriteArrayList<>();
+      List<Optional<TetherException>> finished = new CopyOnWriteArrayList<>();
+      try (PairedDaemons d = PairedDaemons.start(tmp);
+           Tether sender = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
+        Path out = tmp.resolve("received.jsonl");
+        ReceiverProcess receiver = ReceiverProcess.start(d.companion.home(), APP, out, "--files", tmp.resolve("kept").toString());
+        ConnectivitySession s = sender.connectivity(new ConnectivityDelegate() {
+          @Override
+          public void fileTransferBlocked(ConnectivitySession session, FileTransfer transfer, TetherException error) {
+            blocked.add(error);
+          }
+
+          @Override
+          public void fileTransferFinished(ConnectivitySession session, FileTransfer transfer, Optional<TetherException> error) {
+            finished.add(error);
+          }
+        });
+        s.activate().get(30, TimeUnit.SECONDS);
+        long connections = d.proxy.connections();
+        FileTransfer t = s.transferFile(source, Map.of("take", 7));
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> blocked.size() >= 2);
+        TetherException error = blocked.get(0);
+        assertThat(error.code()).isEqualTo(ErrorCode.INSUFFICIENT_SPACE);
+        assertThat(error.getMessage()).contains("free space").contains("retried");
+        assertThat(t.isTransferring()).isTrue();
+        assertThat(t.blockedBy()).map(TetherException::code).contains(ErrorCode.INSUFFICIENT_SPACE);
+        List<FileTransfer> outstanding = s.outstandingFileTransfers();
+        assertThat(outstanding).extracting(FileTransfer::id).containsExactly(t.id());
+        assertThat(outstanding.get(0).blockedBy()).map(TetherException::code).contains(ErrorCode.INSUFFICIENT_SPACE);
+        assertThat(finished).as("held back, not finished").isEmpty();
+        assertThat(ReceiverProcess.lines(out)).isEmpty();
+        assertThat(d.proxy.connections()).as("the link stays up while the file is refused").isEqualTo(connections);
+        assertThat(PairedDaemons.connected(d.primary)).isTrue();
+
+        assertThat(run("mount", "-o", "remount,size=200m", companionHome.toString())).isZero();
+        await().atMost(Duration.ofSeconds(30)).until(() -> ReceiverProcess.lines(out).size() == 1);
+        receiver.close();
+        JsonNode line = Json.parse(ReceiverProcess.lines(out).get(0));
+        assertThat(line.path("kind").asText()).isEqualTo("file");
+        assertThat(sha256(Path.of(line.path("path").asText()))).isEqualTo(expected);
+        await().atMost(Duration.ofSeconds(10)).until(() -> finished.size() == 1);
+        assertThat(finished.get(0)).isEmpty();
+        assertThat(s.outstandingFileTransfers()).isEmpty();
+        assertThat(d.proxy.connections()).as("no reconnect loop").isEqualTo(connections);
+        assertThat(Files.readString(d.companion.home().resolve("logs/tetherd.log"))).contains("refusing file " + t.id());
+      }
+    } finally {
+      if (run("umount", companionHome.toString()) != 0) {
+        run("umount", "-l", companionHome.toString());
+      }
+    }
+  }
+
+  private static int run(String... cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return -1;
+    }
+    return p.exitValue();
+  }
+
+  private static String writeRandom(Path file, long size) throws Exception {
+    MessageDigest sha = MessageDigest.getInstance("SHA-256");
+    Random random = new Random(7);
+    byte[] block = new byte[1024 * 1024];
+    try (OutputStream out = Files.newOutputStream(file)) {
+      for (long written = 0; written < size; written += block.length) {
+        random.nextBytes(block);
+        sha.update(block);
+        out.write(block);
+      }
+    }
+    return HexFormat.of().formatHex(sha.digest());
+  }
+
+  private static String sha256(Path file) throws Exception {
+    MessageDigest got = MessageDigest.getInstance("SHA-256");
+    try (InputStream in = Files.newInputStream(file)) {
+      byte[] buf = new byte[1024 * 1024];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        got.update(buf, 0, n);
+      }
+    }
+    return HexFormat.of().formatHex(got.digest());
+  }
+}
