@@ -214,6 +214,7 @@ public final class Store implements AutoCloseable {
   private void runBatch(List<Op<?>> batch) throws SQLException {
     List<Object> results = new ArrayList<>(batch.size());
     List<Throwable> failures = new ArrayList<>(batch.size());
+    SQLException failure = null;
     writer.setAutoCommit(false);
     try {
       for (Op<?> op : batch) {
@@ -239,6 +240,7 @@ public final class Store implements AutoCloseable {
       }
       writer.commit();
     } catch (SQLException e) {
+      failure = e;
       try {
         writer.rollback();
       } catch (SQLException ignored) {
@@ -246,7 +248,15 @@ public final class Store implements AutoCloseable {
       }
       throw e;
     } finally {
-      writer.setAutoCommit(true);
+      try {
+        writer.setAutoCommit(true);
+      } catch (SQLException later) {
+        if (failure == null) {
+          throw later;
+        }
+        // SQLite may have rolled back already (a full disk): report the commit failure, not "no transaction is active"
+        failure.addSuppressed(later);
+      }
     }
     for (int i = 0; i < batch.size(); i++) {
       @SuppressWarnings("unchecked")

@@ -76,6 +76,8 @@ final class HttpAttempt {
   private final TransferRow row;
   private final SessionConfig config;
   private final Path part;
+  /** The whole body's length once a response told it, else -1 (for the full-disk message). */
+  private long expectedTotal = -1;
   private final ExecutorService flusher;
   private volatile boolean stopped;
   private volatile HttpUriRequestBase current;
@@ -143,8 +145,8 @@ final class HttpAttempt {
         return new Stopped();
       }
       String m = e.getMessage();
-      if (m != null && m.contains("No space left on device")) {
-        return new Fail(ErrorCode.INSUFFICIENT_SPACE, "the disk holding " + part.getParent() + " is full: " + m, 0);
+      if (isNoSpace(e) && part != null) {
+        return noSpace();
       }
       if (e instanceof org.apache.hc.core5.http.MessageConstraintException || e instanceof org.apache.hc.client5.http.ClientProtocolException) {
         return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + m, 0);
@@ -239,6 +241,7 @@ final class HttpAttempt {
         HttpEntity entity = resp.getEntity();
         long length = entity == null ? 0 : entity.getContentLength();
         long total = length >= 0 ? have + length : -1;
+        expectedTotal = total;
         Header et = resp.getFirstHeader("ETag");
         Header lm = resp.getFirstHeader("Last-Modified");
         Header ar = resp.getFirstHeader("Accept-Ranges");
@@ -263,8 +266,8 @@ final class HttpAttempt {
         }
         long now = Files.exists(part) ? Files.size(part) : 0;
         String m = e.getMessage();
-        if (m != null && m.contains("No space left on device")) {
-          return new Fail(ErrorCode.INSUFFICIENT_SPACE, "the disk holding " + part.getParent() + " is full: " + m, 0);
+        if (isNoSpace(e)) {
+          return noSpace();
         }
         if (e instanceof org.apache.hc.core5.http.MessageConstraintException || e instanceof org.apache.hc.client5.http.ClientProtocolException) {
           return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + m, 0);
@@ -273,6 +276,36 @@ final class HttpAttempt {
       }
     }
     return new Fail(ErrorCode.HTTP_ERROR, "more than " + MAX_REDIRECTS + " redirects starting at " + row.url(), 0);
+  }
+
+  /** True when the file system refused a write for want of space (ENOSPC, or a quota: EDQUOT). */
+  static boolean isNoSpace(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = t.getMessage();
+      if (m != null && (m.contains("No space left on device") || m.contains("Disk quota exceeded"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A full disk under the part file: not retried; says where, how much the download needs and what to do. */
+  private Fail noSpace() {
+    long written = 0;
+    try {
+      written = Files.exists(part) ? Files.size(part) : 0;
+    } catch (IOException ignored) {
+      // the size only makes the message more precise
+    }
+    String need = expectedTotal >= 0 ? "free at least " + mib(expectedTotal) + " there" : "free space there";
+    return new Fail(ErrorCode.INSUFFICIENT_SPACE, "no space left on the disk holding " + part.getParent() + " after " + mib(written)
+        + (expectedTotal >= 0 ? " of " + mib(expectedTotal) : "") + " (the partial file is removed): " + need
+        + ", or move the Tether home (--home or TETHER_HOME) to a bigger disk, then start the download again", 0);
+  }
+
+  /** Bytes as MiB with one decimal, for messages. */
+  static String mib(long bytes) {
+    return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
   }
 
   private int lastChallengeStatus() {

@@ -950,6 +950,10 @@ public final class TransferService implements DaemonService {
       }
     } else if (o instanceof HttpAttempt.Fail f) {
       {
+        if (f.code() == ErrorCode.INSUFFICIENT_SPACE && part != null) {
+          // give the space back first: on a full disk the store needs it to record the failure
+          Files.deleteIfExists(part);
+        }
         if (Store.await(store.write(c -> completeTx(c, id, f.code(), f.message(), f.status(), -1, null)))) {
           if (part != null) {
             Files.deleteIfExists(part);
@@ -1071,9 +1075,16 @@ public final class TransferService implements DaemonService {
       }
       if (problem != null) {
         String m = String.valueOf(problem.getMessage());
-        ErrorCode code = m.contains("No space left") ? ErrorCode.INSUFFICIENT_SPACE : ErrorCode.FILE_ACCESS_DENIED;
-        finish(r, new HttpAttempt.Fail(code, "the finished download could not be stored"
-            + (r.destination() == null ? "" : " at " + r.destination()) + ": " + m, f.status()));
+        Path where = r.destination() != null ? Path.of(r.destination()) : dir.resolve("transfer-" + r.id() + ".download");
+        if (HttpAttempt.isNoSpace(problem)) {
+          finish(r, new HttpAttempt.Fail(ErrorCode.INSUFFICIENT_SPACE, "the finished download (" + HttpAttempt.mib(f.bytes())
+              + ") could not be stored at " + where + ": no space left on the disk holding " + where.getParent() + "; free at least "
+              + HttpAttempt.mib(f.bytes()) + " there" + (r.destination() == null ? "" : " or choose a destination on another disk")
+              + ", then start the download again", f.status()));
+        } else {
+          finish(r, new HttpAttempt.Fail(ErrorCode.FILE_ACCESS_DENIED, "the finished download could not be stored at " + where + ": " + m
+              + "; check that tetherd may write there, then start the download again", f.status()));
+        }
       }
       files.add(file);
     }
