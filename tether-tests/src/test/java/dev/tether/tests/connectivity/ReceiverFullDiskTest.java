@@ -103,6 +103,63 @@ class ReceiverFullDiskTest {
     }
   }
 
+  @Test
+  void aDiskThatFillsUpDuringAFileResumesFromTheStoredBytesOnceSpaceIsFreed() throws Exception {
+    Path companionHome = tmp.resolve("companion");
+    Files.createDirectories(companionHome);
+    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
+    Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=240m", "tmpfs", companionHome.toString()) == 0,
+        "mounting a tmpfs is not permitted here");
+    try {
+      long size = 200L * 1024 * 1024;
+      Path source = tmp.resolve("library.bin");
+      String expected = writeRandom(source, size);
+      List<TetherException> blocked = new CopyOnWriteArrayList<>();
+      try (PairedDaemons d = PairedDaemons.start(tmp);
+           Tether sender = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
+        Path out = tmp.resolve("received.jsonl");
+        ReceiverProcess receiver = ReceiverProcess.start(d.companion.home(), APP, out, "--files", tmp.resolve("kept").toString());
+        ConnectivitySession s = sender.connectivity(new ConnectivityDelegate() {
+          @Override
+          public void fileTransferBlocked(ConnectivitySession session, FileTransfer transfer, TetherException error) {
+            blocked.add(error);
+          }
+        });
+        s.activate().get(30, TimeUnit.SECONDS);
+        long connections = d.proxy.connections();
+        long base = d.proxy.bytesForwarded();
+        FileTransfer t = s.transferFile(source, Map.of());
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5)).until(() -> d.proxy.bytesForwarded() >= base + size / 4);
+        Path filler = companionHome.resolve("filler");
+        byte[] block = new byte[1024 * 1024];
+        try (OutputStream o = Files.newOutputStream(filler)) {
+          while (true) {
+            o.write(block);
+          }
+        } catch (IOException full) {
+          // the disk is full now
+        }
+        await().atMost(Duration.ofSeconds(15)).until(() -> !blocked.isEmpty());
+        assertThat(blocked.get(0).code()).isEqualTo(ErrorCode.INSUFFICIENT_SPACE);
+        assertThat(blocked.get(0).getMessage()).contains("filled up at byte").contains("resumes");
+        assertThat(s.outstandingFileTransfers()).extracting(FileTransfer::id).containsExactly(t.id());
+        Files.delete(filler);
+        await().atMost(Duration.ofSeconds(30)).until(() -> ReceiverProcess.lines(out).size() == 1);
+        receiver.close();
+        JsonNode line = Json.parse(ReceiverProcess.lines(out).get(0));
+        assertThat(sha256(Path.of(line.path("path").asText()))).isEqualTo(expected);
+        assertThat(d.proxy.connections()).as("no reconnect loop").isEqualTo(connections);
+        assertThat(d.proxy.bytesForwarded() - base).as("resumed, not started over").isLessThan(size + size / 2);
+        String log = Files.readString(d.companion.home().resolve("logs/tetherd.log"));
+        assertThat(log).contains("resuming file " + t.id());
+      }
+    } finally {
+      if (run("umount", companionHome.toString()) != 0) {
+        run("umount", "-l", companionHome.toString());
+      }
+    }
+  }
+
   private static int run(String... cmd) throws IOException, InterruptedException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     if (!p.waitFor(30, TimeUnit.SECONDS)) {
