@@ -9,6 +9,7 @@ import dev.tether.DownloadTransfer;
 import dev.tether.ErrorCode;
 import dev.tether.SessionConfiguration;
 import dev.tether.Tether;
+import dev.tether.TetherException;
 import dev.tether.TetherOptions;
 import dev.tether.TransferError;
 import dev.tether.UrlSession;
@@ -121,6 +122,65 @@ class TransferFullDiskTest {
       }
     } finally {
       umount(target);
+    }
+  }
+
+  @Test
+  void aFullHomeRefusesNewTransfersWithATypedErrorAndWorksAgainOnceSpaceIsFreed() throws Exception {
+    Path home = tmp.resolve("home");
+    mountTmpfs(home, "16m");
+    try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home)) {
+      TestHttpServer.Resource small = server.file("/small.bin", 128 * 1024, 95);
+      try (Tether tether = Tether.connect("com.example.fulldisk", TetherOptions.defaults().home(home).startDaemon(false))) {
+        RecordingDelegate d = new RecordingDelegate();
+        UrlSession session = tether.urlSession(SessionConfiguration.background("full-home").requestTimeout(Duration.ofSeconds(5))
+            .resourceTimeout(Duration.ofSeconds(60)).build(), d);
+        DownloadTransfer before = session.download(server.url("/small.bin")).start();
+        assertThat(d.completion(before.id()).get(30, TimeUnit.SECONDS)).isEmpty();
+
+        Path filler = home.resolve("filler");
+        fill(filler);
+        Optional<TransferError> outcome;
+        try {
+          DownloadTransfer t = session.download(server.url("/small.bin")).start();
+          outcome = d.completion(t.id()).get(30, TimeUnit.SECONDS);
+        } catch (TetherException e) {
+          outcome = Optional.of(new TransferError(e.code(), e.getMessage()));
+        }
+        // SQLite may still find room in its write-ahead log; when it cannot, the error is typed and says what to do
+        if (outcome.isPresent()) {
+          assertThat(outcome.get().code()).as(outcome.get().message()).isEqualTo(ErrorCode.INSUFFICIENT_SPACE);
+          assertThat(outcome.get().message()).contains("free").contains(home.toString());
+        }
+        assertThat(daemon.isAlive()).isTrue();
+
+        Files.delete(filler);
+        DownloadTransfer after = session.download(server.url("/small.bin")).start();
+        assertThat(d.completion(after.id()).get(30, TimeUnit.SECONDS)).isEmpty();
+        assertThat(d.sha256(after.id())).isEqualTo(small.content().sha256());
+        Cli.Result list = Cli.run(home, "transfers", "--json");
+        assertThat(list.exitCode()).as(list.toString()).isZero();
+        assertThat(find(list, before.id()).path("state").asText()).isEqualTo("COMPLETED");
+        assertThat(find(list, after.id()).path("state").asText()).isEqualTo("COMPLETED");
+      }
+    } finally {
+      umount(home);
+    }
+  }
+
+  /** Writes zeros to {@code file} until the disk is full. */
+  private static void fill(Path file) throws IOException {
+    java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocate(64 * 1024);
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE_NEW,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      while (true) {
+        zeros.clear();
+        ch.write(zeros);
+      }
+    } catch (IOException e) {
+      if (!String.valueOf(e.getMessage()).contains("No space left on device")) {
+        throw e;
+      }
     }
   }
 

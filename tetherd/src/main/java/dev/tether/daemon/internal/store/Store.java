@@ -202,13 +202,25 @@ public final class Store implements AutoCloseable {
         return;
       } catch (Throwable t) {
         log.error("store writer failed", t);
+        Throwable reported = t instanceof SQLException e ? writeFailed(e) : t;
         for (Op<?> op : batch) {
-          op.result().completeExceptionally(t);
+          op.result().completeExceptionally(reported);
         }
       } finally {
         batch.clear();
       }
     }
+  }
+
+  /** A failed write as a typed error; a full disk says where to free space (SQLite rolled the write back). */
+  private TetherException writeFailed(SQLException e) {
+    String m = String.valueOf(e.getMessage());
+    if (m.contains("SQLITE_FULL") || m.contains("database or disk is full") || m.contains("No space left")) {
+      return new TetherException(ErrorCode.INSUFFICIENT_SPACE, "the disk holding the Tether home " + file.toAbsolutePath().getParent()
+          + " is full, so nothing was changed: free space there (or move the home with --home or TETHER_HOME to a bigger disk)"
+          + " and try again (" + m + ")", e);
+    }
+    return new TetherException(ErrorCode.GENERIC, "database write failed: " + m, e);
   }
 
   private void runBatch(List<Op<?>> batch) throws SQLException {
@@ -234,8 +246,7 @@ public final class Store implements AutoCloseable {
             s.execute("RELEASE op");
           }
           results.add(null);
-          failures.add(t instanceof SQLException e
-              ? new TetherException(ErrorCode.GENERIC, "database write failed: " + e.getMessage(), e) : t);
+          failures.add(t instanceof SQLException e ? writeFailed(e) : t);
         }
       }
       writer.commit();
