@@ -67,7 +67,7 @@ public final class Tether implements AutoCloseable {
     Objects.requireNonNull(appId, "appId");
     Path home = TetherPaths.resolveHome(options.home(), env);
     boolean background = "1".equals(env.get(Protocol.ENV_LAUNCHED_IN_BACKGROUND)) && appId.equals(env.get(Protocol.ENV_APP_ID));
-    var hello = dev.tether.protocol.Json.object();
+    var hello = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
     hello.put("kind", options.kind());
     if (background && env.get(Protocol.ENV_WAKE_ID) != null) {
       hello.put("wakeId", env.get(Protocol.ENV_WAKE_ID));

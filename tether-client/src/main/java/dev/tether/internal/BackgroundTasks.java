@@ -1,6 +1,7 @@
 package dev.tether.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.BackgroundTask;
 import dev.tether.ErrorCode;
@@ -27,7 +28,10 @@ import java.util.function.Function;
  * Tasks that arrive before any handler for their kind is set are held and handed over once one is.
  */
 public final class BackgroundTasks {
-  private static final System.Logger log = System.getLogger(BackgroundTasks.class.getName());
+  /** Created on first use: initialising the JDK's logging costs a freshly launched app's first task ~10 ms. */
+  private static final class Log {
+    static final System.Logger LOG = System.getLogger(BackgroundTasks.class.getName());
+  }
 
   private final DaemonClient client;
   private final boolean launchedInBackground;
@@ -87,7 +91,7 @@ public final class BackgroundTasks {
       }
       listening = true;
     }
-    client.call("task.listen", Json.object());
+    client.call("task.listen", JsonNodeFactory.instance.objectNode());
   }
 
   /** Runs when tetherd asks the app to exit (all tasks of its background launch complete) or the connection ends. */
@@ -135,7 +139,7 @@ public final class BackgroundTasks {
       TaskHandle h = new TaskHandle(this, wakeId, (ObjectNode) n);
       BackgroundTask task = factory.apply(h);
       if (task == null) {
-        log.log(Level.WARNING, "tetherd delivered a task of unknown kind {0}; completing it as failed", h.kind());
+        Log.LOG.log(Level.WARNING, "tetherd delivered a task of unknown kind {0}; completing it as failed", h.kind());
         h.completeQuietly(true, "unknown task kind " + h.kind());
         continue;
       }
@@ -147,7 +151,7 @@ public final class BackgroundTasks {
       }
     }
     dispatch(arrived);
-    ObjectNode ack = Json.object();
+    ObjectNode ack = JsonNodeFactory.instance.objectNode();
     ack.put("wakeId", wakeId);
     client.request("task.delivered", ack);
   }
@@ -182,7 +186,7 @@ public final class BackgroundTasks {
       try {
         d.handle(java.util.Collections.unmodifiableSet(forDelegate));
       } catch (RuntimeException ex) {
-        log.log(Level.ERROR, "the task delegate failed; its tasks are completed as failed", ex);
+        Log.LOG.log(Level.ERROR, "the task delegate failed; its tasks are completed as failed", ex);
         for (BackgroundTask t : forDelegate) {
           entryOf(t).handle().completeQuietly(true, "the task delegate threw " + ex);
         }
@@ -217,7 +221,7 @@ public final class BackgroundTasks {
     try {
       stage = handler.apply(e.task());
     } catch (RuntimeException ex) {
-      log.log(Level.ERROR, "the handler for " + e.task() + " failed; the task is completed as failed", ex);
+      Log.LOG.log(Level.ERROR, "the handler for " + e.task() + " failed; the task is completed as failed", ex);
       e.handle().completeQuietly(true, "the handler threw " + ex);
       return;
     }
@@ -227,14 +231,14 @@ public final class BackgroundTasks {
     }
     stage.whenComplete((v, failure) -> {
       if (failure != null) {
-        log.log(Level.WARNING, "the handler for " + e.task() + " completed exceptionally: " + failure);
+        Log.LOG.log(Level.WARNING, "the handler for " + e.task() + " completed exceptionally: " + failure);
       }
       e.handle().completeQuietly(failure != null, failure == null ? null : String.valueOf(failure));
     });
   }
 
   void sendCompletion(TaskHandle h, boolean failed, String error) {
-    ObjectNode body = Json.object();
+    ObjectNode body = JsonNodeFactory.instance.objectNode();
     body.put("id", h.id());
     if (failed) {
       body.put("failed", true);
@@ -245,7 +249,7 @@ public final class BackgroundTasks {
     }
     client.request("task.complete", body).whenComplete((r, e) -> {
       if (e != null) {
-        log.log(Level.DEBUG, "completing task " + h.id() + " failed: " + e);
+        Log.LOG.log(Level.DEBUG, "completing task " + h.id() + " failed: " + e);
       }
       synchronized (lock) {
         unacknowledged--;
@@ -265,11 +269,11 @@ public final class BackgroundTasks {
         try {
           r.run();
         } catch (RuntimeException ex) {
-          log.log(Level.ERROR, "the expiration handler of " + e.task() + " failed", ex);
+          Log.LOG.log(Level.ERROR, "the expiration handler of " + e.task() + " failed", ex);
         }
       }
     }
-    ObjectNode ack = Json.object();
+    ObjectNode ack = JsonNodeFactory.instance.objectNode();
     ack.put("wakeId", body.path("wakeId").asText());
     client.request("task.delivered", ack);
   }
@@ -325,7 +329,7 @@ public final class BackgroundTasks {
       try {
         r.run();
       } catch (RuntimeException e) {
-        log.log(Level.ERROR, "exit listener failed", e);
+        Log.LOG.log(Level.ERROR, "exit listener failed", e);
       }
     }
   }
@@ -333,7 +337,7 @@ public final class BackgroundTasks {
   /** Checks a user-info map holds only property-list values and returns it as JSON. */
   public static ObjectNode userInfoJson(Map<String, ?> userInfo) {
     if (userInfo == null) {
-      return Json.object();
+      return JsonNodeFactory.instance.objectNode();
     }
     check(userInfo, "userInfo");
     return Json.MAPPER.valueToTree(userInfo);

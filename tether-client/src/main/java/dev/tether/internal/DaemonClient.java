@@ -1,11 +1,11 @@
 package dev.tether.internal;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
-import dev.tether.protocol.Json;
 import dev.tether.protocol.Protocol;
 import dev.tether.protocol.TetherPaths;
 import java.io.DataInputStream;
@@ -57,7 +57,7 @@ public final class DaemonClient implements AutoCloseable {
     this.appId = appId;
     this.out = dev.tether.protocol.ChannelStreams.output(channel);
     this.in = FrameCodec.input(dev.tether.protocol.ChannelStreams.input(channel));
-    ObjectNode hello = helloExtras == null ? Json.object() : helloExtras.deepCopy();
+    ObjectNode hello = helloExtras == null ? JsonNodeFactory.instance.objectNode() : helloExtras.deepCopy();
     hello.put("protocol", Protocol.VERSION);
     hello.put("appId", appId);
     hello.put("pid", ProcessHandle.current().pid());

@@ -1,12 +1,13 @@
 package dev.tether.internal;
 
-import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
-import dev.tether.protocol.Json;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -29,9 +30,45 @@ public final class TaskHandle {
     this.kind = json.path("kind").asText();
     this.sessionIdentifier = json.path("sessionIdentifier").asText(null);
     Map<String, Object> info = json.path("userInfo").isObject()
-        ? Json.MAPPER.convertValue(json.get("userInfo"), new TypeReference<LinkedHashMap<String, Object>>() {})
+        ? plainMap(json.get("userInfo"))
         : Map.of();
     this.userInfo = Collections.unmodifiableMap(info);
+  }
+
+  /**
+   * The JSON object as plain Java values, as {@code ObjectMapper.convertValue} to a map gives them (objects as
+   * {@link LinkedHashMap}, arrays as {@link ArrayList}, numbers as Integer, Long, BigInteger or Double by their JSON
+   * form), without building an {@code ObjectMapper} on a freshly launched app's way to its first task.
+   */
+  static Map<String, Object> plainMap(JsonNode object) {
+    Map<String, Object> map = new LinkedHashMap<>();
+    for (Map.Entry<String, JsonNode> e : object.properties()) {
+      map.put(e.getKey(), plain(e.getValue()));
+    }
+    return map;
+  }
+
+  private static Object plain(JsonNode n) {
+    if (n.isObject()) {
+      return plainMap(n);
+    }
+    if (n.isArray()) {
+      List<Object> list = new ArrayList<>(n.size());
+      for (JsonNode e : n) {
+        list.add(plain(e));
+      }
+      return list;
+    }
+    if (n.isNumber()) {
+      return n.numberValue();
+    }
+    if (n.isTextual()) {
+      return n.textValue();
+    }
+    if (n.isBoolean()) {
+      return n.booleanValue();
+    }
+    return null;
   }
 
   public String id() {

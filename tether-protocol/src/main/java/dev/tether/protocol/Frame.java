@@ -1,6 +1,7 @@
 package dev.tether.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Objects;
 
@@ -18,7 +19,7 @@ public record Frame(String type, long id, ObjectNode body) {
   public Frame {
     Objects.requireNonNull(type, "type");
     if (body == null) {
-      body = Json.object();
+      body = JsonNodeFactory.instance.objectNode();
     }
   }
 

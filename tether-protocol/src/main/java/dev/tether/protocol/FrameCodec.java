@@ -56,7 +56,7 @@ public final class FrameCodec {
   public Frame decode(byte[] bytes) {
     JsonNode node;
     try {
-      node = Json.MAPPER.readTree(bytes);
+      node = FrameJson.read(bytes);
     } catch (IOException e) {
       throw new TetherException(ErrorCode.CORRUPT_FRAME, "frame is not valid JSON: " + e.getMessage(), e);
     }
@@ -67,30 +67,25 @@ public final class FrameCodec {
     if (body != null && !body.isNull() && !(body instanceof ObjectNode)) {
       throw new TetherException(ErrorCode.CORRUPT_FRAME, "frame body must be a JSON object");
     }
-    return new Frame(o.get("type").asText(), o.path("id").asLong(0), (ObjectNode) body);
+    return new Frame(o.get("type").asText(), o.path("id").asLong(0), body instanceof ObjectNode b ? b : null);
   }
 
   public byte[] encode(Frame frame) {
-    ObjectNode o = Json.object();
-    o.put("type", frame.type());
-    o.put("id", frame.id());
-    o.set("body", frame.body());
-    byte[] json;
+    byte[] out;
     try {
-      json = Json.MAPPER.writeValueAsBytes(o);
+      out = FrameJson.writeWithLengthPrefix(frame);
     } catch (IOException e) {
       throw new TetherException(ErrorCode.GENERIC, "cannot encode frame " + frame.type(), e);
     }
-    if (json.length > maxFrameBytes) {
+    int length = out.length - 4;
+    if (length > maxFrameBytes) {
       throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE,
-          "message of " + json.length + " bytes exceeds the " + maxFrameBytes + "-byte frame limit");
+          "message of " + length + " bytes exceeds the " + maxFrameBytes + "-byte frame limit");
     }
-    byte[] out = new byte[4 + json.length];
-    out[0] = (byte) (json.length >>> 24);
-    out[1] = (byte) (json.length >>> 16);
-    out[2] = (byte) (json.length >>> 8);
-    out[3] = (byte) json.length;
-    System.arraycopy(json, 0, out, 4, json.length);
+    out[0] = (byte) (length >>> 24);
+    out[1] = (byte) (length >>> 16);
+    out[2] = (byte) (length >>> 8);
+    out[3] = (byte) length;
     return out;
   }
 
