@@ -387,14 +387,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private boolean anyPending(String app) {
-    return store.read(conn -> {
-      try (PreparedStatement s = conn.prepareStatement("SELECT 1 FROM cx_inbox WHERE app = ? LIMIT 1")) {
-        s.setString(1, app);
-        try (ResultSet rs = s.executeQuery()) {
-          return rs.next();
-        }
-      }
-    });
+    return store.exists("SELECT 1 FROM cx_inbox WHERE app = ? LIMIT 1", app);
   }
 
   private ObjectNode state(String app) {
@@ -1089,14 +1082,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private boolean exists(long seq) {
-    return store.read(conn -> {
-      try (PreparedStatement s = conn.prepareStatement("SELECT 1 FROM cx_inbox WHERE seq = ?")) {
-        s.setLong(1, seq);
-        try (ResultSet rs = s.executeQuery()) {
-          return rs.next();
-        }
-      }
-    });
+    return store.exists("SELECT 1 FROM cx_inbox WHERE seq = ?", seq);
   }
 
   private void contextAcked(ObjectNode b) {

@@ -166,6 +166,20 @@ public final class Store implements AutoCloseable {
     }
   }
 
+  /** Whether the query (with its {@code ?} parameters bound in order) returns at least one row. */
+  public boolean exists(String sql, Object... args) {
+    return read(c -> {
+      try (PreparedStatement p = c.prepareStatement(sql)) {
+        for (int i = 0; i < args.length; i++) {
+          p.setObject(i + 1, args[i]);
+        }
+        try (ResultSet rs = p.executeQuery()) {
+          return rs.next();
+        }
+      }
+    });
+  }
+
   public static <T> T await(CompletableFuture<T> f) {
     try {
       return f.get(60, TimeUnit.SECONDS);
