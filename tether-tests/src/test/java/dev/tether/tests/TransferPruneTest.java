@@ -31,7 +31,7 @@ class TransferPruneTest {
       kit.settle();
       assertThat(s.allTransfers()).hasSize(1);
       kit.clock().advance(Duration.ofHours(25));
-      await().atMost(Duration.ofSeconds(10)).until(() -> s.allTransfers().isEmpty());
+      await().atMost(Duration.ofSeconds(60)).until(() -> s.allTransfers().isEmpty());
     }
   }
 }
