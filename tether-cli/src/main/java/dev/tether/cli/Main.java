@@ -4,6 +4,8 @@ import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Version;
 import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code tether}: the command line for tetherd, transfers, apps and paired devices. */
 public final class Main {
@@ -15,15 +17,61 @@ public final class Main {
 
   /** Runs one command line and returns its exit code (what tests call). */
   public static int run(String... args) {
-    CommandLine cl = commandLine();
+    CommandLine cl = commandLine(args);
     int code = cl.execute(args);
     cl.getOut().flush();
     cl.getErr().flush();
     return code;
   }
 
+  /** The full command model: every subcommand built (help, completion, nested calls). */
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new TetherCommand());
+    for (Class<?> sub : TetherCommand.SUBCOMMANDS) {
+      cl.addSubcommand(sub);
+    }
+    return withHandlers(cl);
+  }
+
+  /**
+   * The command model for one command line: when it names a subcommand, only that subcommand's model is built
+   * (picocli reflects over every command, option and converter it is given: ~150 ms of each start for all of
+   * them). Help, completion and anything unclear get the full model.
+   */
+  static CommandLine commandLine(String... args) {
+    Class<?> invoked = invokedSubcommand(args);
+    if (invoked == null) {
+      return commandLine();
+    }
+    CommandLine cl = new CommandLine(new TetherCommand());
+    cl.addSubcommand(invoked);
+    return withHandlers(cl);
+  }
+
+  /** The subcommand a command line names after the root's own options, or null when that is unclear or help. */
+  static Class<?> invokedSubcommand(String... args) {
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (a.equals("--home")) {
+        i++;
+      } else if (!a.startsWith("--home=")) {
+        return a.startsWith("-") || a.equals("help") || a.equals("completion") ? null : subcommandNamed(a);
+      }
+    }
+    return null;
+  }
+
+  private static Class<?> subcommandNamed(String name) {
+    for (Class<?> sub : TetherCommand.SUBCOMMANDS) {
+      Command command = sub.getAnnotation(Command.class);
+      if (command != null && name.equals(command.name()) && command.aliases().length == 0) {
+        return sub;
+      }
+    }
+    return null;
+  }
+
+  private static CommandLine withHandlers(CommandLine cl) {
     cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       if (ex instanceof TetherException te) {
         commandLine.getErr().println("tether: " + te.getMessage() + " [" + te.code() + "]");

@@ -5,18 +5,22 @@ import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.TetherPaths;
 import java.nio.file.Path;
+import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** The root command; holds the options every subcommand shares. */
 @Command(name = "tether", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
-    description = "Background transfers, wakes and paired-device connectivity for apps that are rarely running.",
-    subcommands = {DemoCommand.class, DaemonCommand.class, CompletionCommand.class, AppCommand.class, AppsCommand.class, TimelineCommand.class,
-        ConnectivityCommands.Pair.class, ConnectivityCommands.Peers.class, ConnectivityCommands.Unpair.class,
-        ConnectivityCommands.Send.class, ConnectivityCommands.Receive.class, ConnectivityCommands.Outstanding.class,
-        DownloadCommand.class, UploadCommand.class, TransfersCommand.class, CancelCommand.class, ConditionsCommand.class,
-        picocli.CommandLine.HelpCommand.class})
+    description = "Background transfers, wakes and paired-device connectivity for apps that are rarely running.")
 public final class TetherCommand {
+  /** The subcommands, in help order. Main builds only the one a command line names (picocli's model is costly). */
+  static final List<Class<?>> SUBCOMMANDS = List.of(DemoCommand.class, DaemonCommand.class, CompletionCommand.class,
+      AppCommand.class, AppsCommand.class, TimelineCommand.class,
+      ConnectivityCommands.Pair.class, ConnectivityCommands.Peers.class, ConnectivityCommands.Unpair.class,
+      ConnectivityCommands.Send.class, ConnectivityCommands.Receive.class, ConnectivityCommands.Outstanding.class,
+      DownloadCommand.class, UploadCommand.class, TransfersCommand.class, CancelCommand.class, ConditionsCommand.class,
+      picocli.CommandLine.HelpCommand.class);
+
   /** The app id the CLI connects as when a command acts on the user's behalf rather than an app's. */
   public static final String CLI_APP_ID = "dev.tether.cli";
 
