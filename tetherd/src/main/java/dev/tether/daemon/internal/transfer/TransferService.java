@@ -92,7 +92,9 @@ public final class TransferService implements DaemonService {
     final TransferRow row;
     final CompletableFuture<Void> done = new CompletableFuture<>();
     volatile long bytes = -1;
+    final long startedAt = System.nanoTime() / 1_000_000;
     volatile long lastProgressAt;
+    final java.util.concurrent.atomic.AtomicBoolean progressPending = new java.util.concurrent.atomic.AtomicBoolean();
 
     Running(HttpAttempt attempt, TransferRow row) {
       this.attempt = attempt;
@@ -114,6 +116,7 @@ public final class TransferService implements DaemonService {
   private ExecutorService events;
   private ExecutorService control;
   private ExecutorService flusher;
+  private java.util.concurrent.ScheduledExecutorService progressTimer;
   private final Conditions conditions = new Conditions(Path.of("/sys/class/power_supply"));
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
   private final Map<Long, TetherClock.Timer> timers = new ConcurrentHashMap<>();
@@ -124,6 +127,7 @@ public final class TransferService implements DaemonService {
   private final Map<SessionKey, SessionConfig> configs = new ConcurrentHashMap<>();
   /** Downloads whose body is complete and that wait for the finisher (sync, move, commit). */
   private final Set<Long> finalizing = ConcurrentHashMap.newKeySet();
+  private final Set<SessionKey> pumpsPending = ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.BlockingQueue<Finished> finishing = new java.util.concurrent.LinkedBlockingQueue<>();
   private ExecutorService syncPool;
   private Thread finisher;
@@ -148,6 +152,7 @@ public final class TransferService implements DaemonService {
     events = Executors.newSingleThreadExecutor(named("tether-transfer-events"));
     control = Executors.newFixedThreadPool(2, named("tether-transfer-ctl"));
     flusher = Executors.newSingleThreadExecutor(named("tether-transfer-flush"));
+    progressTimer = Executors.newSingleThreadScheduledExecutor(named("tether-transfer-progress"));
     syncPool = Executors.newFixedThreadPool(8, named("tether-transfer-sync"));
     finisher = new Thread(this::finishLoop, "tether-transfer-finisher");
     finisher.setDaemon(true);
@@ -258,7 +263,7 @@ public final class TransferService implements DaemonService {
       }
       boolean idle = store.read(c -> count(c, "SELECT count(*) FROM transfer_events WHERE app_id = ? AND session = ?", key) == 0
           && count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) == 0);
-      events.execute(() -> pump(key));
+      schedulePump(key);
       for (long id : List.copyOf(waitingConditions)) {
         schedule(id);
       }
@@ -642,7 +647,7 @@ public final class TransferService implements DaemonService {
       if (a.reschedule() != null) {
         schedule(a.reschedule());
       }
-      events.execute(() -> pump(key));
+      schedulePump(key);
       return Json.object();
     }, control);
   }
@@ -903,13 +908,34 @@ public final class TransferService implements DaemonService {
     };
   }
 
+  /**
+   * Progress is pushed at most every {@value #PROGRESS_INTERVAL_MS} ms per transfer, the first one that long after the
+   * attempt started, always with the latest count (a trailing push is scheduled when one is due later): a transfer
+   * finishing sooner pushes none, its completion says it all.
+   */
   private void progress(Running run, long bytes) {
     run.bytes = bytes;
-    long now = System.nanoTime() / 1_000_000;
-    if (now - run.lastProgressAt < PROGRESS_INTERVAL_MS) {
+    if (run.progressPending.get()) {
       return;
     }
-    run.lastProgressAt = now;
+    long now = System.nanoTime() / 1_000_000;
+    long due = Math.max(run.startedAt, run.lastProgressAt) + PROGRESS_INTERVAL_MS;
+    if (!run.progressPending.compareAndSet(false, true)) {
+      return;
+    }
+    if (now >= due) {
+      pushProgress(run);
+    } else {
+      progressTimer.schedule(() -> pushProgress(run), due - now, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void pushProgress(Running run) {
+    run.lastProgressAt = System.nanoTime() / 1_000_000;
+    run.progressPending.set(false);
+    if (running.get(run.row.id()) != run) {
+      return; // the attempt ended meanwhile
+    }
     SessionKey key = new SessionKey(run.row.appId(), run.row.session());
     Map<Long, Opener> m = openers.get(key);
     if (m == null || m.isEmpty()) {
@@ -999,7 +1025,7 @@ public final class TransferService implements DaemonService {
           return true;
         }));
         if (recorded) {
-          events.execute(() -> pump(key));
+          schedulePump(key);
           maybeWake(key, "authentication challenge");
         }
       }
@@ -1228,8 +1254,8 @@ public final class TransferService implements DaemonService {
 
   /** Adds {@code eventsFinished} when the session has no running transfer and every earlier event was acknowledged. */
   private void checkFinished(Connection c, SessionKey key) throws SQLException {
-    if (count(c, "SELECT count(*) FROM transfer_events WHERE app_id = ? AND session = ?", key) > 0
-        || count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) > 0) {
+    if (count(c, "SELECT EXISTS (SELECT 1 FROM transfer_events WHERE app_id = ? AND session = ?)", key) > 0
+        || count(c, "SELECT EXISTS (SELECT 1 FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING')", key) > 0) {
       return;
     }
     try (PreparedStatement p = c.prepareStatement("SELECT last_event_type FROM transfer_sessions WHERE app_id = ? AND identifier = ?")) {
@@ -1278,8 +1304,8 @@ public final class TransferService implements DaemonService {
 
   /** After a commit that added events: deliver them, and wake the app if none of its connections has the session open. */
   private void afterEvents(SessionKey key, String reason) {
-    events.execute(() -> pump(key));
-    boolean anyRunning = store.read(c -> count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) > 0);
+    schedulePump(key);
+    boolean anyRunning = store.read(c -> count(c, "SELECT EXISTS (SELECT 1 FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING')", key) > 0);
     if (!anyRunning) {
       maybeWake(key, reason);
     }
@@ -1300,6 +1326,19 @@ public final class TransferService implements DaemonService {
       log.debug("session {} of {} needs its app ({}), but no task service runs: {}", key.id(), key.app(), reason, e.getMessage());
     } catch (RuntimeException e) {
       log.warn("asking to wake {} for session {} failed", key.app(), key.id(), e);
+    }
+  }
+
+  /**
+   * Has the events thread pump {@code key} once more, unless a pump of it is already waiting there: that one reads
+   * every event committed before it starts, so a burst of commits and acknowledgements costs one pump, not one each.
+   */
+  private void schedulePump(SessionKey key) {
+    if (pumpsPending.add(key)) {
+      events.execute(() -> {
+        pumpsPending.remove(key);
+        pump(key);
+      });
     }
   }
 
@@ -1498,6 +1537,9 @@ public final class TransferService implements DaemonService {
     }
     if (finisher != null) {
       finisher.interrupt();
+    }
+    if (progressTimer != null) {
+      progressTimer.shutdownNow();
     }
     for (ExecutorService e : List.of(workers, control, events, flusher, syncPool)) {
       if (e != null) {
