@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: Tether background downloads against curl, both fetching from a real nginx on loopback.
-#   1. one 1 GiB file: `tether download URL -o FILE` vs `curl -o FILE URL` (wall time ratio; tetherd's RSS growth)
+#   1. one 1 GiB file: `tether download URL -o FILE` vs `curl -o FILE URL` (wall time ratio; tetherd's RSS growth), and
+#      vs `curl -o FILE URL` followed by an fsync of FILE, timed together (a peer as durable as tetherd, which syncs)
 #   2. 1,000 files of 64 KiB queued at once: `tether download --list` (16 connections) vs `curl --parallel --parallel-max 16`
 # Usage: bench/download.sh [RUNS]   (default 3 runs of each; the median is reported). Not a test; prints figures.
 set -euo pipefail
@@ -67,13 +68,18 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
 
+fsync_file() { python3 -c 'import os,sys; fd=os.open(sys.argv[1],os.O_RDONLY); os.fsync(fd); os.close(fd)' "$1"; }
+
 rss_before="$(rss_kib)"
-curl_big=(); tether_big=()
+curl_big=(); curlsync_big=(); tether_big=()
 for i in $(seq 1 "$runs"); do
-  rm -f "$work/out/big.curl" "$work/out/big.tether"; sync
+  rm -f "$work/out/big.curl" "$work/out/big.curlsync" "$work/out/big.tether"; sync
   t0="$(now)"; curl -sf -o "$work/out/big.curl" "$base/big.bin"; t1="$(now)"
   curl_big+=("$(elapsed "$t0" "$t1")")
   sync
+  t0="$(now)"; curl -sf -o "$work/out/big.curlsync" "$base/big.bin"; fsync_file "$work/out/big.curlsync"; t1="$(now)"
+  curlsync_big+=("$(elapsed "$t0" "$t1")")
+  rm -f "$work/out/big.curl" "$work/out/big.curlsync"; sync
   t0="$(now)"; "$root/tether" --home "$home" download "$base/big.bin" -o "$work/out/big.tether" >/dev/null; t1="$(now)"
   tether_big+=("$(elapsed "$t0" "$t1")")
   cmp -s "$work/www/big.bin" "$work/out/big.tether" || { echo "tether's copy differs" >&2; exit 1; }
@@ -100,10 +106,12 @@ for i in $(seq 1 "$runs"); do
 done
 
 cb="$(printf '%s\n' "${curl_big[@]}" | median)"; tb="$(printf '%s\n' "${tether_big[@]}" | median)"
+cfb="$(printf '%s\n' "${curlsync_big[@]}" | median)"
 cs="$(printf '%s\n' "${curl_small[@]}" | median)"; ts="$(printf '%s\n' "${tether_small[@]}" | median)"
 echo "machine: $(nproc) cores, $(uname -r), $(java -version 2>&1 | head -1)"
 echo "1 GiB:        curl ${curl_big[*]} s | tether ${tether_big[*]} s (median curl $cb s, tether $tb s)"
-echo "              ratio tether/curl = $(python3 -c "print(f'{$tb/$cb:.2f}')") (target <= 0.80)"
+echo "              curl + fsync ${curlsync_big[*]} s (median $cfb s)"
+echo "              ratio tether/curl = $(python3 -c "print(f'{$tb/$cb:.2f}')") (target <= 0.80); tether/(curl + fsync) = $(python3 -c "print(f'{$tb/$cfb:.2f}')")"
 echo "              tetherd RSS before ${rss_before} KiB, peak ${rss_peak} KiB, after ${rss_after} KiB: growth $(( (rss_peak - rss_before) / 1024 )) MiB (target <= 64)"
 echo "1000x64 KiB:  curl ${curl_small[*]} s | tether ${tether_small[*]} s (median curl $cs s, tether $ts s)"
 echo "              ratio tether/curl = $(python3 -c "print(f'{$ts/$cs:.2f}')") (target <= 2.00)"

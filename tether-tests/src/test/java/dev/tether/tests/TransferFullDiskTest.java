@@ -1,6 +1,7 @@
 package dev.tether.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -164,6 +165,80 @@ class TransferFullDiskTest {
         assertThat(find(list, after.id()).path("state").asText()).isEqualTo("COMPLETED");
       }
     } finally {
+      umount(home);
+    }
+  }
+
+  @Test
+  void aDownloadWhoseLengthExceedsTheFreeSpaceFailsBeforeWritingNamingTheFolderAndTheBytesNeeded() throws Exception {
+    Path home = tmp.resolve("home");
+    mountTmpfs(home, "16m");
+    try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home)) {
+      server.file("/large.bin", 64 * MIB, 96);
+      TestHttpServer.Resource small = server.file("/small.bin", 256 * 1024, 97);
+      Path transfers = home.resolve("data/transfers");
+      try (Tether tether = Tether.connect("com.example.fulldisk", TetherOptions.defaults().home(home).startDaemon(false))) {
+        RecordingDelegate d = new RecordingDelegate();
+        UrlSession session = tether.urlSession(SessionConfiguration.background("too-large").requestTimeout(Duration.ofSeconds(5))
+            .resourceTimeout(Duration.ofSeconds(60)).build(), d);
+        long freeBefore = Files.getFileStore(home).getUsableSpace();
+        DownloadTransfer t = session.download(server.url("/large.bin")).start();
+
+        Optional<TransferError> error = d.completion(t.id()).get(30, TimeUnit.SECONDS);
+        assertThat(error).isPresent();
+        assertThat(error.get().code()).as(error.get().message()).isEqualTo(ErrorCode.INSUFFICIENT_SPACE);
+        // the check made from Content-Length, before the body is written (a full disk mid-body says "after N MiB")
+        assertThat(error.get().message()).contains("it needs 64.0 MiB (" + 64 * MIB + " bytes) in " + transfers)
+            .contains("free at least").doesNotContain("after");
+        assertThat(server.requests("/large.bin")).as("a lack of space is not retried").hasSize(1);
+        assertThat(Files.getFileStore(home).getUsableSpace()).isGreaterThan(freeBefore - 2 * MIB);
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(partFiles(home)).isEmpty());
+
+        DownloadTransfer next = session.download(server.url("/small.bin")).start();
+        assertThat(d.completion(next.id()).get(30, TimeUnit.SECONDS)).isEmpty();
+        assertThat(d.sha256(next.id())).isEqualTo(small.content().sha256());
+        assertThat(d.calls("completed")).filteredOn(c -> c.transferId() == t.id()).hasSize(1);
+        assertThat(daemon.isAlive()).isTrue();
+      }
+    } finally {
+      umount(home);
+    }
+  }
+
+  @Test
+  void anExpectedBytesHintLargerThanTheFreeSpaceIsRefusedAtCreationAndNothingIsStored() throws Exception {
+    Path home = tmp.resolve("home");
+    Path target = tmp.resolve("target");
+    mountTmpfs(home, "16m");
+    mountTmpfs(target, "1m");
+    try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home)) {
+      TestHttpServer.Resource small = server.file("/hinted.bin", 128 * 1024, 98);
+      try (Tether tether = Tether.connect("com.example.fulldisk", TetherOptions.defaults().home(home).startDaemon(false))) {
+        RecordingDelegate d = new RecordingDelegate();
+        UrlSession session = tether.urlSession(SessionConfiguration.background("hinted").build(), d);
+
+        assertThatThrownBy(() -> session.download(server.url("/hinted.bin")).expectedBytes(64 * MIB).start())
+            .isInstanceOfSatisfying(TetherException.class, e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.INSUFFICIENT_SPACE);
+              assertThat(e.getMessage()).contains("64.0 MiB").contains(home.resolve("data/transfers").toString()).contains("free at least");
+            });
+        // the home has room, the destination's disk (another file system: the file is copied there) does not
+        assertThat(Files.getFileStore(target)).isNotEqualTo(Files.getFileStore(home));
+        assertThatThrownBy(() -> session.download(server.url("/hinted.bin")).expectedBytes(4 * MIB)
+            .destination(target.resolve("hinted.bin")).start())
+            .isInstanceOfSatisfying(TetherException.class, e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.INSUFFICIENT_SPACE);
+              assertThat(e.getMessage()).contains("4.0 MiB").contains(target.toString()).contains("another disk");
+            });
+        assertThat(server.requests("/hinted.bin")).as("nothing was fetched").isEmpty();
+        assertThat(session.allTransfers()).as("nothing was stored").isEmpty();
+
+        DownloadTransfer ok = session.download(server.url("/hinted.bin")).expectedBytes(128 * 1024).start();
+        assertThat(d.completion(ok.id()).get(30, TimeUnit.SECONDS)).isEmpty();
+        assertThat(d.sha256(ok.id())).isEqualTo(small.content().sha256());
+      }
+    } finally {
+      umount(target);
       umount(home);
     }
   }

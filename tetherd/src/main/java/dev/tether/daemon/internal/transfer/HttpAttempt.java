@@ -242,6 +242,13 @@ final class HttpAttempt {
         long length = entity == null ? 0 : entity.getContentLength();
         long total = length >= 0 ? have + length : -1;
         expectedTotal = total;
+        if (length > 0) {
+          String shortfall = DiskSpace.shortfall(part.getParent(), length,
+              row.destination() == null ? null : Path.of(row.destination()), total);
+          if (shortfall != null) {
+            return new Fail(ErrorCode.INSUFFICIENT_SPACE, shortfall, code);
+          }
+        }
         Header et = resp.getFirstHeader("ETag");
         Header lm = resp.getFirstHeader("Last-Modified");
         Header ar = resp.getFirstHeader("Accept-Ranges");

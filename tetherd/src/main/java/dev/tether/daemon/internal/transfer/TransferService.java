@@ -384,6 +384,13 @@ public final class TransferService implements DaemonService {
       }
     }
     long expected = b.path("expectedBytes").asLong(-1);
+    if (kind.equals("download") && expected > 0) {
+      long have = resume == null ? 0 : resume.bytes;
+      String shortfall = DiskSpace.shortfall(dir, Math.max(0, expected - have), destination == null ? null : Path.of(destination), expected);
+      if (shortfall != null) {
+        throw new TetherException(ErrorCode.INSUFFICIENT_SPACE, shortfall);
+      }
+    }
     String description = b.hasNonNull("description") ? b.get("description").asText() : null;
     long deadline = Math.max(now, notBefore == null ? now : notBefore) + cfg.resourceTimeout().toMillis();
     final String fMethod = method;
