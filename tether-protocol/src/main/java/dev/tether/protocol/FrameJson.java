@@ -9,6 +9,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.POJONode;
+import com.fasterxml.jackson.databind.util.RawValue;
+import com.fasterxml.jackson.core.io.SegmentedStringWriter;
+import com.fasterxml.jackson.core.util.BufferRecycler;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.Map;
@@ -32,24 +36,49 @@ final class FrameJson {
   static JsonNode read(byte[] bytes) throws IOException {
     try (JsonParser p = FACTORY.createParser(bytes)) {
       JsonToken t = p.nextToken();
-      return t == null ? null : value(p, t);
+      return t == null ? null : value(p, t, bytes);
     }
   }
 
-  private static JsonNode value(JsonParser p, JsonToken t) throws IOException {
+  /** The first JSON value of {@code text}, or {@code null} when there is none. */
+  static JsonNode read(String text) throws IOException {
+    try (JsonParser p = FACTORY.createParser(text)) {
+      JsonToken t = p.nextToken();
+      return t == null ? null : value(p, t, null);
+    }
+  }
+
+  /** {@code n} as compact JSON text, the same text {@link Json#MAPPER} writes. */
+  static String writeString(JsonNode n) throws IOException {
+    BufferRecycler buffers = FACTORY._getBufferRecycler();
+    try {
+      SegmentedStringWriter out = new SegmentedStringWriter(buffers);
+      try (JsonGenerator g = FACTORY.createGenerator(out)) {
+        write(g, n);
+      }
+      return out.getAndClear();
+    } finally {
+      buffers.releaseToPool();
+    }
+  }
+
+  /** The value starting at token {@code t}; {@code source}, when given, is the input, for payloads' source text. */
+  private static JsonNode value(JsonParser p, JsonToken t, byte[] source) throws IOException {
     switch (t) {
       case START_OBJECT: {
         ObjectNode o = NODES.objectNode();
         for (JsonToken f = p.nextToken(); f != JsonToken.END_OBJECT; f = p.nextToken()) {
           String name = p.currentName();
-          o.replace(name, value(p, p.nextToken()));
+          JsonToken v = p.nextToken();
+          o.replace(name, source != null && v == JsonToken.START_OBJECT && name.equals("payload")
+              ? sourced(p, source) : value(p, v, source));
         }
         return o;
       }
       case START_ARRAY: {
         ArrayNode a = NODES.arrayNode();
         for (JsonToken e = p.nextToken(); e != JsonToken.END_ARRAY; e = p.nextToken()) {
-          a.add(value(p, e));
+          a.add(value(p, e, source));
         }
         return a;
       }
@@ -75,6 +104,21 @@ final class FrameJson {
       default:
         throw new JsonParseException(p, "unexpected JSON token " + t);
     }
+  }
+
+  /** A {@code "payload"} object (the parser is on its start), remembering the bytes it was read from. */
+  private static JsonNode sourced(JsonParser p, byte[] source) throws IOException {
+    long start = p.currentTokenLocation().getByteOffset();
+    SourcedObjectNode o = new SourcedObjectNode(NODES);
+    for (JsonToken f = p.nextToken(); f != JsonToken.END_OBJECT; f = p.nextToken()) {
+      String name = p.currentName();
+      o.replace(name, value(p, p.nextToken(), source));
+    }
+    long end = p.currentLocation().getByteOffset();
+    if (start >= 0 && end > start && end <= source.length && source[(int) start] == '{' && source[(int) end - 1] == '}') {
+      o.source(new String(source, (int) start, (int) (end - start), java.nio.charset.StandardCharsets.UTF_8));
+    }
+    return o;
   }
 
   /** The frame as 4 bytes left for its length, then its JSON {@code {"type":..,"id":..,"body":{..}}}. */
@@ -140,6 +184,11 @@ final class FrameJson {
         g.writeNull();
         return;
       default:
+        if (n instanceof POJONode pojo && pojo.getPojo() instanceof RawValue raw && raw.rawValue() instanceof String text) {
+          // payloads kept as stored text and forwarded without being parsed again
+          g.writeRawValue(text);
+          return;
+        }
         Json.MAPPER.writeTree(g, n);
     }
   }

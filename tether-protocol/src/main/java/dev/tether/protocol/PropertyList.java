@@ -2,6 +2,7 @@ package dev.tether.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
@@ -49,6 +50,9 @@ public final class PropertyList {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, what + " must not be null; pass an empty map instead");
     }
     JsonNode node = toJson(payload, "");
+    if (maxEncodedBytes(node) <= maxBytes) {
+      return node;
+    }
     int size = Json.write(node).getBytes(StandardCharsets.UTF_8).length;
     if (size > maxBytes) {
       throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, what + " is " + size + " bytes encoded; the limit is "
@@ -57,8 +61,42 @@ public final class PropertyList {
     return node;
   }
 
+  /**
+   * An upper bound of {@code n}'s size as compact UTF-8 JSON, so that small payloads need not be written out just to
+   * be measured: a character takes at most 6 bytes (an escape), a number at most 25.
+   */
+  static long maxEncodedBytes(JsonNode n) {
+    switch (n.getNodeType()) {
+      case OBJECT: {
+        long size = 2;
+        for (Map.Entry<String, JsonNode> e : n.properties()) {
+          size += 6L * e.getKey().length() + 4 + maxEncodedBytes(e.getValue());
+        }
+        return size;
+      }
+      case ARRAY: {
+        long size = 2;
+        for (JsonNode e : n) {
+          size += 1 + maxEncodedBytes(e);
+        }
+        return size;
+      }
+      case STRING:
+        return 2 + 6L * n.textValue().length();
+      case NUMBER:
+        return n.isBigInteger() || n.isBigDecimal() ? 1L << 40 : 25;
+      default:
+        return 5;
+    }
+  }
+
   /** The encoded form of one value tree (validated). */
   public static JsonNode toJson(Object value, String path) {
+    return encoded(value, path, null);
+  }
+
+  /** {@link #toJson}, with the value's location as its container's path and its own key or index, joined on error. */
+  private static JsonNode encoded(Object value, String parent, Object key) {
     ObjectNode o = Json.object();
     if (value instanceof String s) {
       o.put("s", s);
@@ -80,22 +118,24 @@ public final class PropertyList {
       o.put("x", Base64.getEncoder().encodeToString(x));
     } else if (value instanceof List<?> list) {
       ArrayNode a = o.putArray("l");
+      String path = join(parent, key);
       int i = 0;
       for (Object e : list) {
-        a.add(toJson(e, path + "[" + i + "]"));
+        a.add(encoded(e, path, i));
         i++;
       }
     } else if (value instanceof Map<?, ?> map) {
       ObjectNode m = o.putObject("m");
+      String path = join(parent, key);
       for (Map.Entry<?, ?> e : map.entrySet()) {
-        if (!(e.getKey() instanceof String key)) {
+        if (!(e.getKey() instanceof String name)) {
           throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, "the map at " + display(path)
               + " has a key of type " + typeName(e.getKey()) + "; property-list maps take String keys only");
         }
-        m.set(key, toJson(e.getValue(), path + "/" + key));
+        m.set(name, encoded(e.getValue(), path, name));
       }
     } else {
-      throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, "the value at " + display(path) + " is a "
+      throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, "the value at " + display(join(parent, key)) + " is a "
           + typeName(value) + "; payloads take only String, Boolean, Integer, Long, Double, Instant/Date, byte[], "
           + "List and Map<String, ?>");
     }
@@ -122,6 +162,37 @@ public final class PropertyList {
     @SuppressWarnings("unchecked")
     Map<String, Object> m = (Map<String, Object>) v;
     return m;
+  }
+
+  /**
+   * Checks an encoded value as {@link #fromJson} would read it, without building the decoded value.
+   *
+   * @throws TetherException CORRUPT_FRAME when it is not a valid encoding
+   */
+  public static void checkEncoded(JsonNode n) {
+    if (!(n instanceof ObjectNode o) || o.size() != 1) {
+      throw new TetherException(ErrorCode.CORRUPT_FRAME, "encoded payload value is not a one-field object: " + n);
+    }
+    Map.Entry<String, JsonNode> e = o.properties().iterator().next();
+    JsonNode v = e.getValue();
+    switch (e.getKey()) {
+      case "s", "b", "i", "j", "d" -> {
+        // read leniently by fromJson, as asText/asBoolean/asInt/asLong/asDouble do
+      }
+      case "t" -> Instant.parse(v.asText());
+      case "x" -> Base64.getDecoder().decode(v.asText());
+      case "l" -> {
+        for (JsonNode c : v) {
+          checkEncoded(c);
+        }
+      }
+      case "m" -> {
+        for (Map.Entry<String, JsonNode> c : v.properties()) {
+          checkEncoded(c.getValue());
+        }
+      }
+      default -> throw new TetherException(ErrorCode.CORRUPT_FRAME, "unknown payload value tag " + e.getKey());
+    }
   }
 
   /** Decodes one encoded value. */
@@ -182,31 +253,42 @@ public final class PropertyList {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "the payload must be a JSON object, got: " + text);
     }
     @SuppressWarnings("unchecked")
-    Map<String, Object> m = (Map<String, Object>) plain(n, "");
+    Map<String, Object> m = (Map<String, Object>) plain(n, "", null);
     return m;
   }
 
-  private static Object plain(JsonNode n, String path) {
+  /** The plain value of {@code n}; {@code path} is its location, {@code key} (or index) its last step, joined only for an error. */
+  private static Object plain(JsonNode n, String path, Object key) {
     if (n.isObject()) {
+      String here = null;
       Map<String, Object> m = new LinkedHashMap<>();
-      n.fields().forEachRemaining(e -> m.put(e.getKey(), plain(e.getValue(), path + "/" + e.getKey())));
+      for (Map.Entry<String, JsonNode> e : n.properties()) {
+        JsonNode c = e.getValue();
+        if (c.isContainerNode() && here == null) {
+          here = join(path, key);
+        }
+        m.put(e.getKey(), c.isContainerNode() ? plain(c, here, e.getKey()) : scalar(c, path, key, e.getKey()));
+      }
       return m;
     }
-    if (n.isArray()) {
-      List<Object> l = new ArrayList<>();
-      for (int i = 0; i < n.size(); i++) {
-        l.add(plain(n.get(i), path + "[" + i + "]"));
-      }
-      return l;
+    String here = join(path, key);
+    List<Object> l = new ArrayList<>(n.size());
+    for (int i = 0; i < n.size(); i++) {
+      JsonNode c = n.get(i);
+      l.add(c.isContainerNode() ? plain(c, here, i) : scalar(c, here, null, i));
     }
+    return l;
+  }
+
+  private static Object scalar(JsonNode n, String path, Object key, Object child) {
     if (n.isTextual()) {
-      return n.asText();
+      return n.textValue();
     }
     if (n.isBoolean()) {
-      return n.asBoolean();
+      return n.booleanValue();
     }
     if (n.isInt()) {
-      return n.asInt();
+      return n.intValue();
     }
     if (n.isIntegralNumber() && n.canConvertToLong()) {
       return n.asLong();
@@ -214,8 +296,15 @@ public final class PropertyList {
     if (n.isNumber()) {
       return n.asDouble();
     }
-    throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, "the value at " + display(path) + " is JSON "
-        + n.getNodeType().name().toLowerCase() + "; payloads take no nulls");
+    throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, "the value at " + display(join(join(path, key), child))
+        + " is JSON " + n.getNodeType().name().toLowerCase() + "; payloads take no nulls");
+  }
+
+  private static String join(String path, Object key) {
+    if (key == null) {
+      return path;
+    }
+    return key instanceof Integer i ? path + "[" + i + "]" : path + "/" + key;
   }
 
   /** Plain JSON for printing a decoded payload: bytes as base64 text, dates as ISO-8601 text. */
@@ -235,6 +324,22 @@ public final class PropertyList {
     }
     if (v instanceof Instant || v instanceof Date) {
       return Json.MAPPER.getNodeFactory().textNode(v instanceof Date d ? d.toInstant().toString() : v.toString());
+    }
+    JsonNodeFactory f = JsonNodeFactory.instance;
+    if (v instanceof String t) {
+      return f.textNode(t);
+    }
+    if (v instanceof Boolean b) {
+      return f.booleanNode(b);
+    }
+    if (v instanceof Integer i) {
+      return f.numberNode(i);
+    }
+    if (v instanceof Long l) {
+      return f.numberNode(l);
+    }
+    if (v instanceof Double d) {
+      return f.numberNode(d);
     }
     return Json.MAPPER.valueToTree(v);
   }

@@ -46,7 +46,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -452,7 +451,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   // ---------------------------------------------------------------------------------------------- sending
 
   private static String newId() {
-    return UUID.randomUUID().toString();
+    return TransferIds.next();
   }
 
   private CompletableFuture<ObjectNode> transferUserInfo(ClientConnection c, ObjectNode b) {
@@ -511,9 +510,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     if (p == null || !p.isObject() || !p.has("m")) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, what + " is missing its payload map");
     }
-    PropertyList.fromJson(p);
-    String text = Json.write(p);
-    if (text.length() > max && text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > max) {
+    PropertyList.checkEncoded(p);
+    String text = Json.sourceText(p);
+    // the limit applies to the payload written compactly, as the client library measured it (a frame's own text may
+    // be longer: escapes, spaces)
+    if (text.length() > max && Json.write(p).getBytes(java.nio.charset.StandardCharsets.UTF_8).length > max) {
       throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, what + " is larger than " + max + " bytes encoded");
     }
     return text;
@@ -862,7 +863,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     String app = item.path("app").asText();
     long seq = item.path("seq").asLong();
     inboxWriter.add(new Incoming(seq, item.path("id").asText(), link.peer(), app, item.path("kind").asText(),
-        item.get("payload").toString(), null))
+        Json.sourceText(item.get("payload")), null))
         .whenComplete((fresh, failure) -> {
           if (failure != null) {
             log.error("storing an item from {} failed; closing the link so it is resent", link.peer(), failure);

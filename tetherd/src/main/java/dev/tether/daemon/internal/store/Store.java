@@ -67,7 +67,11 @@ public final class Store implements AutoCloseable {
   }
 
   private static Connection open(Path file, boolean readOnly) throws SQLException {
-    Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
+    // sqlite-jdbc otherwise runs "SELECT last_insert_rowid()" after every INSERT in case getGeneratedKeys() is called;
+    // nothing here calls it (code that needs a new rowid asks SQLite itself)
+    java.util.Properties props = new java.util.Properties();
+    props.setProperty("jdbc.get_generated_keys", "false");
+    Connection c = DriverManager.getConnection("jdbc:sqlite:" + file, props);
     try (Statement s = c.createStatement()) {
       s.execute("PRAGMA busy_timeout=10000");
       if (!readOnly) {
