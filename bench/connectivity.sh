@@ -7,10 +7,13 @@
 #  3. A FILE_MIB MiB file: tether send file -> tether receive --files, against curl fetching the same file over HTTPS
 #     from nginx (Debian's package) on loopback.
 # Usage: bench/connectivity.sh [N=100000] [FILE_MIB=1024]      (needs root or sudo for apt-get the first time)
+# ONLY=file runs only section 3 (ONLY=userinfo only sections 1 and 2); the default runs everything.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N="${1:-100000}"
 FILE_MIB="${2:-1024}"
+ONLY="${ONLY:-all}"
+case "$ONLY" in all|file|userinfo) ;; *) echo "ONLY must be all, file or userinfo, not $ONLY" >&2; exit 2 ;; esac
 cd "$root"
 
 need=()
@@ -41,6 +44,8 @@ cleanup() {
 trap cleanup EXIT
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; print('%.0f' % (float(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2]))))" "$@"; }
+# CPU seconds (user + system) a process has used so far, from /proc/PID/stat
+cpu() { python3 -c "import os,sys; f=open('/proc/%s/stat'%sys.argv[1]).read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))" "$1"; }
 freeport() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 
 echo "== machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -54,6 +59,7 @@ code="$(awk '/^code:/ {print $2}' "$work/listen.out")"
 tether --home "$work/companion" pair connect "$addr" "$code" >/dev/null
 for _ in $(seq 100); do tether --home "$work/companion" peers --json | grep -q '"connected":true' && break; sleep 0.2; done
 
+if [ "$ONLY" != file ]; then
 # ---- 1. user info, app to app
 python3 -c "
 import sys
@@ -93,6 +99,8 @@ done
 kill "$sp" 2>/dev/null || true
 mgot="$(wc -l < "$work/mqtt.out")"
 echo "mosquitto QoS 1: $N published, $mgot received ($((N - mgot)) lost), $(rate "$mgot" "$t0" "$t1")/s delivered (no persistence, no fsync)"
+fi
+[ "$ONLY" = userinfo ] && exit 0
 
 # ---- 3. file vs curl over HTTPS from nginx
 mkdir -p "$work/www" "$work/nginx" "$work/kept"
@@ -127,13 +135,25 @@ t1="$(now)"
 [ "$got_bytes" -eq "$((FILE_MIB * 1024 * 1024))" ] || { echo "curl fetched $got_bytes bytes, not the whole file"; exit 1; }
 curl_mibs="$(python3 -c "print('%.0f' % ($FILE_MIB / ($t1 - $t0)))")"
 rm -f "$work/curl.bin"
+# warm-up, not timed: a 64 MiB file first, so that both daemons run the file path compiled (JIT) as a long-running
+# daemon does; nginx and curl are native code and need no warm-up
+head -c "$((64 * 1024 * 1024))" /dev/urandom > "$work/warm.bin"
+tether --home "$work/companion" receive --app bench.files --count 1 --files "$work/kept" --out "$work/warm.jsonl" --timeout 300 &
+wp=$!
+tether --home "$work/primary" send file --app bench.files "$work/warm.bin" >/dev/null
+wait "$wp"
+rm -f "$work/warm.bin" "$work/kept/warm.bin"
 tether --home "$work/companion" receive --app bench.files --count 1 --files "$work/kept" --out "$work/files.jsonl" --timeout 900 &
 rp=$!
 sleep 2
+ppid_="$(cat "$work/primary/tetherd.pid")"; cpid_="$(cat "$work/companion/tetherd.pid")"
+pc0="$(cpu "$ppid_")"; cc0="$(cpu "$cpid_")"
 t0="$(now)"
 tether --home "$work/primary" send file --app bench.files "$work/www/big.bin" >/dev/null
 wait "$rp"
 t1="$(now)"
+pc1="$(cpu "$ppid_")"; cc1="$(cpu "$cpid_")"
 ok="$( [ "$(sha256sum < "$work/kept/big.bin")" = "$(sha256sum < "$work/www/big.bin")" ] && echo "SHA-256 equal" || echo "SHA-256 DIFFERS")"
 tether_mibs="$(python3 -c "print('%.0f' % ($FILE_MIB / ($t1 - $t0)))")"
 echo "file $FILE_MIB MiB: curl over HTTPS from nginx $curl_mibs MiB/s; tether send file -> receive $tether_mibs MiB/s (snapshot, TLS, SHA-256 both sides, fsync; $ok); ratio $(python3 -c "print('%.2f' % ($tether_mibs / $curl_mibs))")"
+echo "  CPU during the file transfer: sending daemon $(python3 -c "print('%.2f' % ($pc1-$pc0))") s, receiving daemon $(python3 -c "print('%.2f' % ($cc1-$cc0))") s, wall $(python3 -c "print('%.2f' % ($t1-$t0))") s; load $(cut -d' ' -f1-3 /proc/loadavg) (window $t0 $t1)"

@@ -20,8 +20,6 @@ import dev.tether.protocol.Json;
 import dev.tether.protocol.PropertyList;
 import dev.tether.protocol.TetherPaths;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -39,7 +37,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -809,6 +806,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   @Override
+  public byte[] attachmentBuffer(PeerLink link, Frame f, int length) throws InterruptedException {
+    return f.type().equals("file.chunk") ? fileReceiver(link).buffer(f.body(), length) : new byte[length];
+  }
+
+  @Override
   public void frame(PeerLink link, Frame f, byte[] attachment) throws Exception {
     switch (f.type()) {
       case "items" -> {
@@ -1432,49 +1434,24 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         return false;
       }
       Path file = Path.of(f.path("file").asText());
-      byte[] buf = new byte[CHUNK];
-      long lastProgress = 0;
-      MessageDigest digest = sha256();
-      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-        for (long hashed = 0; hashed < offset; ) {
-          int n = ch.read(ByteBuffer.wrap(buf, 0, (int) Math.min(buf.length, offset - hashed)), hashed);
-          if (n <= 0) {
-            throw new IOException("snapshot " + file + " is shorter than " + offset + " bytes");
-          }
-          digest.update(buf, 0, n);
-          hashed += n;
-        }
-        while (offset < size) {
-          if (stopped || !link.isOpen()) {
-            return true;
-          }
-          if (refusals.containsKey(id)) {
-            reportRefusal(app, id);
-            return false;
-          }
-          int n = ch.read(ByteBuffer.wrap(buf), offset);
-          if (n <= 0) {
-            throw new IOException("snapshot " + file + " is shorter than " + size + " bytes");
-          }
-          digest.update(buf, 0, n);
-          ObjectNode chunk = Json.object();
-          chunk.put("id", id);
-          chunk.put("offset", offset);
-          link.sendNow("file.chunk", chunk, buf, 0, n);
-          offset += n;
-          long now = System.nanoTime();
-          if (now - lastProgress > 100_000_000L || offset == size) {
-            lastProgress = now;
-            progress(app, id, offset, size);
-          }
-        }
+      String sha;
+      try {
+        sha = OutgoingFile.send(link, file, id, offset, size, CHUNK, () -> stopped || !link.isOpen() || refusals.containsKey(id),
+            sent -> progress(app, id, sent, size));
       } catch (NoSuchFileException e) {
         log.info("file transfer {} was cancelled while sending", id);
         return true;
       }
+      if (sha == null) {
+        if (refusals.containsKey(id)) {
+          reportRefusal(app, id);
+          return false;
+        }
+        return true;
+      }
       ObjectNode end = Json.object();
       end.put("id", id);
-      end.put("sha256", HexFormat.of().formatHex(digest.digest()));
+      end.put("sha256", sha);
       link.send("file.end", end);
       while (!acked.isDone()) {
         if (refusals.containsKey(id)) {
@@ -1521,7 +1498,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     return false;
   }
 
-  /** Receives files from one peer into {@code in/ID.part}, resuming from what is on disk, checked by SHA-256. */
+  /**
+   * Receives files from one peer into {@code in/ID.part}, resuming from what is on disk, checked by SHA-256. The link's
+   * thread checks each chunk and hands it to the attempt's {@link IncomingFile}, which writes and hashes on lanes of
+   * its own.
+   */
   private final class FileReceiver {
     private String id;
     private long seq;
@@ -1529,9 +1510,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     private long size;
     private String sha;
     private ObjectNode meta;
-    private FileChannel channel;
-    private MessageDigest digest;
-    private long written;
+    private IncomingFile file;
     private PeerLink link;
 
     synchronized void offer(PeerLink from, ObjectNode b) throws IOException {
@@ -1557,6 +1536,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       size = b.path("size").asLong();
       sha = null;
       meta = (ObjectNode) b.get("meta");
+      if (offered.isEmpty() || offered.contains("/") || offered.startsWith(".") || size < 0 || meta == null) {
+        id = null;
+        throw new TetherException(ErrorCode.CORRUPT_FRAME, "file offer " + b + " lacks a valid id, size or meta");
+      }
       Path part = inDir.resolve(id + ".part");
       long stored = Files.exists(part) ? Math.min(Files.size(part), size) : 0;
       long usable = Files.getFileStore(inDir).getUsableSpace();
@@ -1566,8 +1549,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         return;
       }
       try {
-        channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
-        channel.force(true);
+        file = IncomingFile.open(id, part, size, CHUNK);
       } catch (IOException e) {
         if (diskFull(e)) {
           refuse("the paired device's disk holding " + inDir + " is full: " + e.getMessage()
@@ -1576,67 +1558,63 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
         throw e;
       }
-      written = Math.min(channel.size(), size);
-      digest = sha256();
-      if (written > 0) {
-        try (InputStream in = Files.newInputStream(part)) {
-          byte[] buf = new byte[CHUNK];
-          long left = written;
-          while (left > 0) {
-            int n = in.read(buf, 0, (int) Math.min(buf.length, left));
-            if (n < 0) {
-              break;
-            }
-            digest.update(buf, 0, n);
-            left -= n;
-          }
-        }
-        channel.truncate(written);
-        log.info("resuming file {} from {} peer at byte {} of {}", id, "the", written, size);
+      if (file.accepted() > 0) {
+        log.info("resuming file {} from {} peer at byte {} of {}", id, "the", file.accepted(), size);
       }
       ObjectNode r = Json.object();
       r.put("id", id);
-      r.put("offset", written);
+      r.put("offset", file.accepted());
       if (link != null) {
         link.send("file.resume", r);
       }
     }
 
+    /** A buffer for the chunk the link is about to read; not under the lock, since it may wait for a free one. */
+    byte[] buffer(ObjectNode b, int length) throws InterruptedException {
+      IncomingFile f;
+      synchronized (this) {
+        f = file;
+      }
+      return f != null && f.id().equals(b.path("id").asText()) ? f.buffer(length) : new byte[length];
+    }
+
     /** The sender's SHA-256 of the whole file, after its last chunk. */
-    synchronized void end(ObjectNode b) throws IOException {
-      if (id == null || !id.equals(b.path("id").asText()) || channel == null) {
+    synchronized void end(ObjectNode b) throws Exception {
+      if (id == null || file == null || !id.equals(b.path("id").asText())) {
         return;
       }
-      if (written != size) {
-        throw new IOException("file " + id + " ended at " + written + " of " + size + " bytes; restarting the link");
+      if (file.accepted() != size) {
+        throw new IOException("file " + id + " ended at " + file.accepted() + " of " + size + " bytes; restarting the link");
       }
       sha = b.path("sha256").asText();
       finish();
     }
 
-    synchronized void chunk(ObjectNode b, byte[] data) throws IOException {
-      if (id == null || !id.equals(b.path("id").asText()) || channel == null) {
+    synchronized void chunk(ObjectNode b, byte[] data) throws Exception {
+      if (id == null || file == null || !id.equals(b.path("id").asText())) {
         return;
       }
-      long offset = b.path("offset").asLong();
-      if (offset != written) {
-        throw new IOException("file chunk at " + offset + " but " + written + " bytes are stored; restarting the link");
+      JsonNode offset = b.get("offset");
+      if (data == null || offset == null || !offset.canConvertToLong()) {
+        throw new TetherException(ErrorCode.CORRUPT_FRAME, "file chunk for " + id + " without an offset or without data");
       }
-      ByteBuffer buf = ByteBuffer.wrap(data);
-      try {
-        while (buf.hasRemaining()) {
-          channel.write(buf, written + buf.position());
-        }
-      } catch (IOException e) {
-        if (diskFull(e)) {
-          refuse("the paired device's disk holding " + inDir + " filled up at byte " + written + " of " + size
-              + " of file " + id + "; free space there (the transfer stays queued and resumes from there)");
-          return;
-        }
-        throw e;
+      Exception failed = file.writeFailure();
+      if (failed != null) {
+        writeFailed(failed);
+        return;
       }
-      digest.update(data);
-      written += data.length;
+      file.accept(offset.asLong(), data, b.path("attach").asInt());
+    }
+
+    /** The writer lane failed: a full disk holds the file back (resuming later from the stored bytes), else the link restarts. */
+    private void writeFailed(Exception e) throws Exception {
+      if (diskFull(e)) {
+        long stored = file.stored();
+        refuse("the paired device's disk holding " + inDir + " filled up at byte " + stored + " of " + size
+            + " of file " + id + "; free space there (the transfer stays queued and resumes from there)");
+        return;
+      }
+      throw e;
     }
 
     /** Refuses the current offer for now: the sender keeps the file queued, tells its app, and offers it again. */
@@ -1653,11 +1631,17 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
     }
 
-    private void finish() throws IOException {
-      channel.force(true);
-      closeChannel();
+    private void finish() throws Exception {
+      String got;
+      try {
+        got = file.finish();
+      } catch (Exception e) {
+        writeFailed(e);
+        return;
+      } finally {
+        file = null;
+      }
       Path part = inDir.resolve(id + ".part");
-      String got = HexFormat.of().formatHex(digest.digest());
       if (!got.equals(sha)) {
         log.error("file {} arrived with SHA-256 {} but {} was sent; receiving it again", id, got, sha);
         Files.deleteIfExists(part);
@@ -1709,13 +1693,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
 
     private void closeChannel() {
-      if (channel != null) {
-        try {
-          channel.close();
-        } catch (IOException ignored) {
-          // closing anyway
-        }
-        channel = null;
+      if (file != null) {
+        file.abandon();
+        file = null;
       }
     }
   }

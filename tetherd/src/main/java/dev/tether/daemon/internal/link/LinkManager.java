@@ -92,6 +92,11 @@ public final class LinkManager implements AutoCloseable {
 
     void frame(PeerLink link, Frame frame, byte[] attachment) throws Exception;
 
+    /** See {@link PeerLink.Handler#attachmentBuffer}. */
+    default byte[] attachmentBuffer(PeerLink link, Frame frame, int length) throws InterruptedException {
+      return new byte[length];
+    }
+
     /** The active companion changed (primary side): old may be null. */
     void activePeerChanged(String oldPeer, String newPeer);
 
@@ -209,7 +214,7 @@ public final class LinkManager implements AutoCloseable {
     s.setReuseAddress(true);
     s.bind(new InetSocketAddress(port), 64);
     s.setNeedClientAuth(true);
-    s.setEnabledProtocols(new String[] {PinnedTls.PROTOCOL});
+    PinnedTls.configure(s);
     server = s;
     if (old != null) {
       old.close();
@@ -486,7 +491,7 @@ public final class LinkManager implements AutoCloseable {
     try {
       s.connect(target, 10_000);
       s.setSoTimeout(15_000);
-      s.setEnabledProtocols(new String[] {PinnedTls.PROTOCOL});
+      PinnedTls.configure(s);
       s.startHandshake();
       X509Certificate theirs = (X509Certificate) s.getSession().getPeerCertificates()[0];
       String listenerFp = Identity.fingerprint(theirs);
@@ -705,6 +710,11 @@ public final class LinkManager implements AutoCloseable {
       }
 
       @Override
+      public byte[] attachmentBuffer(PeerLink l, Frame frame, int length) throws InterruptedException {
+        return listener.attachmentBuffer(l, frame, length);
+      }
+
+      @Override
       public void closed(PeerLink l) {
         if (links.remove(fp, l)) {
           listener.linkDown(l);
@@ -772,7 +782,7 @@ public final class LinkManager implements AutoCloseable {
       s.connect(target, 5_000);
       s.setTcpNoDelay(true);
       s.setSoTimeout(15_000);
-      s.setEnabledProtocols(new String[] {PinnedTls.PROTOCOL});
+      PinnedTls.configure(s);
       s.startHandshake();
       FrameCodec codec = new FrameCodec();
       ObjectNode hello = Json.object();

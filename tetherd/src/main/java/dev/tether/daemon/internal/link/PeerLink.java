@@ -1,6 +1,7 @@
 package dev.tether.daemon.internal.link;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
@@ -33,6 +34,14 @@ public final class PeerLink {
   /** What a link reports to its owner. */
   public interface Handler {
     void frame(PeerLink link, Frame frame, byte[] attachment) throws Exception;
+
+    /**
+     * A buffer of at least {@code length} bytes to read {@code frame}'s attachment into (it is then passed to
+     * {@link #frame}); the attachment's length is the frame's {@code "attach"}. Lets bulk receivers reuse buffers.
+     */
+    default byte[] attachmentBuffer(PeerLink link, Frame frame, int length) throws InterruptedException {
+      return new byte[length];
+    }
 
     void closed(PeerLink link);
   }
@@ -146,10 +155,14 @@ public final class PeerLink {
         }
         lastHeard = System.nanoTime();
         byte[] attachment = null;
-        int n = f.body().path("attach").asInt(0);
+        long n = f.body().path("attach").asLong(0);
+        if (n < 0 || n > codec.maxFrameBytes()) {
+          throw new TetherException(ErrorCode.CORRUPT_FRAME, "frame " + f.type() + " announces an attachment of " + n
+              + " bytes, outside 0.." + codec.maxFrameBytes());
+        }
         if (n > 0) {
-          attachment = new byte[n];
-          in.readFully(attachment);
+          attachment = handler.attachmentBuffer(this, f, (int) n);
+          in.readFully(attachment, 0, (int) n);
         }
         if (f.type().equals("ping")) {
           continue;
@@ -158,6 +171,8 @@ public final class PeerLink {
       }
     } catch (IOException e) {
       log.info("link to peer {} dropped: {}", peer, e.toString());
+    } catch (TetherException e) {
+      log.warn("closing the link to peer {}: {} {}", peer, e.code(), e.getMessage());
     } catch (Exception e) {
       log.error("link to peer {} failed", peer, e);
     } finally {

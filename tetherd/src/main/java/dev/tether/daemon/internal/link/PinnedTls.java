@@ -20,8 +20,28 @@ import javax.net.ssl.X509ExtendedTrustManager;
  */
 public final class PinnedTls {
   public static final String PROTOCOL = "TLSv1.3";
+  /**
+   * The TLS 1.3 cipher suites in order of preference. AES-128-GCM comes first: 128-bit security, and in the JDK about
+   * 1.5 times the throughput of AES-256-GCM, which matters for file transfers.
+   */
+  static final String[] CIPHER_SUITES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"};
 
   private PinnedTls() {}
+
+  /** Restricts {@code socket} to TLS 1.3 with {@link #CIPHER_SUITES}, in that order of preference. */
+  static void configure(javax.net.ssl.SSLSocket socket) {
+    socket.setEnabledProtocols(new String[] {PROTOCOL});
+    socket.setEnabledCipherSuites(CIPHER_SUITES);
+  }
+
+  /** The same for a listening socket, which picks the suite by its own order of preference. */
+  static void configure(javax.net.ssl.SSLServerSocket socket) {
+    socket.setEnabledProtocols(new String[] {PROTOCOL});
+    socket.setEnabledCipherSuites(CIPHER_SUITES);
+    javax.net.ssl.SSLParameters p = socket.getSSLParameters();
+    p.setUseCipherSuitesOrder(true);
+    socket.setSSLParameters(p);
+  }
 
   /** A context that presents {@code identity} and trusts a peer certificate when {@code accept} says so. */
   public static SSLContext context(Identity identity, Predicate<String> accept) {
