@@ -327,8 +327,8 @@ final class HttpAttempt {
     Future<?> flush = null;
     try (in) {
       while (true) {
-        if (stopped) {
-          throw new InterruptedIOException("stopped");
+        if (stopped && (expectedTotal < 0 || written < expectedTotal)) {
+          throw new InterruptedIOException("stopped"); // (once every byte is here, the body is kept and completes)
         }
         // fill the buffer as far as one read gives, then write it in one go
         int n = in.read(buf, 0, buf.length);

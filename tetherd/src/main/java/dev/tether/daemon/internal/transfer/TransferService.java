@@ -66,6 +66,12 @@ import org.slf4j.LoggerFactory;
  * only: pushed at most every {@value #PROGRESS_INTERVAL_MS} ms per transfer to open sessions and never stored.
  */
 public final class TransferService implements DaemonService {
+  /**
+   * Test-kit injection ({@code DaemonOptions.extra}): a {@code java.util.function.LongConsumer} told each finished
+   * download's id after its file is in place and before its completion is recorded (it may block, to hold a transfer
+   * in that instant).
+   */
+  public static final String BEFORE_RECORDING_FINISHED = "transfer.beforeRecordingFinished";
   private static final Logger log = LoggerFactory.getLogger(TransferService.class);
   /** The CLI acts for the user: it may list and cancel every app's transfers and set conditions. */
   static final String CLI_APP_ID = "dev.tether.cli";
@@ -135,6 +141,7 @@ public final class TransferService implements DaemonService {
   /** A download whose body is in its part file, handed to the finisher. */
   private record Finished(TransferRow row, Path part, int status, long bytes) {}
   private volatile boolean closed;
+  private java.util.function.LongConsumer beforeRecordingFinished = id -> { };
 
   @Override
   public List<Migration> migrations() {
@@ -147,6 +154,10 @@ public final class TransferService implements DaemonService {
     this.store = context.store();
     this.clock = context.clock();
     this.dir = TetherPaths.dataDir(context.home()).resolve("transfers");
+    java.util.function.LongConsumer hook = context.options().extra(BEFORE_RECORDING_FINISHED, java.util.function.LongConsumer.class);
+    if (hook != null) {
+      beforeRecordingFinished = hook;
+    }
     Files.createDirectories(dir);
     workers = Executors.newCachedThreadPool(named("tether-transfer"));
     events = Executors.newSingleThreadExecutor(named("tether-transfer-events"));
@@ -1129,6 +1140,11 @@ public final class TransferService implements DaemonService {
       });
     }
     syncPool.invokeAll(dirSyncs);
+    for (int i = 0; i < batch.size(); i++) {
+      if (files.get(i) != null) {
+        beforeRecordingFinished.accept(batch.get(i).row().id());
+      }
+    }
     List<CompletableFuture<Boolean>> commits = new ArrayList<>();
     for (int i = 0; i < batch.size(); i++) {
       Finished f = batch.get(i);
@@ -1142,7 +1158,8 @@ public final class TransferService implements DaemonService {
       SessionKey key = new SessionKey(r.appId(), r.session());
       commits.add(store.write(c -> {
         TransferRow now = loadTx(c, r.id());
-        if (now == null || !TransferRow.RUNNING.equals(now.state())) {
+        // a suspend that came after the whole body had arrived does not throw it away: the transfer completes
+        if (now == null || !(TransferRow.RUNNING.equals(now.state()) || TransferRow.SUSPENDED.equals(now.state()))) {
           return false;
         }
         update(c, "UPDATE transfers SET bytes_done = ?, total_bytes = ? WHERE id = ?", f.bytes(), f.bytes(), r.id());
