@@ -25,7 +25,7 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * What {@code tether download} and {@code tether upload} share: open the CLI's session, create the transfers
- * (pipelined, so a thousand of them cost one round of commits, not a thousand), then either print their ids
+ * (many in one request and one commit), then either print their ids
  * ({@code --detach}) or follow them to the end with a progress bar or JSON lines.
  */
 final class TransferRunner {
@@ -84,9 +84,31 @@ final class TransferRunner {
       completions.values().forEach(f -> f.completeExceptionally(connectionLost()));
     });
     List<CompletableFuture<ObjectNode>> created = new ArrayList<>();
-    for (ObjectNode b : bodies) {
-      b.put("session", config.identifier());
-      created.add(client.request(op, b));
+    if (bodies.size() == 1) {
+      bodies.get(0).put("session", config.identifier());
+      created.add(client.request(op, bodies.get(0)));
+    } else {
+      // many: one request, one commit; the answer lists each item's transfer or why it was refused, in order
+      ObjectNode many = Json.object();
+      many.put("session", config.identifier());
+      bodies.forEach(many.putArray("items")::add);
+      CompletableFuture<ObjectNode> all = client.request(op, many);
+      for (int i = 0; i < bodies.size(); i++) {
+        int index = i;
+        created.add(all.thenApply(r -> {
+          JsonNode t = r.path("transfers").path(index);
+          if (t.has("error")) {
+            ErrorCode code;
+            try {
+              code = ErrorCode.valueOf(t.path("error").path("code").asText());
+            } catch (IllegalArgumentException x) {
+              code = ErrorCode.GENERIC;
+            }
+            throw new TetherException(code, t.path("error").path("message").asText());
+          }
+          return (ObjectNode) t;
+        }));
+      }
     }
     Map<Long, JsonNode> transfers = new LinkedHashMap<>();
     TetherException firstFailure = null;
@@ -160,6 +182,7 @@ final class TransferRunner {
         }
       }
     }
+    awaitAcknowledgements(client);
     if (!json) {
       clearBar();
       double secs = (System.nanoTime() - startedAt) / 1e9;
@@ -172,6 +195,25 @@ final class TransferRunner {
       return Main.exitCode(lastCode);
     }
     return firstFailure == null ? 0 : Main.exitCode(firstFailure.code());
+  }
+
+  /**
+   * Waits until the delivery thread has sent the acknowledgements of the events handled so far (they go in bursts,
+   * after the events queued before them), so that this command does not exit with events still to be delivered again.
+   */
+  private static void awaitAcknowledgements(DaemonClient client) {
+    if (!client.isOpen()) {
+      return;
+    }
+    CompletableFuture<Void> sent = new CompletableFuture<>();
+    client.deliver(() -> client.deliver(() -> sent.complete(null)));
+    try {
+      sent.get(2, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+      // the transfers are done; an event not acknowledged is delivered again to the session's next opener
+    }
   }
 
   private void moved(Transfer t, long done, long expected, String event) {

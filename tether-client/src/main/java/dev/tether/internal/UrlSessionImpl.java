@@ -37,6 +37,9 @@ final class UrlSessionImpl implements UrlSession {
   private final Map<Long, TransferImpl> transfers = new ConcurrentHashMap<>();
   private final CompletableFuture<Void> delivered = new CompletableFuture<>();
   private volatile boolean invalidated;
+  /** Events whose delegate call returned and whose acknowledgement waits for the burst's end (delivery thread only). */
+  private final java.util.List<Long> pendingAcks = new java.util.ArrayList<>();
+  private boolean ackFlushScheduled;
 
   UrlSessionImpl(UrlSessions owner, SessionConfiguration config, UrlSessionDelegate delegate) {
     this.owner = owner;
@@ -128,6 +131,16 @@ final class UrlSessionImpl implements UrlSession {
     } catch (Exception x) {
       log.log(System.Logger.Level.WARNING, "the session delegate threw on " + type + " of session " + config.identifier(), x);
     }
+    if (answer == null && !"eventsFinished".equals(type)) {
+      // acknowledged with the others of this burst, once the delivery thread has handed all of them to the delegate
+      pendingAcks.add(seq);
+      if (!ackFlushScheduled) {
+        ackFlushScheduled = true;
+        client.deliver(this::flushAcks);
+      }
+      return;
+    }
+    flushAcks();
     ObjectNode ack = Json.object();
     ack.put("session", config.identifier());
     ack.put("seq", seq);
@@ -138,6 +151,20 @@ final class UrlSessionImpl implements UrlSession {
     if ("eventsFinished".equals(type)) {
       acked.whenComplete((r, x) -> delivered.complete(null));
     }
+  }
+
+  /** Sends the acknowledgements collected so far in one request (runs on the delivery thread). */
+  private void flushAcks() {
+    ackFlushScheduled = false;
+    if (pendingAcks.isEmpty()) {
+      return;
+    }
+    ObjectNode ack = Json.object();
+    ack.put("session", config.identifier());
+    var seqs = ack.putArray("seqs");
+    pendingAcks.forEach(seqs::add);
+    pendingAcks.clear();
+    client.request("transfer.ack", ack);
   }
 
   static TransferError toError(JsonNode e) {

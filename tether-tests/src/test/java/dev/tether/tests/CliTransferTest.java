@@ -101,6 +101,46 @@ class CliTransferTest {
   }
 
   @Test
+  void downloadListCreatesEveryGoodLineInOneRequestAndReportsEachBadOne() throws Exception {
+    Path home = tmp.resolve("home");
+    try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home)) {
+      List<TestHttpServer.Resource> files = new ArrayList<>();
+      StringBuilder list = new StringBuilder("# URL FILE\n");
+      for (int i = 0; i < 40; i++) {
+        files.add(server.file("/f" + i, 64 * 1024 + i, 60 + i));
+        list.append(server.url("/f" + i)).append(' ').append(tmp.resolve("f" + i)).append('\n');
+        if (i == 10) {
+          list.append("ftp://127.0.0.1/nope ").append(tmp.resolve("nope")).append('\n');
+        }
+        if (i == 20) {
+          list.append(server.url("/missing")).append(' ').append(tmp.resolve("missing")).append('\n');
+        }
+      }
+      Path listFile = tmp.resolve("list.txt");
+      Files.writeString(listFile, list.toString());
+
+      Run r = tether(home, "download", "--list", listFile.toString(), "--connections", "8", "--json");
+      assertThat(r.exit()).as(r.err()).isEqualTo(1);
+      assertThat(r.err()).contains("INVALID_URL").contains("ftp://127.0.0.1/nope");
+      List<JsonNode> started = r.lines().stream().filter(l -> l.path("event").asText().equals("started")).toList();
+      assertThat(started).hasSize(41);
+      assertThat(started.get(11).path("url").asText()).isEqualTo(server.url("/f11").toString()); // order kept around the refused line
+      List<JsonNode> completed = r.lines().stream().filter(l -> l.path("event").asText().equals("completed")).toList();
+      assertThat(completed).hasSize(41);
+      assertThat(completed).filteredOn(l -> !l.path("ok").asBoolean()).singleElement()
+          .satisfies(l -> assertThat(l.path("error").path("code").asText()).isEqualTo("HTTP_ERROR"));
+      for (int i = 0; i < 40; i++) {
+        assertThat(GeneratedContent.sha256(tmp.resolve("f" + i))).isEqualTo(files.get(i).content().sha256());
+      }
+      assertThat(tmp.resolve("nope")).doesNotExist();
+      assertThat(tmp.resolve("missing")).doesNotExist();
+      for (int i = 0; i < 40; i++) {
+        assertThat(server.requests("/f" + i)).hasSize(1);
+      }
+    }
+  }
+
+  @Test
   void waitingDownloadSaysSoWhenTheDaemonDiesAndTheDownloadGoesOnAfterARestart() throws Exception {
     Path home = tmp.resolve("home");
     CountDownLatch gate = new CountDownLatch(1);

@@ -346,7 +346,77 @@ public final class TransferService implements DaemonService {
     });
   }
 
+  /** A validated request for one new transfer, ready to insert. */
+  private record NewTransfer(SessionKey key, String kind, String url, String method, Map<String, String> headers,
+      String description, Long notBefore, long expected, String destination, String uploadFile, long now, long deadline,
+      ResumeData resume) {}
+
+  /**
+   * {@code transfer.download} / {@code transfer.upload}: one transfer, or with {@code items} (an array of such
+   * bodies, for {@code tether download --list}) many in one commit, answered with {@code transfers}: each item's
+   * snapshot or its {@code error}, in order.
+   */
   private CompletableFuture<ObjectNode> create(ClientConnection conn, ObjectNode b, String kind) throws IOException {
+    if (b.has("items")) {
+      return createMany(conn, b, kind);
+    }
+    NewTransfer n = prepare(conn, b, kind);
+    return store.write(c -> insert(c, n)).thenApplyAsync(id -> {
+      schedule(id);
+      return snapshot(load(id));
+    }, control);
+  }
+
+  private CompletableFuture<ObjectNode> createMany(ClientConnection conn, ObjectNode b, String kind) {
+    JsonNode items = b.get("items");
+    if (!items.isArray() || items.isEmpty() || items.size() > 100_000) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "items must be an array of 1 to 100000 transfer requests");
+    }
+    String session = sessionIdentifier(b);
+    List<NewTransfer> valid = new ArrayList<>();
+    List<Object> results = new ArrayList<>(); // NewTransfer to insert, or the TetherException that refused it
+    for (JsonNode item : items) {
+      if (!(item instanceof ObjectNode o) || o.has("resumeData")) {
+        results.add(new TetherException(ErrorCode.INVALID_PARAMETER, "each item is a transfer request without resumeData"));
+        continue;
+      }
+      o.put("session", session);
+      try {
+        NewTransfer n = prepare(conn, o, kind);
+        valid.add(n);
+        results.add(n);
+      } catch (TetherException e) {
+        results.add(e);
+      } catch (IOException e) {
+        results.add(new TetherException(ErrorCode.GENERIC, e.toString()));
+      }
+    }
+    return store.write(c -> {
+      List<Long> ids = new ArrayList<>();
+      for (NewTransfer n : valid) {
+        ids.add(insert(c, n));
+      }
+      return ids;
+    }).thenApplyAsync(ids -> {
+      ObjectNode out = Json.object();
+      ArrayNode list = out.putArray("transfers");
+      int next = 0;
+      for (Object r : results) {
+        if (r instanceof TetherException e) {
+          ObjectNode err = list.addObject().putObject("error");
+          err.put("code", e.code().name());
+          err.put("message", e.getMessage());
+        } else {
+          long id = ids.get(next++);
+          schedule(id);
+          list.add(snapshot(load(id)));
+        }
+      }
+      return out;
+    }, control);
+  }
+
+  private NewTransfer prepare(ClientConnection conn, ObjectNode b, String kind) throws IOException {
     SessionKey key = requireSession(conn, sessionIdentifier(b));
     SessionConfig cfg = sessionConfig(key);
     ResumeData resume = b.hasNonNull("resumeData") ? ResumeData.decode(b.get("resumeData").asText(), dir) : null;
@@ -404,61 +474,62 @@ public final class TransferService implements DaemonService {
     }
     String description = b.hasNonNull("description") ? b.get("description").asText() : null;
     long deadline = Math.max(now, notBefore == null ? now : notBefore) + cfg.resourceTimeout().toMillis();
-    final String fMethod = method;
-    final String fUpload = uploadFile;
-    final String fDest = destination;
-    final Long fNotBefore = notBefore;
-    return store.write(c -> {
-      long id;
-      try (PreparedStatement p = c.prepareStatement("INSERT INTO transfers(app_id, session, kind, url, method, headers,"
-          + " description, earliest_begin, expected_bytes, state, destination, upload_file, created_at, deadline, etag,"
-          + " last_modified, accept_ranges, total_bytes) VALUES (?,?,?,?,?,?,?,?,?,'RUNNING',?,?,?,?,?,?,?,?)")) {
-        p.setString(1, key.app());
-        p.setString(2, key.id());
-        p.setString(3, kind);
-        p.setString(4, url);
-        p.setString(5, fMethod);
-        p.setString(6, Json.write(headers));
-        p.setString(7, description);
-        if (fNotBefore == null) {
-          p.setNull(8, java.sql.Types.INTEGER);
-        } else {
-          p.setLong(8, fNotBefore);
-        }
-        p.setLong(9, expected);
-        p.setString(10, fDest);
-        p.setString(11, fUpload);
-        p.setLong(12, now);
-        p.setLong(13, deadline);
-        p.setString(14, resume == null ? null : resume.etag);
-        p.setString(15, resume == null ? null : resume.lastModified);
-        p.setInt(16, resume == null ? 0 : 1);
-        p.setLong(17, resume == null ? -1 : resume.total);
-        p.executeUpdate();
+    return new NewTransfer(key, kind, url, method, headers, description, notBefore, expected, destination, uploadFile,
+        now, deadline, resume);
+  }
+
+  /** Inserts a prepared transfer (in the caller's write) and returns its id. */
+  private long insert(Connection c, NewTransfer n) throws SQLException {
+    SessionKey key = n.key();
+    String kind = n.kind();
+    ResumeData resume = n.resume();
+    long now = n.now();
+    long id;
+    try (PreparedStatement p = c.prepareStatement("INSERT INTO transfers(app_id, session, kind, url, method, headers,"
+        + " description, earliest_begin, expected_bytes, state, destination, upload_file, created_at, deadline, etag,"
+        + " last_modified, accept_ranges, total_bytes) VALUES (?,?,?,?,?,?,?,?,?,'RUNNING',?,?,?,?,?,?,?,?)")) {
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      p.setString(3, kind);
+      p.setString(4, n.url());
+      p.setString(5, n.method());
+      p.setString(6, Json.write(n.headers()));
+      p.setString(7, n.description());
+      if (n.notBefore() == null) {
+        p.setNull(8, java.sql.Types.INTEGER);
+      } else {
+        p.setLong(8, n.notBefore());
       }
-      try (PreparedStatement p = c.prepareStatement("SELECT last_insert_rowid()"); ResultSet rs = p.executeQuery()) {
-        rs.next();
-        id = rs.getLong(1);
+      p.setLong(9, n.expected());
+      p.setString(10, n.destination());
+      p.setString(11, n.uploadFile());
+      p.setLong(12, now);
+      p.setLong(13, n.deadline());
+      p.setString(14, resume == null ? null : resume.etag);
+      p.setString(15, resume == null ? null : resume.lastModified);
+      p.setInt(16, resume == null ? 0 : 1);
+      p.setLong(17, resume == null ? -1 : resume.total);
+      p.executeUpdate();
+    }
+    try (PreparedStatement p = c.prepareStatement("SELECT last_insert_rowid()"); ResultSet rs = p.executeQuery()) {
+      rs.next();
+      id = rs.getLong(1);
+    }
+    String temp = kind.equals("download") ? "transfer-" + id + ".part" : null;
+    try (PreparedStatement p = c.prepareStatement("UPDATE transfers SET temp_file = ?, bytes_done = ? WHERE id = ?")) {
+      p.setString(1, temp);
+      p.setLong(2, resume == null ? 0 : resume.bytes);
+      p.setLong(3, id);
+      p.executeUpdate();
+    }
+    if (resume != null) {
+      try {
+        Files.move(resume.file, dir.resolve(temp), StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException e) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data's partial file cannot be used: " + e.getMessage());
       }
-      String temp = kind.equals("download") ? "transfer-" + id + ".part" : null;
-      try (PreparedStatement p = c.prepareStatement("UPDATE transfers SET temp_file = ?, bytes_done = ? WHERE id = ?")) {
-        p.setString(1, temp);
-        p.setLong(2, resume == null ? 0 : resume.bytes);
-        p.setLong(3, id);
-        p.executeUpdate();
-      }
-      if (resume != null) {
-        try {
-          Files.move(resume.file, dir.resolve(temp), StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-          throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data's partial file cannot be used: " + e.getMessage());
-        }
-      }
-      return id;
-    }).thenApplyAsync(id -> {
-      schedule(id);
-      return snapshot(load(id));
-    }, control);
+    }
+    return id;
   }
 
   private static Path checkDestination(Path dest) {
@@ -616,58 +687,84 @@ public final class TransferService implements DaemonService {
     }, control);
   }
 
+  private record Acked(String file, Long reschedule) {}
+
+  /**
+   * {@code transfer.ack}: the app's delegate has returned from the event {@code seq} (with its {@code answer} to a
+   * challenge), or from each of the events {@code seqs} (the client acknowledges a burst in one request).
+   */
   private CompletableFuture<ObjectNode> ack(ClientConnection conn, ObjectNode b) {
     SessionKey key = new SessionKey(conn.appId(), sessionIdentifier(b));
-    long seq = b.path("seq").asLong(-1);
-    JsonNode answer = b.get("answer");
-    record Acked(String file, Long reschedule) {}
+    List<Long> seqs = new ArrayList<>();
+    if (b.path("seqs").isArray()) {
+      b.get("seqs").forEach(n -> seqs.add(n.asLong(-1)));
+    } else {
+      seqs.add(b.path("seq").asLong(-1));
+    }
+    JsonNode answer = seqs.size() == 1 ? b.get("answer") : null;
     return store.write(c -> {
-      String type;
-      String file;
-      long transferId;
-      String body;
-      try (PreparedStatement p = c.prepareStatement(
-          "SELECT type, file, transfer_id, body FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?")) {
-        p.setString(1, key.app());
-        p.setString(2, key.id());
-        p.setLong(3, seq);
-        try (ResultSet rs = p.executeQuery()) {
-          if (!rs.next()) {
-            return new Acked(null, null); // acknowledged before (a redelivery): nothing to do
+      List<Acked> done = new ArrayList<>();
+      for (long seq : seqs) {
+        Acked a = ackOne(c, key, seq, answer);
+        if (a != null) {
+          done.add(a);
+        }
+      }
+      if (!done.isEmpty()) {
+        checkFinished(c, key);
+      }
+      return done;
+    }).thenApplyAsync(done -> {
+      for (Acked a : done) {
+        if (a.file() != null) {
+          try {
+            Files.deleteIfExists(Path.of(a.file()));
+          } catch (IOException e) {
+            log.warn("cannot remove delivered file {}: {}", a.file(), e.toString());
           }
-          type = rs.getString(1);
-          file = rs.getString(2);
-          transferId = rs.getLong(3);
-          body = rs.getString(4);
         }
-      }
-      try (PreparedStatement p = c.prepareStatement("DELETE FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?")) {
-        p.setString(1, key.app());
-        p.setString(2, key.id());
-        p.setLong(3, seq);
-        p.executeUpdate();
-      }
-      Long reschedule = null;
-      if ("challenge".equals(type)) {
-        reschedule = answerChallenge(c, transferId, answer, Json.parseObject(body)) ? transferId : null;
-      }
-      checkFinished(c, key);
-      boolean moved = "downloadFinished".equals(type) && Json.parseObject(body).path("moved").asBoolean(false);
-      return new Acked(moved ? null : file, reschedule);
-    }).thenApplyAsync(a -> {
-      if (a.file() != null) {
-        try {
-          Files.deleteIfExists(Path.of(a.file()));
-        } catch (IOException e) {
-          log.warn("cannot remove delivered file {}: {}", a.file(), e.toString());
+        if (a.reschedule() != null) {
+          schedule(a.reschedule());
         }
-      }
-      if (a.reschedule() != null) {
-        schedule(a.reschedule());
       }
       schedulePump(key);
       return Json.object();
     }, control);
+  }
+
+  /** Removes one acknowledged event; null when it was acknowledged before (a redelivery). */
+  private Acked ackOne(Connection c, SessionKey key, long seq, JsonNode answer) throws SQLException {
+    String type;
+    String file;
+    long transferId;
+    String body;
+    try (PreparedStatement p = c.prepareStatement(
+        "SELECT type, file, transfer_id, body FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?")) {
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      p.setLong(3, seq);
+      try (ResultSet rs = p.executeQuery()) {
+        if (!rs.next()) {
+          return null;
+        }
+        type = rs.getString(1);
+        file = rs.getString(2);
+        transferId = rs.getLong(3);
+        body = rs.getString(4);
+      }
+    }
+    try (PreparedStatement p = c.prepareStatement("DELETE FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?")) {
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      p.setLong(3, seq);
+      p.executeUpdate();
+    }
+    Long reschedule = null;
+    if ("challenge".equals(type)) {
+      reschedule = answerChallenge(c, transferId, answer, Json.parseObject(body)) ? transferId : null;
+    }
+    boolean moved = "downloadFinished".equals(type) && Json.parseObject(body).path("moved").asBoolean(false);
+    return new Acked(moved ? null : file, reschedule);
   }
 
   /** Applies the app's answer to a challenge; true when the transfer should run again. */
