@@ -94,6 +94,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private volatile Set<String> counterpartComplications = Set.of();
   private final Map<String, Sender> senders = new ConcurrentHashMap<>();
   private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
+  /** Outgoing files still being captured (by id), which their sender reads behind the copy. */
+  private final Map<String, Snapshot> captures = new ConcurrentHashMap<>();
   /** Outgoing files the paired device refused for now (by id): the refusal, until a later attempt gets further. */
   private final Map<String, ObjectNode> blockedFiles = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<ObjectNode>> pendingMessages = new ConcurrentHashMap<>();
@@ -180,8 +182,13 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private void cleanStaleParts() throws IOException {
     try (var s = Files.list(outDir)) {
       for (Path p : s.toList()) {
-        if (p.getFileName().toString().endsWith(".snap")) {
+        String name = p.getFileName().toString();
+        if (name.endsWith(".snap")) {
           Files.deleteIfExists(p);
+        } else if (name.endsWith(Snapshot.MARKER)) {
+          String id = name.substring(0, name.length() - Snapshot.MARKER.length());
+          log.warn("dropping file transfer {}: the daemon stopped while capturing it, before its app was told it was queued", id);
+          dropCapture(id, outDir.resolve(id), p);
         }
       }
     }
@@ -598,44 +605,70 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
     meta.put("name", source.getFileName().toString());
     String id = newId();
-    Path snap = outDir.resolve(id + ".snap");
     Path dest = outDir.resolve(id);
-    long size;
-    try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ);
-         FileChannel out = FileChannel.open(snap, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-      // a kernel-side copy (copy_file_range); the SHA-256 is computed while sending
-      size = in.size();
-      long copied = 0;
-      while (copied < size) {
-        long n = in.transferTo(copied, size - copied, out);
-        if (n <= 0) {
-          break;
-        }
-        copied += n;
-      }
-      size = copied;
-      out.force(true);
-    } catch (IOException e) {
-      Files.deleteIfExists(snap);
-      if (e.getMessage() != null && e.getMessage().contains("No space")) {
-        throw new TetherException(ErrorCode.INSUFFICIENT_SPACE, "no space to snapshot " + source + ": " + e.getMessage(), e);
-      }
-      throw e;
-    }
-    Files.move(snap, dest, StandardCopyOption.ATOMIC_MOVE);
-    syncDir(outDir);
-    long total = size;
-    return outboxWriter.add(new Outgoing(id, peer, c.appId(), "file", Json.write(meta), dest.toString(), total, null))
-        .thenApply(seq -> {
+    Path marker = outDir.resolve(id + Snapshot.MARKER);
+    try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
+      Snapshot capture = new Snapshot(dest, in.size());
+      CompletableFuture<Long> queued;
+      try (FileChannel out = FileChannel.open(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        // the marker is durable before the outbox row: a daemon that finds it on start drops the half-made transfer
+        Files.createFile(marker);
+        syncDir(outDir);
+        captures.put(id, capture);
+        queued = outboxWriter.add(new Outgoing(id, peer, c.appId(), "file", Json.write(meta), dest.toString(), capture.size(), null));
+        queued.thenRun(() -> {
           Sender sender = senders.get(peer);
           if (sender != null) {
             sender.wakeFiles();
           }
-          ObjectNode r = Json.object();
-          r.put("id", id);
-          r.put("size", total);
-          return r;
         });
+        // a kernel-side copy (copy_file_range) that the sender reads behind; the SHA-256 is computed while sending
+        long copied = capture.copy(in, out);
+        if (copied < capture.size()) {
+          throw new IOException(source + " shrank from " + capture.size() + " to " + copied + " bytes while it was captured");
+        }
+        out.force(true);
+      } catch (IOException | RuntimeException e) {
+        capture.fail(e.toString());
+        dropCapture(id, dest, marker);
+        if (diskFull(e)) {
+          throw new TetherException(ErrorCode.INSUFFICIENT_SPACE, "no space to snapshot " + source + ": " + e.getMessage(), e);
+        }
+        throw e;
+      }
+      Files.delete(marker);
+      syncDir(outDir);
+      return queued.whenComplete((seq, failure) -> {
+        captures.remove(id);
+        if (failure != null) {
+          capture.fail(failure.toString());
+          deleteQuietly(dest);
+        }
+      }).thenApply(seq -> {
+        ObjectNode r = Json.object();
+        r.put("id", id);
+        r.put("size", capture.size());
+        return r;
+      });
+    }
+  }
+
+  /** Undoes a capture that failed half-way: its outbox row (if committed), the partial copy and the marker. */
+  private void dropCapture(String id, Path dest, Path marker) {
+    captures.remove(id);
+    try {
+      store.writeAndWait(conn -> {
+        try (PreparedStatement s = conn.prepareStatement("DELETE FROM cx_outbox WHERE id = ?")) {
+          s.setString(1, id);
+          s.executeUpdate();
+        }
+        return null;
+      });
+    } catch (RuntimeException e) {
+      log.warn("cannot drop the half-made file transfer {}: {}", id, e.toString());
+    }
+    deleteQuietly(dest);
+    deleteQuietly(marker);
   }
 
   private static ObjectNode withPayload(JsonNode p) {
@@ -1436,7 +1469,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       Path file = Path.of(f.path("file").asText());
       String sha;
       try {
-        sha = OutgoingFile.send(link, file, id, offset, size, CHUNK, () -> stopped || !link.isOpen() || refusals.containsKey(id),
+        sha = OutgoingFile.send(link, file, captures.get(id), id, offset, size, CHUNK,
+            () -> stopped || !link.isOpen() || refusals.containsKey(id),
             sent -> progress(app, id, sent, size));
       } catch (NoSuchFileException e) {
         log.info("file transfer {} was cancelled while sending", id);

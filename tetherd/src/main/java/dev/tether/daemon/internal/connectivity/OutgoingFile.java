@@ -26,16 +26,17 @@ final class OutgoingFile {
 
   /**
    * Sends {@code file} (of {@code size} bytes) from {@code offset} on, the bytes before it only hashed. Returns the
-   * SHA-256 (hex) of the whole file, or null when {@code stop} said to stop before the end.
+   * SHA-256 (hex) of the whole file, or null when {@code stop} said to stop before the end. While the file is still
+   * being captured ({@code capture} not null), reads wait for the bytes to be copied.
    */
-  static String send(PeerLink link, Path file, String id, long offset, long size, int chunkSize, BooleanSupplier stop,
-      LongConsumer progress) throws Exception {
+  static String send(PeerLink link, Path file, Snapshot capture, String id, long offset, long size, int chunkSize,
+      BooleanSupplier stop, LongConsumer progress) throws Exception {
     MessageDigest digest = ConnectivityService.sha256();
     ChunkPool pool = new ChunkPool(POOL_CHUNKS, chunkSize);
     SerialLane hasher = new SerialLane("tether-cx-file-hash-" + (id.length() > 8 ? id.substring(0, 8) : id), POOL_CHUNKS - 1);
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       for (long pos = 0; pos < offset; ) {
-        ChunkPool.Chunk c = read(ch, pool, pos, Math.min(chunkSize, offset - pos), offset, file);
+        ChunkPool.Chunk c = read(ch, pool, capture, pos, Math.min(chunkSize, offset - pos), offset, file);
         pos += c.length;
         hash(hasher, digest, c.hold(1));
       }
@@ -44,7 +45,7 @@ final class OutgoingFile {
         if (stop.getAsBoolean()) {
           return null;
         }
-        ChunkPool.Chunk c = read(ch, pool, offset, Math.min(chunkSize, size - offset), size, file);
+        ChunkPool.Chunk c = read(ch, pool, capture, offset, Math.min(chunkSize, size - offset), size, file);
         hash(hasher, digest, c.hold(2));
         ObjectNode head = Json.object();
         head.put("id", id);
@@ -68,8 +69,11 @@ final class OutgoingFile {
     }
   }
 
-  private static ChunkPool.Chunk read(FileChannel ch, ChunkPool pool, long pos, long want, long expected, Path file)
-      throws IOException, InterruptedException {
+  private static ChunkPool.Chunk read(FileChannel ch, ChunkPool pool, Snapshot capture, long pos, long want, long expected,
+      Path file) throws IOException, InterruptedException {
+    if (capture != null) {
+      capture.awaitCopied(pos + want);
+    }
     ChunkPool.Chunk c = pool.take();
     int n = ch.read(ByteBuffer.wrap(c.data, 0, (int) want), pos);
     if (n <= 0) {
