@@ -274,9 +274,8 @@ public final class ConnectivityCommands {
     }
 
     ObjectNode body(String text) {
-      Map<String, Object> payload = PropertyList.fromPlainJson(text);
       ObjectNode b = Json.object();
-      b.set("payload", PropertyList.encodeTree(payload, limit(), what()));
+      b.set("payload", PropertyList.encodePlainJson(text, limit(), what()));
       decorate(b);
       return b;
     }
@@ -523,10 +522,17 @@ public final class ConnectivityCommands {
                   }
                 }
                 line.put("path", p.toString());
-              } else {
-                line.set("payload", PropertyList.toPlainJson(payload));
               }
-              String text = Json.write(line) + "\n";
+              String text;
+              if (file == null && d.get("payload") != null && !d.get("payload").isNull()) {
+                // the line as Json.write would give it, with the payload converted straight from its encoded form
+                text = PropertyList.plainTextWith(line, "payload", d.get("payload")) + "\n";
+              } else {
+                if (file == null) {
+                  line.set("payload", PropertyList.toPlainJson(payload));
+                }
+                text = Json.write(line) + "\n";
+              }
               if (sink != null) {
                 try {
                   sink.write(text.getBytes(StandardCharsets.UTF_8));

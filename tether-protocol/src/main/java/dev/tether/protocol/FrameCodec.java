@@ -23,13 +23,27 @@ public final class FrameCodec {
   public static final int DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
   private final int maxFrameBytes;
+  private final boolean keepPayloadText;
 
   public FrameCodec() {
     this(DEFAULT_MAX_FRAME_BYTES);
   }
 
   public FrameCodec(int maxFrameBytes) {
+    this(maxFrameBytes, false);
+  }
+
+  private FrameCodec(int maxFrameBytes, boolean keepPayloadText) {
     this.maxFrameBytes = maxFrameBytes;
+    this.keepPayloadText = keepPayloadText;
+  }
+
+  /**
+   * A codec whose decoded {@code "payload"} objects keep the text they were read from ({@link Json#sourceText}): for
+   * tetherd, which stores and forwards payloads as text. Apps decode payloads and do not need it.
+   */
+  public static FrameCodec keepingPayloadText() {
+    return new FrameCodec(DEFAULT_MAX_FRAME_BYTES, true);
   }
 
   public int maxFrameBytes() {
@@ -56,7 +70,7 @@ public final class FrameCodec {
   public Frame decode(byte[] bytes) {
     JsonNode node;
     try {
-      node = FrameJson.read(bytes);
+      node = FrameJson.read(bytes, keepPayloadText);
     } catch (IOException e) {
       throw new TetherException(ErrorCode.CORRUPT_FRAME, "frame is not valid JSON: " + e.getMessage(), e);
     }

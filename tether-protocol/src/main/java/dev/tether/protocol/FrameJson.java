@@ -34,9 +34,14 @@ final class FrameJson {
 
   /** The first JSON value of {@code bytes}, or {@code null} when there is none. */
   static JsonNode read(byte[] bytes) throws IOException {
+    return read(bytes, false);
+  }
+
+  /** {@link #read(byte[])}; with {@code keepPayloadText}, {@code "payload"} objects keep their source text. */
+  static JsonNode read(byte[] bytes, boolean keepPayloadText) throws IOException {
     try (JsonParser p = FACTORY.createParser(bytes)) {
       JsonToken t = p.nextToken();
-      return t == null ? null : value(p, t, bytes);
+      return t == null ? null : value(p, t, keepPayloadText ? bytes : null);
     }
   }
 
@@ -48,18 +53,33 @@ final class FrameJson {
     }
   }
 
-  /** {@code n} as compact JSON text, the same text {@link Json#MAPPER} writes. */
-  static String writeString(JsonNode n) throws IOException {
+  /** Something written with a generator. */
+  interface Writing {
+    void write(JsonGenerator g) throws IOException;
+  }
+
+  /** A parser over {@code text}. */
+  static JsonParser parser(String text) throws IOException {
+    return FACTORY.createParser(text);
+  }
+
+  /** What {@code writing} writes, as compact JSON text. */
+  static String generate(Writing writing) throws IOException {
     BufferRecycler buffers = FACTORY._getBufferRecycler();
     try {
       SegmentedStringWriter out = new SegmentedStringWriter(buffers);
       try (JsonGenerator g = FACTORY.createGenerator(out)) {
-        write(g, n);
+        writing.write(g);
       }
       return out.getAndClear();
     } finally {
       buffers.releaseToPool();
     }
+  }
+
+  /** {@code n} as compact JSON text, the same text {@link Json#MAPPER} writes. */
+  static String writeString(JsonNode n) throws IOException {
+    return generate(g -> write(g, n));
   }
 
   /** The value starting at token {@code t}; {@code source}, when given, is the input, for payloads' source text. */
@@ -136,7 +156,7 @@ final class FrameJson {
     return out.toByteArray();
   }
 
-  private static void write(JsonGenerator g, JsonNode n) throws IOException {
+  static void write(JsonGenerator g, JsonNode n) throws IOException {
     switch (n.getNodeType()) {
       case OBJECT:
         g.writeStartObject();

@@ -49,7 +49,10 @@ public final class PropertyList {
     if (payload == null) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, what + " must not be null; pass an empty map instead");
     }
-    JsonNode node = toJson(payload, "");
+    return withinLimit(toJson(payload, ""), maxBytes, what);
+  }
+
+  private static JsonNode withinLimit(JsonNode node, int maxBytes, String what) {
     if (maxEncodedBytes(node) <= maxBytes) {
       return node;
     }
@@ -305,6 +308,28 @@ public final class PropertyList {
       return path;
     }
     return key instanceof Integer i ? path + "[" + i + "]" : path + "/" + key;
+  }
+
+  /**
+   * {@code encodeTree(fromPlainJson(text), maxBytes, what)} in one pass, for senders of many payloads.
+   *
+   * @throws TetherException as those two do
+   */
+  public static JsonNode encodePlainJson(String text, int maxBytes, String what) {
+    return withinLimit(PlainJson.encode(text), maxBytes, what);
+  }
+
+  /**
+   * The JSON text of {@code head} with one more field, {@code field}, holding the plain JSON of {@code encoded}: what
+   * {@code head.set(field, toPlainJson(fromJson(encoded)))} would write, in one pass (for receivers printing many).
+   */
+  public static String plainTextWith(ObjectNode head, String field, JsonNode encoded) {
+    return PlainJson.objectWith(head, field, encoded);
+  }
+
+  /** {@code Json.write(toPlainJson(fromJson(encoded)))} in one pass, for receivers printing many payloads. */
+  public static String plainText(JsonNode encoded) {
+    return PlainJson.text(encoded);
   }
 
   /** Plain JSON for printing a decoded payload: bytes as base64 text, dates as ISO-8601 text. */

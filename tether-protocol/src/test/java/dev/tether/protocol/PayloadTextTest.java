@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * size limit and error paths of {@link PropertyList} hold. Random payloads come from a seeded {@link Random}.
  */
 class PayloadTextTest {
-  private final FrameCodec codec = new FrameCodec();
+  private final FrameCodec codec = FrameCodec.keepingPayloadText();
 
   @Test
   void writeAndParseMatchTheObjectMapperOnRandomPayloads() throws Exception {
@@ -81,6 +81,14 @@ class PayloadTextTest {
   }
 
   @Test
+  void anAppsCodecDoesNotKeepPayloadText() {
+    byte[] wire = new FrameCodec().encode(new Frame("x", 1, Json.parseObject("{\"payload\":{\"m\":{}}}")));
+    JsonNode payload = new FrameCodec().decode(Arrays.copyOfRange(wire, 4, wire.length)).body().get("payload");
+    assertThat(payload.getClass()).isEqualTo(ObjectNode.class);
+    assertThat(Json.sourceText(payload)).isEqualTo("{\"m\":{}}");
+  }
+
+  @Test
   void nodesNotReadFromAFrameAreWrittenOut() {
     ObjectNode built = Json.object();
     built.putObject("m").putObject("k").put("i", 3);
@@ -124,6 +132,43 @@ class PayloadTextTest {
     assertThat(plain).isEqualTo(Map.of("n", 1, "big", 4294967296L, "d", 2.5, "s", "x",
         "l", List.of(true, Map.of("k", List.of()))));
     assertThat(Json.write(PropertyList.toPlainJson(plain))).isEqualTo("{\"n\":1,\"big\":4294967296,\"d\":2.5,\"s\":\"x\",\"l\":[true,{\"k\":[]}]}");
+  }
+
+  @Test
+  void onePassConversionsMatchTheWayThroughMaps() {
+    Random random = new Random(99);
+    for (int i = 0; i < 500; i++) {
+      Map<String, Object> decoded = PropertyList.decode(Json.write(PropertyList.toJson(randomMap(random, 4), "")));
+      String plain = Json.write(PropertyList.toPlainJson(decoded));
+      assertThat(PropertyList.encodePlainJson(plain, 1 << 20, "user info"))
+          .isEqualTo(PropertyList.encodeTree(PropertyList.fromPlainJson(plain), 1 << 20, "user info"));
+      JsonNode encoded = PropertyList.toJson(decoded, "");
+      assertThat(PropertyList.plainText(encoded)).isEqualTo(Json.write(PropertyList.toPlainJson(PropertyList.fromJson(encoded))));
+      ObjectNode head = Json.object();
+      head.put("kind", "userInfo");
+      head.put("id", "\"odd\" id " + i);
+      String with = PropertyList.plainTextWith(head, "payload", encoded);
+      head.set("payload", PropertyList.toPlainJson(PropertyList.fromJson(encoded)));
+      assertThat(with).isEqualTo(Json.write(head));
+    }
+    for (String plain : List.of("{}", "{\"big\":123456789012345678901234567890,\"e\":1e400,\"neg\":-0.0}",
+        "{\"a\":[[],[{}],{\"b\":[1,[2,[3]]]}]} trailing")) {
+      assertThat(PropertyList.encodePlainJson(plain, 1 << 20, "x"))
+          .isEqualTo(PropertyList.encodeTree(PropertyList.fromPlainJson(plain), 1 << 20, "x"));
+    }
+    for (String bad : List.of("{\"a\":{\"b\":[1,{\"c\":null}]}}", "{\"a\":[1,[2,null]]}", "[1]", "\"text\"", "{\"a\":", "",
+        "{\"a\":1,}")) {
+      Throwable twoPass = catchThrowable(() -> PropertyList.fromPlainJson(bad));
+      Throwable onePass = catchThrowable(() -> PropertyList.encodePlainJson(bad, 1 << 20, "x"));
+      assertThat(onePass).as(bad).isInstanceOf(TetherException.class);
+      assertThat(((TetherException) onePass).code()).as(bad).isEqualTo(((TetherException) twoPass).code());
+      if (((TetherException) twoPass).code() == ErrorCode.PAYLOAD_UNSUPPORTED_TYPES) {
+        assertThat(onePass.getMessage()).isEqualTo(twoPass.getMessage());
+      }
+    }
+    String big = "{\"k\":\"" + "a".repeat(2000) + "\"}";
+    assertThatThrownBy(() -> PropertyList.encodePlainJson(big, 1000, "user info"))
+        .hasMessageContaining("user info is 2020 bytes encoded");
   }
 
   @Test

@@ -42,7 +42,7 @@ public final class IpcServer implements AutoCloseable {
 
   private final Path socketPath;
   private final UserPrincipal owner;
-  private final FrameCodec codec = new FrameCodec();
+  private final FrameCodec codec = FrameCodec.keepingPayloadText();
   private final Map<String, RequestHandler> handlers = new ConcurrentHashMap<>();
   private final CopyOnWriteArrayList<ConnectionListener> listeners = new CopyOnWriteArrayList<>();
   private final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();

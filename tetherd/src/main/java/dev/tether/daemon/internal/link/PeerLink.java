@@ -49,7 +49,7 @@ public final class PeerLink {
   private final SSLSocket socket;
   private final String peer;
   private final Handler handler;
-  private final FrameCodec codec = new FrameCodec();
+  private final FrameCodec codec = FrameCodec.keepingPayloadText();
   private final DataInputStream in;
   private final OutputStream out;
   private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
