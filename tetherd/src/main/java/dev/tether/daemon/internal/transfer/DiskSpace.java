@@ -1,7 +1,6 @@
 package dev.tether.daemon.internal.transfer;
 
 import java.io.IOException;
-import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -24,23 +23,22 @@ final class DiskSpace {
    */
   static String shortfall(Path partFolder, long bytes, Path destination, long total) {
     try {
-      FileStore home = Files.getFileStore(partFolder);
-      long free = home.getUsableSpace();
+      // File.getUsableSpace is one statvfs; FileStore would parse the mount table on every call
+      long free = partFolder.toFile().getUsableSpace();
       if (bytes > free) {
         return message(bytes, partFolder, free, "or move the Tether home (--home or TETHER_HOME) to a bigger disk");
       }
       if (destination != null && destination.getParent() != null) {
         Path folder = destination.getParent();
-        FileStore there = Files.getFileStore(folder);
-        if (!there.equals(home)) {
-          long freeThere = there.getUsableSpace();
+        if (!Files.getAttribute(folder, "unix:dev").equals(Files.getAttribute(partFolder, "unix:dev"))) {
+          long freeThere = folder.toFile().getUsableSpace();
           if (total > freeThere) {
             return message(total, folder, freeThere, "or choose a destination on another disk");
           }
         }
       }
       return null;
-    } catch (IOException | SecurityException e) {
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException | SecurityException e) {
       return null;
     }
   }

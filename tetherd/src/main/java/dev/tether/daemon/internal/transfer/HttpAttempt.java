@@ -125,8 +125,16 @@ final class HttpAttempt {
     if (h.equalsIgnoreCase("localhost") || h.toLowerCase(Locale.ROOT).endsWith(".localhost")) {
       return true;
     }
-    if (!h.matches("[0-9.]+") && !h.contains(":")) {
+    boolean dotted = !h.isEmpty();
+    for (int i = 0; i < h.length() && dotted; i++) {
+      char ch = h.charAt(i);
+      dotted = (ch >= '0' && ch <= '9') || ch == '.';
+    }
+    if (!dotted && !h.contains(":")) {
       return false; // a name other than localhost: do not resolve here, treat as not loopback
+    }
+    if (dotted && h.startsWith("127.")) {
+      return true; // 127.0.0.0/8 (a malformed address fails later, when it is connected to)
     }
     try {
       return InetAddress.getByName(h).isLoopbackAddress();

@@ -27,21 +27,22 @@ record TransferRow(long id, String appId, String session, String kind, String ur
       + " total_bytes, bytes_done, state, phase, etag, last_modified, accept_ranges, destination, temp_file, upload_file,"
       + " status, error_code, error_message, attempts, next_attempt_at, created_at, deadline, credential, challenge_count";
 
+  /** The row at the cursor of a query that selected {@link #COLUMNS} first, read by position (no name lookups). */
   static TransferRow from(ResultSet rs) throws SQLException {
     Map<String, String> headers = new LinkedHashMap<>();
-    String h = rs.getString("headers");
-    if (h != null) {
+    String h = rs.getString(7);
+    if (h != null && !h.equals("{}")) {
       Json.parseObject(h).fields().forEachRemaining(e -> headers.put(e.getKey(), e.getValue().asText()));
     }
-    long eb = rs.getLong("earliest_begin");
+    long eb = rs.getLong(9);
     Long earliest = rs.wasNull() ? null : eb;
-    return new TransferRow(rs.getLong("id"), rs.getString("app_id"), rs.getString("session"), rs.getString("kind"),
-        rs.getString("url"), rs.getString("method"), Map.copyOf(headers), rs.getString("description"), earliest,
-        rs.getLong("expected_bytes"), rs.getLong("total_bytes"), rs.getLong("bytes_done"), rs.getString("state"),
-        rs.getString("phase"), rs.getString("etag"), rs.getString("last_modified"), rs.getInt("accept_ranges") != 0,
-        rs.getString("destination"), rs.getString("temp_file"), rs.getString("upload_file"), rs.getInt("status"),
-        rs.getString("error_code"), rs.getString("error_message"), rs.getInt("attempts"), rs.getLong("next_attempt_at"),
-        rs.getLong("created_at"), rs.getLong("deadline"), rs.getString("credential"), rs.getInt("challenge_count"));
+    return new TransferRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
+        rs.getString(5), rs.getString(6), Map.copyOf(headers), rs.getString(8), earliest,
+        rs.getLong(10), rs.getLong(11), rs.getLong(12), rs.getString(13),
+        rs.getString(14), rs.getString(15), rs.getString(16), rs.getInt(17) != 0,
+        rs.getString(18), rs.getString(19), rs.getString(20), rs.getInt(21),
+        rs.getString(22), rs.getString(23), rs.getInt(24), rs.getLong(25),
+        rs.getLong(26), rs.getLong(27), rs.getString(28), rs.getInt(29));
   }
 
   boolean isDownload() {
