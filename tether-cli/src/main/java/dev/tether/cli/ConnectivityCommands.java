@@ -213,7 +213,7 @@ public final class ConnectivityCommands {
           return 0;
         }
         boolean batched = requestType().equals("cx.userinfo") && !(this instanceof Complication);
-        int window = batched ? 64 : 2048;
+        int window = batched ? 16 : 2048;
         Deque<CompletableFuture<ObjectNode>> inFlight = new ArrayDeque<>();
         int n = 0;
         com.fasterxml.jackson.databind.node.ArrayNode items = Json.array();

@@ -68,7 +68,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private static final Logger log = LoggerFactory.getLogger(ConnectivityService.class);
   static final int COMPLICATION_PER_DAY = 50;
   private static final int APP_WINDOW = 4096;
-  private static final int PEER_WINDOW = 32768;
+  private static final int PEER_WINDOW = 8192;
   private static final int CHUNK = 1024 * 1024;
   /** Upper bound of one multi-item frame's payloads, far below the frame codec's 16 MiB limit. */
   private static final int BATCH_BYTES = 4 * 1024 * 1024;

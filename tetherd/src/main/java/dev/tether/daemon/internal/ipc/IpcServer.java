@@ -193,14 +193,17 @@ public final class IpcServer implements AutoCloseable {
     if (result == null) {
       result = CompletableFuture.completedFuture(Json.object());
     }
+    // the request's id and type only: holding the frame would keep its whole body alive until the answer
+    long id = f.id();
+    String type = f.type();
     result.whenComplete((body, failure) -> {
-      if (f.id() == 0) {
+      if (id == 0) {
         if (failure != null) {
-          log.warn("{} {} failed: {}", conn, f.type(), failure.toString());
+          log.warn("{} {} failed: {}", conn, type, failure.toString());
         }
         return;
       }
-      conn.send(failure == null ? new Frame(Frame.RESPONSE, f.id(), body) : error(f.id(), failure));
+      conn.send(failure == null ? new Frame(Frame.RESPONSE, id, body) : error(id, failure));
     });
   }
 
