@@ -7,7 +7,7 @@
 #  3. A FILE_MIB MiB file: tether send file -> tether receive --files, against curl fetching the same file over HTTPS
 #     from nginx (Debian's package) on loopback.
 # Usage: bench/connectivity.sh [N=100000] [FILE_MIB=1024]      (needs root or sudo for apt-get the first time)
-# ONLY=file runs only section 3 (ONLY=userinfo only sections 1 and 2); the default runs everything.
+# WARM_MIB (default 256) sizes the untimed warm-up file of section 3; ONLY=file runs only section 3 (ONLY=userinfo only sections 1 and 2); the default runs everything.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N="${1:-100000}"
@@ -148,14 +148,17 @@ t1="$(now)"
 [ "$got_bytes" -eq "$((FILE_MIB * 1024 * 1024))" ] || { echo "curl fetched $got_bytes bytes, not the whole file"; exit 1; }
 curl_mibs="$(python3 -c "print('%.0f' % ($FILE_MIB / ($t1 - $t0)))")"
 rm -f "$work/curl.bin"
-# warm-up, not timed: a 64 MiB file first, so that both daemons run the file path compiled (JIT) as a long-running
-# daemon does; nginx and curl are native code and need no warm-up
-head -c "$((64 * 1024 * 1024))" /dev/urandom > "$work/warm.bin"
-tether --home "$work/companion" receive --app bench.files --count 1 --files "$work/kept" --out "$work/warm.jsonl" --timeout 300 &
-wp=$!
-tether --home "$work/primary" send file --app bench.files "$work/warm.bin" >/dev/null
-wait "$wp"
-rm -f "$work/warm.bin" "$work/kept/warm.bin"
+# warm-up, not timed: a WARM_MIB (default 256) MiB file first, so that both daemons run the file path compiled (JIT)
+# as a long-running daemon does; nginx and curl are native code and need no warm-up. WARM_MIB=0 measures a cold daemon.
+WARM_MIB="${WARM_MIB:-256}"
+if [ "$WARM_MIB" -gt 0 ]; then
+  head -c "$((WARM_MIB * 1024 * 1024))" /dev/urandom > "$work/warm.bin"
+  tether --home "$work/companion" receive --app bench.files --count 1 --files "$work/kept" --out "$work/warm.jsonl" --timeout 300 &
+  wp=$!
+  tether --home "$work/primary" send file --app bench.files "$work/warm.bin" >/dev/null
+  wait "$wp"
+  rm -f "$work/warm.bin" "$work/kept/warm.bin"
+fi
 tether --home "$work/companion" receive --app bench.files --count 1 --files "$work/kept" --out "$work/files.jsonl" --timeout 900 &
 rp=$!
 sleep 2
