@@ -1041,7 +1041,11 @@ public final class TransferService implements DaemonService {
     if (now >= due) {
       pushProgress(run);
     } else {
-      progressTimer.schedule(() -> pushProgress(run), due - now, TimeUnit.MILLISECONDS);
+      try {
+        progressTimer.schedule(() -> pushProgress(run), due - now, TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        run.progressPending.set(false); // shutting down
+      }
     }
   }
 
