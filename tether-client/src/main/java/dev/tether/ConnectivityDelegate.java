@@ -52,6 +52,14 @@ public interface ConnectivityDelegate {
   /** A user info transfer this app queued reached the paired device, or failed. */
   default void userInfoTransferFinished(ConnectivitySession session, UserInfoTransfer transfer, Optional<TetherException> error) {}
 
+  /**
+   * The paired device refused user info this app queued for now, typically {@link ErrorCode#INSUFFICIENT_SPACE} when
+   * its disk is full. Not a failure: the transfers stay in {@link ConnectivitySession#outstandingUserInfoTransfers()},
+   * in order, and are offered again (after 1, 2, 4, then every 5 seconds) until they arrive, when
+   * {@link #userInfoTransferFinished} follows for each. Called once per episode, when the first is refused.
+   */
+  default void userInfoTransfersBlocked(ConnectivitySession session, TetherException error) {}
+
   /** A file from the counterpart; the file is deleted when this method returns unless the app moved it. */
   default void fileReceived(ConnectivitySession session, ReceivedFile file) {}
 

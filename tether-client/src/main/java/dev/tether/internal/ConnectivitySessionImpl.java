@@ -237,6 +237,10 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
       code = ErrorCode.INSUFFICIENT_SPACE;
     }
     TetherException error = new TetherException(code, e.path("error").asText());
+    if (e.path("kind").asText().equals("userInfo")) {
+      call(() -> delegate.userInfoTransfersBlocked(this, error));
+      return;
+    }
     FileTransferImpl t = files.get(id);
     FileTransfer ft = t != null ? t : new FileTransferImpl(id, "", Map.of(), 0);
     if (t != null) {

@@ -720,6 +720,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             } else {
               o.put("complication", kind.equals("complication"));
               o.set("payload", Json.parse(rs.getString(3)));
+              ObjectNode blocked = blockedInfo.get(app);
+              if (blocked != null) {
+                o.put("errorCode", blocked.path("code").asText());
+                o.put("error", blocked.path("error").asText());
+              }
               infos.add(o);
             }
           }
@@ -774,6 +779,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   @Override
   public void linkUp(PeerLink link) {
+    // a new link starts from the lowest unacknowledged item, in order: nothing of an earlier refusal carries over
+    refusingPeers.remove(link.peer());
     sendApps(link);
     Sender s = new Sender(link);
     Sender old = senders.put(link.peer(), s);
@@ -853,6 +860,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       case "item" -> receiveItem(link, f.body());
       case "ack" -> peerAcked(link, f.body());
+      case "items.refused" -> itemsRefusedByPeer(link, f.body());
+      case "items.retry" -> {
+        if (refusingPeers.remove(link.peer()) != null) {
+          log.info("peer {} offers its user info again; storing it if space allows", link.peer());
+        }
+      }
       case "ctx" -> receiveContext(link, f.body());
       case "ctx.ack" -> contextAcked(f.body());
       case "apps" -> {
@@ -897,12 +910,33 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private void receiveItem(PeerLink link, ObjectNode item) {
     String app = item.path("app").asText();
     long seq = item.path("seq").asLong();
+    TetherException refusing = refusingPeers.get(link.peer());
+    if (refusing != null) {
+      refuseToPeer(link, seq, app, refusing);
+      return;
+    }
     inboxWriter.add(new Incoming(seq, item.path("id").asText(), link.peer(), app, item.path("kind").asText(),
         Json.sourceText(item.get("payload")), null))
         .whenComplete((fresh, failure) -> {
           if (failure != null) {
-            log.error("storing an item from {} failed; closing the link so it is resent", link.peer(), failure);
-            link.close();
+            TetherException full = insufficientSpace(failure);
+            if (full == null) {
+              log.error("storing an item from {} failed; closing the link so it is resent", link.peer(), failure);
+              link.close();
+              return;
+            }
+            TetherException refusal = new TetherException(ErrorCode.INSUFFICIENT_SPACE, "the paired device cannot store "
+                + "user info now: " + full.getMessage() + ". The transfers stay queued on this device, in order, and are "
+                + "offered again (after 1, 2, 4, then every 5 seconds)");
+            if (refusingPeers.put(link.peer(), refusal) == null) {
+              log.warn("refusing user info from peer {} for now: {}", link.peer(), full.getMessage());
+            }
+            refuseToPeer(link, seq, app, refusal);
+            return;
+          }
+          if (fresh == null) {
+            refuseToPeer(link, seq, app, refusingPeers.getOrDefault(link.peer(),
+                new TetherException(ErrorCode.INSUFFICIENT_SPACE, "the paired device cannot store user info now")));
             return;
           }
           ackToPeer(link, seq);
@@ -918,6 +952,79 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       a.forEach(n -> s.add(n.asText()));
     }
     return Set.copyOf(s);
+  }
+
+  /**
+   * Peers whose user info this device refused for lack of space, with the reason. Later items from such a peer are
+   * refused too, also those already queued for the store ({@link #insertIncoming}), so that none is stored ahead of
+   * one refused; the sender offers them again in order after {@code items.retry}.
+   */
+  private final Map<String, TetherException> refusingPeers = new ConcurrentHashMap<>();
+  /** Refused items to report to the peer, gathered per link like acknowledgements: sequence numbers and apps. */
+  private final Map<PeerLink, Map<Long, String>> pendingRefusals = new ConcurrentHashMap<>();
+
+  private static TetherException insufficientSpace(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof TetherException te && te.code() == ErrorCode.INSUFFICIENT_SPACE) {
+        return te;
+      }
+    }
+    return null;
+  }
+
+  private void refuseToPeer(PeerLink link, long seq, String app, TetherException refusal) {
+    Map<Long, String> refused = pendingRefusals.computeIfAbsent(link, k -> new LinkedHashMap<>());
+    boolean first;
+    synchronized (refused) {
+      first = refused.isEmpty();
+      refused.put(seq, app);
+    }
+    if (first) {
+      exec.execute(() -> {
+        ObjectNode b = Json.object();
+        ArrayNode seqs = b.putArray("seqs");
+        Set<String> apps = new LinkedHashSet<>();
+        synchronized (refused) {
+          refused.forEach((s, a) -> {
+            seqs.add(s);
+            apps.add(a);
+          });
+          refused.clear();
+        }
+        apps.forEach(b.putArray("apps")::add);
+        b.put("code", refusal.code().name());
+        b.put("error", refusal.getMessage());
+        link.send("items.refused", b);
+      });
+    }
+  }
+
+  /** User info a sender app queued that the paired device refused for now, per app: the refusal it was told. */
+  private final Map<String, ObjectNode> blockedInfo = new ConcurrentHashMap<>();
+
+  /** The paired device refused user info for now: resend it later, in order, and tell the apps once. */
+  private void itemsRefusedByPeer(PeerLink link, ObjectNode body) {
+    List<Long> seqs = new ArrayList<>();
+    body.path("seqs").forEach(n -> seqs.add(n.asLong()));
+    Sender s = senders.get(link.peer());
+    if (s != null && !seqs.isEmpty()) {
+      s.itemsRefused(seqs);
+    }
+    for (JsonNode a : body.path("apps")) {
+      String app = a.asText();
+      ObjectNode ev = Json.object();
+      ev.put("kind", "userInfo");
+      ev.put("code", body.path("code").asText(ErrorCode.INSUFFICIENT_SPACE.name()));
+      ev.put("error", body.path("error").asText());
+      if (blockedInfo.put(app, ev) == null) {
+        log.warn("the paired device {} refused user info of {} for now, keeping it queued: {}", link.peer(), app, ev.path("error").asText());
+        exec.execute(() -> {
+          for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
+            c.push("cx.blocked", ev);
+          }
+        });
+      }
+    }
   }
 
   /** Acknowledgements to the peer, gathered per link so one frame carries many sequence numbers. */
@@ -950,6 +1057,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     try (PreparedStatement seen = conn.prepareStatement("INSERT OR IGNORE INTO cx_seen(id) VALUES (?)");
          PreparedStatement ins = conn.prepareStatement("INSERT INTO cx_inbox(id, peer, app, kind, payload, file, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
       for (Incoming i : items) {
+        if (!i.kind().equals("file") && refusingPeers.containsKey(i.peer())) {
+          fresh.add(null);
+          continue;
+        }
         seen.setString(1, i.id());
         if (seen.executeUpdate() == 0) {
           fresh.add(false);
@@ -1040,6 +1151,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       exec.execute(() -> {
         for (String[] d : done) {
+          if (!d[2].equals("file") && blockedInfo.remove(d[0]) != null) {
+            log.info("the paired device stores user info of {} again", d[0]);
+          }
           if (d[3] != null) {
             deleteQuietly(Path.of(d[3]));
           }
@@ -1157,6 +1271,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     final Map<Long, CompletableFuture<Void>> fileAcks = new ConcurrentHashMap<>();
     final Map<String, ObjectNode> refusals = new ConcurrentHashMap<>();
     int refusedInARow;
+    /** User info refused by the receiver for now (guarded by lock): no items before then, resent from the refused. */
+    long itemsPausedUntil;
+    boolean retryItems;
+    int itemRefusalsInARow;
 
     Sender(PeerLink link) {
       this.link = link;
@@ -1196,6 +1314,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     void acked(List<Long> seqs) {
       synchronized (lock) {
         seqs.forEach(inFlight::remove);
+        if (!retryItems) {
+          itemRefusalsInARow = 0;
+        }
         lock.notifyAll();
       }
       for (long seq : seqs) {
@@ -1203,6 +1324,27 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         if (f != null) {
           f.complete(null);
         }
+      }
+    }
+
+    /**
+     * The receiver could not store these user info items (nor will it store later ones until {@code items.retry}):
+     * pause, then offer them again from the lowest refused, after 1, 2, 4, then every 5 seconds.
+     */
+    void itemsRefused(List<Long> seqs) {
+      synchronized (lock) {
+        seqs.forEach(inFlight::remove);
+        long from = java.util.Collections.min(seqs) - 1;
+        cursor = Math.min(cursor, from);
+        complicationCursor = Math.min(complicationCursor, from);
+        if (!retryItems) {
+          itemRefusalsInARow++;
+          long delay = Math.min(5000L, 1000L << Math.min(itemRefusalsInARow - 1, 3));
+          itemsPausedUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delay);
+          retryItems = true;
+        }
+        woken = true;
+        lock.notifyAll();
       }
     }
 
@@ -1225,14 +1367,28 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     private void run() {
       try {
         while (!stopped && link.isOpen()) {
+          boolean retry;
           synchronized (lock) {
-            while (!stopped && (!woken || inFlight.size() >= PEER_WINDOW)) {
-              lock.wait(1000);
+            while (!stopped) {
+              long pause = retryItems ? itemsPausedUntil - System.nanoTime() : 0;
+              if (pause > 0) {
+                lock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(pause)));
+              } else if (!woken || inFlight.size() >= PEER_WINDOW) {
+                lock.wait(1000);
+              } else {
+                break;
+              }
             }
             woken = false;
+            retry = retryItems;
+            retryItems = false;
           }
           if (stopped || !link.isOpen()) {
             return;
+          }
+          if (retry) {
+            // ahead of the items on the same stream: the receiver stores user info again from here on
+            link.send("items.retry", Json.object());
           }
           boolean more = sendBatch(true) | sendBatch(false);
           sendContexts();
@@ -1839,7 +1995,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
     long[] arr = seqs.stream().mapToLong(Long::longValue).toArray();
     List<CompletableFuture<Void>> parts = new ArrayList<>();
-    parts.add(marked.thenCompose(x -> ackWriter.add(new AppAck(app, arr))));
+    parts.add(marked.thenCompose(x -> ackDurably(new AppAck(app, arr))));
     return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenCompose(x -> onExec(() -> {
       AppDelivery d = deliveries.get(app);
       if (d != null) {
@@ -1857,6 +2013,36 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       r.put("pending", pending ? 1 : 0);
       return r;
     }));
+  }
+
+  /**
+   * Records an app's acknowledgement. When the disk is full it is retried every second until it is recorded: the
+   * deliveries stay marked as acknowledged meanwhile (never delivered again while this daemon runs), and the app's
+   * request is answered once it is recorded.
+   */
+  private CompletableFuture<Void> ackDurably(AppAck ack) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    ackAttempt(ack, done, 0);
+    return done;
+  }
+
+  private void ackAttempt(AppAck ack, CompletableFuture<Void> done, int attempt) {
+    ackWriter.add(ack).whenComplete((r, failure) -> {
+      if (failure == null) {
+        if (attempt > 0) {
+          log.info("recorded {}'s acknowledgement of {} deliveries after {} retries", ack.app(), ack.seqs().length, attempt);
+        }
+        done.complete(null);
+      } else if (insufficientSpace(failure) != null && !exec.isShutdown()) {
+        if (attempt == 0) {
+          log.warn("cannot record {}'s acknowledgement of {} deliveries now ({}); retrying every second",
+              ack.app(), ack.seqs().length, insufficientSpace(failure).getMessage());
+        }
+        CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS).execute(() -> ackAttempt(ack, done, attempt + 1));
+      } else {
+        done.completeExceptionally(failure);
+      }
+    });
   }
 
   private List<Void> deleteAcked(Connection conn, List<AppAck> acks) throws SQLException {
