@@ -400,7 +400,8 @@ public final class ConnectivityCommands {
         out.println(r.path("userInfo").size() + " user info transfer(s), " + r.path("files").size() + " file transfer(s) outstanding");
         for (JsonNode n : r.path("userInfo")) {
           out.println("userinfo " + n.path("id").asText() + (n.path("complication").asBoolean() ? " (complication)" : "")
-              + " " + Json.write(PropertyList.toPlainJson(PropertyList.fromJson(n.get("payload")))));
+              + " " + Json.write(PropertyList.toPlainJson(PropertyList.fromJson(n.get("payload"))))
+              + (n.hasNonNull("errorCode") ? " held back [" + n.path("errorCode").asText() + "] " + n.path("error").asText() : ""));
         }
         for (JsonNode n : r.path("files")) {
           out.println("file " + n.path("id").asText() + " " + n.path("name").asText() + " " + n.path("size").asLong() + " bytes"

@@ -50,10 +50,10 @@ class ReceiverFullDiskUserInfoTest {
     try {
       List<TetherException> blocked = new CopyOnWriteArrayList<>();
       List<Optional<TetherException>> finished = new CopyOnWriteArrayList<>();
+      Path out = tmp.resolve("received.jsonl");
       try (PairedDaemons d = PairedDaemons.start(tmp);
-           Tether sender = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
-        Path out = tmp.resolve("received.jsonl");
-        ReceiverProcess receiver = ReceiverProcess.start(d.companion.home(), APP, out);
+           Tether sender = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false));
+           ReceiverProcess receiver = ReceiverProcess.start(d.companion.home(), APP, out)) {
         ConnectivitySession s = sender.connectivity(new ConnectivityDelegate() {
           @Override
           public void userInfoTransfersBlocked(ConnectivitySession session, TetherException error) {
