@@ -57,7 +57,7 @@ final class PlainJson {
       JsonToken v = p.nextToken();
       if (v == JsonToken.START_OBJECT || v == JsonToken.START_ARRAY) {
         if (here == null) {
-          here = join(path, key);
+          here = PropertyList.join(path, key);
         }
         m.set(name, v == JsonToken.START_OBJECT ? object(p, here, name) : array(p, here, name));
       } else {
@@ -70,7 +70,7 @@ final class PlainJson {
   private static ObjectNode array(JsonParser p, String path, Object key) throws IOException {
     ObjectNode o = NODES.objectNode();
     ArrayNode l = o.putArray("l");
-    String here = join(path, key);
+    String here = PropertyList.join(path, key);
     int i = 0;
     for (JsonToken e = p.nextToken(); e != JsonToken.END_ARRAY; e = p.nextToken()) {
       if (e == JsonToken.START_OBJECT) {
@@ -112,7 +112,7 @@ final class PlainJson {
         return o;
       default:
         throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, "the value at "
-            + display(join(join(path, key), child)) + " is JSON " + (t == JsonToken.VALUE_NULL ? "null" : t.name().toLowerCase())
+            + PropertyList.display(PropertyList.join(PropertyList.join(path, key), child)) + " is JSON " + (t == JsonToken.VALUE_NULL ? "null" : t.name().toLowerCase())
             + "; payloads take no nulls");
     }
   }
@@ -175,16 +175,5 @@ final class PlainJson {
       }
       default -> throw new TetherException(ErrorCode.CORRUPT_FRAME, "unknown payload value tag " + e.getKey());
     }
-  }
-
-  private static String join(String path, Object key) {
-    if (key == null) {
-      return path;
-    }
-    return key instanceof Integer i ? path + "[" + i + "]" : path + "/" + key;
-  }
-
-  private static String display(String path) {
-    return path.isEmpty() ? "/" : path;
   }
 }

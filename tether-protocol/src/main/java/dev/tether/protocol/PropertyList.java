@@ -145,7 +145,7 @@ public final class PropertyList {
     return o;
   }
 
-  private static String display(String path) {
+  static String display(String path) {
     return path.isEmpty() ? "/" : path;
   }
 
@@ -303,7 +303,8 @@ public final class PropertyList {
         + " is JSON " + n.getNodeType().name().toLowerCase() + "; payloads take no nulls");
   }
 
-  private static String join(String path, Object key) {
+  /** {@code path} with one more step: {@code /key} or {@code [index]} (none when {@code key} is null). */
+  static String join(String path, Object key) {
     if (key == null) {
       return path;
     }

@@ -14,6 +14,7 @@ import dev.tether.TetherOptions;
 import dev.tether.protocol.Json;
 import dev.tether.tests.support.PairedDaemons;
 import dev.tether.tests.support.ReceiverProcess;
+import dev.tether.tests.support.Tmpfs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -42,9 +43,7 @@ class ReceiverFullDiskTest {
   void aFullDiskOnTheReceiverHoldsTheFileBackWithATypedErrorUntilSpaceIsFreed() throws Exception {
     Path companionHome = tmp.resolve("companion");
     Files.createDirectories(companionHome);
-    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
-    Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", companionHome.toString()) == 0,
-        "mounting a tmpfs is not permitted here");
+    Assumptions.assumeTrue(Tmpfs.mount(companionHome, "24m"), "mounting a tmpfs needs root");
     try {
       long size = 40L * 1024 * 1024;
       Path source = tmp.resolve("video.bin");
@@ -84,7 +83,7 @@ class ReceiverFullDiskTest {
         assertThat(d.proxy.connections()).as("the link stays up while the file is refused").isEqualTo(connections);
         assertThat(PairedDaemons.connected(d.primary)).isTrue();
 
-        assertThat(run("mount", "-o", "remount,size=200m", companionHome.toString())).isZero();
+        assertThat(Tmpfs.resize(companionHome, "200m")).isTrue();
         await().atMost(Duration.ofSeconds(30)).until(() -> ReceiverProcess.lines(out).size() == 1);
         receiver.close();
         JsonNode line = Json.parse(ReceiverProcess.lines(out).get(0));
@@ -97,9 +96,7 @@ class ReceiverFullDiskTest {
         assertThat(Files.readString(d.companion.home().resolve("logs/tetherd.log"))).contains("refusing file " + t.id());
       }
     } finally {
-      if (run("umount", companionHome.toString()) != 0) {
-        run("umount", "-l", companionHome.toString());
-      }
+      Tmpfs.unmount(companionHome);
     }
   }
 
@@ -107,9 +104,7 @@ class ReceiverFullDiskTest {
   void aDiskThatFillsUpDuringAFileResumesFromTheStoredBytesOnceSpaceIsFreed() throws Exception {
     Path companionHome = tmp.resolve("companion");
     Files.createDirectories(companionHome);
-    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
-    Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=240m", "tmpfs", companionHome.toString()) == 0,
-        "mounting a tmpfs is not permitted here");
+    Assumptions.assumeTrue(Tmpfs.mount(companionHome, "240m"), "mounting a tmpfs needs root");
     try {
       long size = 200L * 1024 * 1024;
       Path source = tmp.resolve("library.bin");
@@ -154,19 +149,8 @@ class ReceiverFullDiskTest {
         assertThat(log).contains("resuming file " + t.id());
       }
     } finally {
-      if (run("umount", companionHome.toString()) != 0) {
-        run("umount", "-l", companionHome.toString());
-      }
+      Tmpfs.unmount(companionHome);
     }
-  }
-
-  private static int run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    if (!p.waitFor(30, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      return -1;
-    }
-    return p.exitValue();
   }
 
   private static String writeRandom(Path file, long size) throws Exception {

@@ -15,6 +15,7 @@ import dev.tether.protocol.Json;
 import dev.tether.tests.support.Cli;
 import dev.tether.tests.support.PairedDaemons;
 import dev.tether.tests.support.ReceiverProcess;
+import dev.tether.tests.support.Tmpfs;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -44,9 +45,7 @@ class ReceiverFullDiskUserInfoTest {
   void aFullDiskOnTheReceiverHoldsUserInfoBackWithATypedErrorAndDeliversItInOrderOnceSpaceIsFreed() throws Exception {
     Path companionHome = tmp.resolve("companion");
     Files.createDirectories(companionHome);
-    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
-    Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", companionHome.toString()) == 0,
-        "mounting a tmpfs is not permitted here");
+    Assumptions.assumeTrue(Tmpfs.mount(companionHome, "32m"), "mounting a tmpfs needs root");
     try {
       List<TetherException> blocked = new CopyOnWriteArrayList<>();
       List<Optional<TetherException>> finished = new CopyOnWriteArrayList<>();
@@ -127,18 +126,7 @@ class ReceiverFullDiskUserInfoTest {
         assertThat(Files.readString(d.companion.home().resolve("logs/tetherd.log"))).contains("refusing user info from peer");
       }
     } finally {
-      if (run("umount", companionHome.toString()) != 0) {
-        run("umount", "-l", companionHome.toString());
-      }
+      Tmpfs.unmount(companionHome);
     }
-  }
-
-  private static int run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    if (!p.waitFor(30, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      return -1;
-    }
-    return p.exitValue();
   }
 }
