@@ -1,13 +1,16 @@
 package dev.tether.tests.connectivity;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tether.ConnectivityDelegate;
 import dev.tether.ConnectivitySession;
+import dev.tether.ErrorCode;
 import dev.tether.FileTransfer;
 import dev.tether.Tether;
+import dev.tether.TetherException;
 import dev.tether.TetherOptions;
 import dev.tether.protocol.Json;
 import dev.tether.tests.support.PairedDaemons;
@@ -25,6 +28,7 @@ import java.util.HexFormat;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -115,6 +119,56 @@ class FileCaptureTest {
       assertThat(Path.of(Json.parse(ReceiverProcess.lines(out).get(0)).path("path").asText()).getFileName().toString())
           .isEqualTo("first.bin");
     }
+  }
+
+  @Test
+  void aFullDiskOnTheSenderFailsTheCallWithATypedErrorAndLeavesNothingQueued() throws Exception {
+    Path primaryHome = tmp.resolve("primary");
+    Files.createDirectories(primaryHome);
+    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
+    Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", primaryHome.toString()) == 0,
+        "mounting a tmpfs is not permitted here");
+    try {
+      Path big = tmp.resolve("archive.bin");
+      writeRandom(big, 48L * 1024 * 1024, 5);
+      Path small = tmp.resolve("note.bin");
+      String expected = writeRandom(small, 2L * 1024 * 1024, 6);
+      try (PairedDaemons d = PairedDaemons.start(tmp);
+           Tether sender = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
+        ConnectivitySession s = sender.connectivity(new ConnectivityDelegate() {});
+        s.activate().get(30, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> s.transferFile(big, Map.of())).isInstanceOfSatisfying(TetherException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.INSUFFICIENT_SPACE);
+          assertThat(e.getMessage()).contains("no space to snapshot").contains(big.toString());
+        });
+        assertThat(s.outstandingFileTransfers()).as("the half-made transfer is gone").isEmpty();
+        try (var left = Files.list(d.primary.home().resolve("data/connectivity/out"))) {
+          assertThat(left.toList()).as("no partial copy, no marker").isEmpty();
+        }
+
+        Path out = tmp.resolve("received.jsonl");
+        ReceiverProcess receiver = ReceiverProcess.start(d.companion.home(), APP, out, "--files", tmp.resolve("kept").toString());
+        s.transferFile(small, Map.of());
+        await().atMost(Duration.ofSeconds(60)).until(() -> ReceiverProcess.lines(out).size() == 1);
+        receiver.close();
+        JsonNode line = Json.parse(ReceiverProcess.lines(out).get(0));
+        assertThat(Path.of(line.path("path").asText()).getFileName().toString()).isEqualTo("note.bin");
+        assertThat(line.path("sha256").asText()).isEqualTo(expected);
+      }
+    } finally {
+      if (run("umount", primaryHome.toString()) != 0) {
+        run("umount", "-l", primaryHome.toString());
+      }
+    }
+  }
+
+  private static int run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return -1;
+    }
+    return p.exitValue();
   }
 
   private static String writeRandom(Path file, long size, long seed) throws Exception {

@@ -609,7 +609,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     Path marker = outDir.resolve(id + Snapshot.MARKER);
     try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
       Snapshot capture = new Snapshot(dest, in.size());
-      CompletableFuture<Long> queued;
+      CompletableFuture<Long> queued = null;
       try (FileChannel out = FileChannel.open(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
         // the marker is durable before the outbox row: a daemon that finds it on start drops the half-made transfer
         Files.createFile(marker);
@@ -630,6 +630,14 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         out.force(true);
       } catch (IOException | RuntimeException e) {
         capture.fail(e.toString());
+        if (queued != null) {
+          // the row's commit may still be on its way: the delete goes after it
+          try {
+            queued.join();
+          } catch (RuntimeException notStored) {
+            // nothing to delete then
+          }
+        }
         dropCapture(id, dest, marker);
         if (diskFull(e)) {
           throw new TetherException(ErrorCode.INSUFFICIENT_SPACE, "no space to snapshot " + source + ": " + e.getMessage(), e);
@@ -653,9 +661,13 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
   }
 
-  /** Undoes a capture that failed half-way: its outbox row (if committed), the partial copy and the marker. */
+  /**
+   * Undoes a capture that failed half-way: the partial copy first (a full disk gets its room back), then the outbox
+   * row (if committed), and the marker last, so that a row that could not be deleted is dropped on the next start.
+   */
   private void dropCapture(String id, Path dest, Path marker) {
     captures.remove(id);
+    deleteQuietly(dest);
     try {
       store.writeAndWait(conn -> {
         try (PreparedStatement s = conn.prepareStatement("DELETE FROM cx_outbox WHERE id = ?")) {
@@ -665,9 +677,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         return null;
       });
     } catch (RuntimeException e) {
-      log.warn("cannot drop the half-made file transfer {}: {}", id, e.toString());
+      log.warn("cannot drop the half-made file transfer {} now (the next start does): {}", id, e.toString());
+      return;
     }
-    deleteQuietly(dest);
     deleteQuietly(marker);
   }
 
