@@ -15,6 +15,7 @@ import dev.tether.TetherOptions;
 import dev.tether.protocol.Json;
 import dev.tether.tests.support.PairedDaemons;
 import dev.tether.tests.support.ReceiverProcess;
+import dev.tether.tests.support.Tmpfs;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -125,9 +126,7 @@ class FileCaptureTest {
   void aFullDiskOnTheSenderFailsTheCallWithATypedErrorAndLeavesNothingQueued() throws Exception {
     Path primaryHome = tmp.resolve("primary");
     Files.createDirectories(primaryHome);
-    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
-    Assumptions.assumeTrue(run("mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", primaryHome.toString()) == 0,
-        "mounting a tmpfs is not permitted here");
+    Assumptions.assumeTrue(Tmpfs.mount(primaryHome, "32m"), "mounting a tmpfs needs root and permission here");
     try {
       Path big = tmp.resolve("archive.bin");
       writeRandom(big, 48L * 1024 * 1024, 5);
@@ -156,19 +155,8 @@ class FileCaptureTest {
         assertThat(line.path("sha256").asText()).isEqualTo(expected);
       }
     } finally {
-      if (run("umount", primaryHome.toString()) != 0) {
-        run("umount", "-l", primaryHome.toString());
-      }
+      Tmpfs.unmount(primaryHome);
     }
-  }
-
-  private static int run(String... cmd) throws Exception {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    if (!p.waitFor(30, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      return -1;
-    }
-    return p.exitValue();
   }
 
   private static String writeRandom(Path file, long size, long seed) throws Exception {
