@@ -396,8 +396,23 @@ public final class TransferService implements DaemonService {
       for (NewTransfer n : valid) {
         ids.add(insert(c, n));
       }
-      return ids;
-    }).thenApplyAsync(ids -> {
+      // the new rows, read back in one query rather than one each
+      Map<Long, TransferRow> rows = new HashMap<>();
+      if (!ids.isEmpty()) {
+        try (PreparedStatement p = c.prepareStatement("SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE id BETWEEN ? AND ?")) {
+          p.setLong(1, java.util.Collections.min(ids));
+          p.setLong(2, java.util.Collections.max(ids));
+          for (TransferRow r : rows(p)) {
+            rows.put(r.id(), r);
+          }
+        }
+      }
+      List<TransferRow> created = new ArrayList<>();
+      for (long id : ids) {
+        created.add(rows.get(id));
+      }
+      return created;
+    }).thenApplyAsync(created -> {
       ObjectNode out = Json.object();
       ArrayNode list = out.putArray("transfers");
       int next = 0;
@@ -407,9 +422,9 @@ public final class TransferService implements DaemonService {
           err.put("code", e.code().name());
           err.put("message", e.getMessage());
         } else {
-          long id = ids.get(next++);
-          schedule(id);
-          list.add(snapshot(load(id)));
+          TransferRow row = created.get(next++);
+          schedule(row.id(), row);
+          list.add(snapshot(row));
         }
       }
       return out;
@@ -865,7 +880,14 @@ public final class TransferService implements DaemonService {
     if (closed || queued.contains(id) || finalizing.contains(id)) {
       return;
     }
-    TransferRow r = load(id);
+    schedule(id, load(id));
+  }
+
+  /** {@link #schedule(long)} with the transfer's row already at hand (just created). */
+  private void schedule(long id, TransferRow r) {
+    if (closed || queued.contains(id) || finalizing.contains(id)) {
+      return;
+    }
     if (r == null || !TransferRow.RUNNING.equals(r.state()) || !TransferRow.READY.equals(r.phase())) {
       return;
     }
