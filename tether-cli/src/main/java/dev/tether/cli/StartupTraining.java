@@ -32,8 +32,27 @@ final class StartupTraining {
       codec.write(bytes, new Frame("training", 1, body));
       codec.decode(java.util.Arrays.copyOfRange(bytes.toByteArray(), 4, bytes.size()));
       Json.parseObject(Json.write(body));
-      Class.forName("dev.tether.cli.TransferRunner");
-      Class.forName("dev.tether.internal.UrlSessionImpl");
+      // what a command connected to tetherd goes on to use (no daemon here: its classes are loaded directly)
+      for (String c : new String[] {"dev.tether.cli.TransferRunner", "dev.tether.cli.TransferRunner$1",
+          "dev.tether.internal.UrlSessions", "dev.tether.internal.UrlSessionImpl", "dev.tether.internal.TransferImpl",
+          "dev.tether.internal.TransferImpl$Download", "dev.tether.TransferState", "dev.tether.internal.DaemonClient"}) {
+        Class.forName(c);
+      }
+      dev.tether.SessionConfiguration.background("training").maxConnectionsPerHost(6).build();
+      dev.tether.TetherOptions.defaults();
+      var pipe = java.nio.channels.Pipe.open();
+      try (var in = dev.tether.protocol.ChannelStreams.input(pipe.source());
+          var out = dev.tether.protocol.ChannelStreams.output(pipe.sink())) {
+        out.write(1);
+        out.flush();
+        in.read();
+      }
+      var pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+      var done = new java.util.concurrent.CompletableFuture<Long>();
+      pool.execute(() -> done.complete(java.util.stream.LongStream.of(1, 2).sum()));
+      done.thenApply(x -> x + 1).whenComplete((x, e) -> { }).get();
+      pool.shutdown();
+      String.format("%.1f %s", 1.5, TransferRunner.size(1L << 20));
     } finally {
       Files.deleteIfExists(home.resolve("tetherd.sock"));
       try (var s = Files.walk(home)) {
