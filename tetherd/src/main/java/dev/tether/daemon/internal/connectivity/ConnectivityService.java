@@ -622,7 +622,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             sender.wakeFiles();
           }
         });
-        // a kernel-side copy (copy_file_range) that the sender reads behind; the SHA-256 is computed while sending
+        // a kernel-side copy (FileChannel.transferTo) that the sender reads behind; the SHA-256 is computed while sending
         long copied = capture.copy(in, out);
         if (copied < capture.size()) {
           throw new IOException(source + " shrank from " + capture.size() + " to " + copied + " bytes while it was captured");
