@@ -13,19 +13,17 @@ import dev.tether.Tether;
 import dev.tether.TetherException;
 import dev.tether.TetherOptions;
 import dev.tether.protocol.Json;
+import dev.tether.tests.support.GeneratedContent;
 import dev.tether.tests.support.PairedDaemons;
 import dev.tether.tests.support.ReceiverProcess;
 import dev.tether.tests.support.Tmpfs;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -43,7 +41,7 @@ class FileCaptureTest {
   void aFileOverwrittenInPlaceAndDeletedRightAfterTheCallArrivesAsItWasAtTheCall() throws Exception {
     long size = 96L * 1024 * 1024;
     Path source = tmp.resolve("clip.mov");
-    String expected = writeRandom(source, size, 11);
+    String expected = new GeneratedContent(11, size).writeTo(source);
     try (PairedDaemons d = PairedDaemons.start(tmp);
          Tether sender = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
       Path out = tmp.resolve("received.jsonl");
@@ -68,7 +66,7 @@ class FileCaptureTest {
       JsonNode line = Json.parse(ReceiverProcess.lines(out).get(0));
       Path kept = Path.of(line.path("path").asText());
       assertThat(Files.size(kept)).isEqualTo(size);
-      assertThat(sha256(kept)).isEqualTo(expected);
+      assertThat(GeneratedContent.sha256(kept)).isEqualTo(expected);
       assertThat(line.path("sha256").asText()).isEqualTo(expected);
       await().atMost(Duration.ofSeconds(30)).until(() -> s.outstandingFileTransfers().isEmpty());
       try (var left = Files.list(d.primary.home().resolve("data/connectivity/out"))) {
@@ -81,8 +79,8 @@ class FileCaptureTest {
   void aTransferWhoseCaptureWasCutShortByACrashIsDroppedOnRestartAndOthersStay() throws Exception {
     Path first = tmp.resolve("first.bin");
     Path second = tmp.resolve("second.bin");
-    writeRandom(first, 3L * 1024 * 1024, 1);
-    writeRandom(second, 3L * 1024 * 1024, 2);
+    new GeneratedContent(1, 3L * 1024 * 1024).writeTo(first);
+    new GeneratedContent(2, 3L * 1024 * 1024).writeTo(second);
     try (PairedDaemons d = PairedDaemons.start(tmp)) {
       d.proxy.block(true);
       String kept;
@@ -129,9 +127,9 @@ class FileCaptureTest {
     Assumptions.assumeTrue(Tmpfs.mount(primaryHome, "32m"), "mounting a tmpfs needs root and permission here");
     try {
       Path big = tmp.resolve("archive.bin");
-      writeRandom(big, 48L * 1024 * 1024, 5);
+      new GeneratedContent(5, 48L * 1024 * 1024).writeTo(big);
       Path small = tmp.resolve("note.bin");
-      String expected = writeRandom(small, 2L * 1024 * 1024, 6);
+      String expected = new GeneratedContent(6, 2L * 1024 * 1024).writeTo(small);
       try (PairedDaemons d = PairedDaemons.start(tmp);
            Tether sender = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
         ConnectivitySession s = sender.connectivity(new ConnectivityDelegate() {});
@@ -157,31 +155,5 @@ class FileCaptureTest {
     } finally {
       Tmpfs.unmount(primaryHome);
     }
-  }
-
-  private static String writeRandom(Path file, long size, long seed) throws Exception {
-    MessageDigest sha = MessageDigest.getInstance("SHA-256");
-    Random random = new Random(seed);
-    byte[] block = new byte[1024 * 1024];
-    try (OutputStream out = Files.newOutputStream(file)) {
-      for (long written = 0; written < size; written += block.length) {
-        random.nextBytes(block);
-        sha.update(block);
-        out.write(block);
-      }
-    }
-    return HexFormat.of().formatHex(sha.digest());
-  }
-
-  private static String sha256(Path file) throws Exception {
-    MessageDigest got = MessageDigest.getInstance("SHA-256");
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buf = new byte[1024 * 1024];
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        got.update(buf, 0, n);
-      }
-    }
-    return HexFormat.of().formatHex(got.digest());
   }
 }

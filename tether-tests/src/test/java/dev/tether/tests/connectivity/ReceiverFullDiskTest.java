@@ -12,21 +12,18 @@ import dev.tether.Tether;
 import dev.tether.TetherException;
 import dev.tether.TetherOptions;
 import dev.tether.protocol.Json;
+import dev.tether.tests.support.GeneratedContent;
 import dev.tether.tests.support.PairedDaemons;
 import dev.tether.tests.support.ReceiverProcess;
 import dev.tether.tests.support.Tmpfs;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
@@ -47,7 +44,7 @@ class ReceiverFullDiskTest {
     try {
       long size = 40L * 1024 * 1024;
       Path source = tmp.resolve("video.bin");
-      String expected = writeRandom(source, size);
+      String expected = new GeneratedContent(7, size).writeTo(source);
       List<TetherException> blocked = new CopyOnWriteArrayList<>();
       List<Optional<TetherException>> finished = new CopyOnWriteArrayList<>();
       try (PairedDaemons d = PairedDaemons.start(tmp);
@@ -88,7 +85,7 @@ class ReceiverFullDiskTest {
         receiver.close();
         JsonNode line = Json.parse(ReceiverProcess.lines(out).get(0));
         assertThat(line.path("kind").asText()).isEqualTo("file");
-        assertThat(sha256(Path.of(line.path("path").asText()))).isEqualTo(expected);
+        assertThat(GeneratedContent.sha256(Path.of(line.path("path").asText()))).isEqualTo(expected);
         await().atMost(Duration.ofSeconds(10)).until(() -> finished.size() == 1);
         assertThat(finished.get(0)).isEmpty();
         assertThat(s.outstandingFileTransfers()).isEmpty();
@@ -108,7 +105,7 @@ class ReceiverFullDiskTest {
     try {
       long size = 200L * 1024 * 1024;
       Path source = tmp.resolve("library.bin");
-      String expected = writeRandom(source, size);
+      String expected = new GeneratedContent(7, size).writeTo(source);
       List<TetherException> blocked = new CopyOnWriteArrayList<>();
       try (PairedDaemons d = PairedDaemons.start(tmp);
            Tether sender = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
@@ -142,7 +139,7 @@ class ReceiverFullDiskTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> ReceiverProcess.lines(out).size() == 1);
         receiver.close();
         JsonNode line = Json.parse(ReceiverProcess.lines(out).get(0));
-        assertThat(sha256(Path.of(line.path("path").asText()))).isEqualTo(expected);
+        assertThat(GeneratedContent.sha256(Path.of(line.path("path").asText()))).isEqualTo(expected);
         assertThat(d.proxy.connections()).as("no reconnect loop").isEqualTo(connections);
         assertThat(d.proxy.bytesForwarded() - base).as("resumed, not started over").isLessThan(size + size / 2);
         String log = Files.readString(d.companion.home().resolve("logs/tetherd.log"));
@@ -151,31 +148,5 @@ class ReceiverFullDiskTest {
     } finally {
       Tmpfs.unmount(companionHome);
     }
-  }
-
-  private static String writeRandom(Path file, long size) throws Exception {
-    MessageDigest sha = MessageDigest.getInstance("SHA-256");
-    Random random = new Random(7);
-    byte[] block = new byte[1024 * 1024];
-    try (OutputStream out = Files.newOutputStream(file)) {
-      for (long written = 0; written < size; written += block.length) {
-        random.nextBytes(block);
-        sha.update(block);
-        out.write(block);
-      }
-    }
-    return HexFormat.of().formatHex(sha.digest());
-  }
-
-  private static String sha256(Path file) throws Exception {
-    MessageDigest got = MessageDigest.getInstance("SHA-256");
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buf = new byte[1024 * 1024];
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        got.update(buf, 0, n);
-      }
-    }
-    return HexFormat.of().formatHex(got.digest());
   }
 }

@@ -52,6 +52,22 @@ public final class GeneratedContent {
     }
   }
 
+  /** Writes the content to {@code file} and returns its SHA-256 (hex). */
+  public String writeTo(java.nio.file.Path file) {
+    try (var out = java.nio.file.Files.newOutputStream(file)) {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[BLOCK];
+      for (long k = 0; k * BLOCK < size; k++) {
+        int len = block(k, buf);
+        md.update(buf, 0, len);
+        out.write(buf, 0, len);
+      }
+      return HexFormat.of().formatHex(md.digest());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   public static String sha256(java.nio.file.Path file) {
     try (var in = java.nio.file.Files.newInputStream(file)) {
       MessageDigest md = MessageDigest.getInstance("SHA-256");

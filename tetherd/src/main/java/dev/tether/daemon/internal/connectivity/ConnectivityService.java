@@ -667,6 +667,13 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
    */
   private void dropCapture(String id, Path dest, Path marker) {
     captures.remove(id);
+    // truncated first: the sender may still hold the copy open, and a deleted but open file keeps its blocks, which a
+    // full disk needs back for the row's delete below
+    try (FileChannel partial = FileChannel.open(dest, StandardOpenOption.WRITE)) {
+      partial.truncate(0);
+    } catch (IOException gone) {
+      // nothing to give back
+    }
     deleteQuietly(dest);
     try {
       store.writeAndWait(conn -> {
@@ -1287,6 +1294,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     long itemsPausedUntil;
     boolean retryItems;
     int itemRefusalsInARow;
+    /** Counts the times a refusal moved the cursors back, so that a page being sent does not move them forward again. */
+    int rewinds;
 
     Sender(PeerLink link) {
       this.link = link;
@@ -1349,6 +1358,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         long from = java.util.Collections.min(seqs) - 1;
         cursor = Math.min(cursor, from);
         complicationCursor = Math.min(complicationCursor, from);
+        rewinds++;
         if (!retryItems) {
           itemRefusalsInARow++;
           long delay = Math.min(5000L, 1000L << Math.min(itemRefusalsInARow - 1, 3));
@@ -1385,7 +1395,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
               long pause = retryItems ? itemsPausedUntil - System.nanoTime() : 0;
               if (pause > 0) {
                 lock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(pause)));
-              } else if (!woken || inFlight.size() >= PEER_WINDOW) {
+              } else if (retryItems && !inFlight.isEmpty()) {
+                // every item sent before is answered (stored or refused) before any is offered again: a late
+                // refusal then cannot leave a gap that later items are stored across
+                lock.wait(1000);
+              } else if (!retryItems && (!woken || inFlight.size() >= PEER_WINDOW)) {
                 lock.wait(1000);
               } else {
                 break;
@@ -1419,13 +1433,16 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     /** Sends the next page of one queue; true if the page was full. */
     private boolean sendBatch(boolean complications) {
       int room;
+      int rewound;
+      long from;
       synchronized (lock) {
         room = PEER_WINDOW - inFlight.size();
+        rewound = rewinds;
+        from = complications ? complicationCursor : cursor;
       }
       if (room <= 0) {
         return false;
       }
-      long from = complications ? complicationCursor : cursor;
       int limit = Math.min(room, 2000);
       List<ObjectNode> rows = store.read(conn -> {
         List<ObjectNode> list = new ArrayList<>();
@@ -1454,12 +1471,16 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       int bytes = 0;
       for (ObjectNode o : rows) {
         long seq = o.path("seq").asLong();
-        if (complications) {
-          complicationCursor = seq;
-        } else {
-          cursor = seq;
-        }
         synchronized (lock) {
+          if (rewinds != rewound) {
+            // a refusal moved the cursor back meanwhile: the rest is read again from there
+            break;
+          }
+          if (complications) {
+            complicationCursor = seq;
+          } else {
+            cursor = seq;
+          }
           if (!inFlight.add(seq)) {
             continue;
           }
