@@ -32,12 +32,10 @@ final class FrameJson {
 
   private FrameJson() {}
 
-  /** The first JSON value of {@code bytes}, or {@code null} when there is none. */
-  static JsonNode read(byte[] bytes) throws IOException {
-    return read(bytes, false);
-  }
-
-  /** {@link #read(byte[])}; with {@code keepPayloadText}, {@code "payload"} objects keep their source text. */
+  /**
+   * The first JSON value of {@code bytes}, or {@code null} when there is none; with {@code keepPayloadText},
+   * {@code "payload"} objects keep their source text.
+   */
   static JsonNode read(byte[] bytes, boolean keepPayloadText) throws IOException {
     try (JsonParser p = FACTORY.createParser(bytes)) {
       JsonToken t = p.nextToken();

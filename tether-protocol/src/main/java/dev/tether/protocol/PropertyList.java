@@ -329,7 +329,7 @@ public final class PropertyList {
   }
 
   /** {@code Json.write(toPlainJson(fromJson(encoded)))} in one pass, for receivers printing many payloads. */
-  public static String plainText(JsonNode encoded) {
+  static String plainText(JsonNode encoded) {
     return PlainJson.text(encoded);
   }
 

@@ -1459,7 +1459,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
               o.put("app", rs.getString(3));
               o.put("kind", rs.getString(4));
               String text = rs.getString(5);
-              o.putRawValue("payload", new com.fasterxml.jackson.databind.util.RawValue(text));
+              o.set("payload", Json.raw(text));
               o.put("size", text.length() + 200);
               list.add(o);
             }
@@ -1948,20 +1948,20 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             o.put("id", rs.getString(2));
             String kind = rs.getString(3);
             o.put("size_", rs.getString(4).length() + 200);
-            com.fasterxml.jackson.databind.util.RawValue raw = new com.fasterxml.jackson.databind.util.RawValue(rs.getString(4));
+            JsonNode raw = Json.raw(rs.getString(4));
             switch (kind) {
               case "complication" -> {
                 o.put("kind", "userInfo");
                 o.put("complication", true);
-                o.putRawValue("payload", raw);
+                o.set("payload", raw);
               }
               case "userinfo" -> {
                 o.put("kind", "userInfo");
-                o.putRawValue("payload", raw);
+                o.set("payload", raw);
               }
               case "context" -> {
                 o.put("kind", "applicationContext");
-                o.putRawValue("payload", raw);
+                o.set("payload", raw);
               }
               default -> {
                 JsonNode payload = Json.parse(rs.getString(4));
