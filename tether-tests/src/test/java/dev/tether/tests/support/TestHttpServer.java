@@ -127,8 +127,15 @@ public final class TestHttpServer implements AutoCloseable {
     }
   }
 
-  /** An upload target: records each body's size and SHA-256. */
+  /**
+   * An upload target: records each body's size and SHA-256. A resumable one also speaks the IETF resumable-upload
+   * protocol (draft-ietf-httpbis-resumable-upload, interop version 8) as a server that cannot send interim responses:
+   * OPTIONS announces it, a creation request with {@code Upload-Complete: ?0} makes an upload resource under
+   * {@code /uploads/}, HEAD tells its offset, PATCH appends (keeping whatever arrived before a connection dropped) and
+   * completes it, DELETE drops it. Faults apply to the requests that carry body bytes.
+   */
   public final class UploadSink {
+    final boolean resumable;
     final Deque<Fault> faults = new ConcurrentLinkedDeque<>();
     final List<String> received = Collections.synchronizedList(new ArrayList<>());
     final AtomicLong bytesRead = new AtomicLong();
@@ -151,12 +158,42 @@ public final class TestHttpServer implements AutoCloseable {
     public int paused() {
       return paused.get();
     }
+
+    UploadSink(boolean resumable) {
+      this.resumable = resumable;
+    }
+
+    /** Forgets every upload resource of this target, as a server that lost its state (HEAD and PATCH then get 404). */
+    public void forgetUploadResources() {
+      uploadResources.values().removeIf(u -> u.sink == this);
+    }
+  }
+
+  /** The server side of one resumable upload. */
+  private static final class UploadResource {
+    final UploadSink sink;
+    final long length;
+    final MessageDigest digest;
+    long offset;
+    boolean complete;
+
+    UploadResource(UploadSink sink, long length) {
+      this.sink = sink;
+      this.length = length;
+      try {
+        this.digest = MessageDigest.getInstance("SHA-256");
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    }
   }
 
   private final ServerSocket server;
   private final Map<String, Resource> files = new ConcurrentHashMap<>();
   private final Map<String, UploadSink> uploads = new ConcurrentHashMap<>();
   private final Map<String, String> redirects = new ConcurrentHashMap<>();
+  private final Map<String, UploadResource> uploadResources = new ConcurrentHashMap<>();
+  private final AtomicInteger uploadResourceIds = new AtomicInteger();
   private final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
   private final List<Socket> sockets = Collections.synchronizedList(new ArrayList<>());
   private volatile boolean closed;
@@ -183,8 +220,16 @@ public final class TestHttpServer implements AutoCloseable {
     return r;
   }
 
+  /** A target that takes uploads the ordinary way (one request with the whole body). */
   public UploadSink upload(String path) {
-    UploadSink u = new UploadSink();
+    UploadSink u = new UploadSink(false);
+    uploads.put(path, u);
+    return u;
+  }
+
+  /** A target that also takes resumable uploads (see {@link UploadSink}). */
+  public UploadSink resumableUpload(String path) {
+    UploadSink u = new UploadSink(true);
     uploads.put(path, u);
     return u;
   }
@@ -264,8 +309,26 @@ public final class TestHttpServer implements AutoCloseable {
       return true;
     }
     UploadSink sink = uploads.get(path);
+    if (sink != null && sink.resumable && method.equals("OPTIONS")) {
+      drainBody(in, headers);
+      requests.add(new Request(method, path, headers, 0, null, true));
+      write(out, "HTTP/1.1 204 No Content\r\nAccept-Patch: application/partial-upload\r\nUpload-Limit: max-size=1073741824\r\n\r\n");
+      return true;
+    }
+    if (sink != null && sink.resumable && (method.equals("PUT") || method.equals("POST")) && "?0".equals(headers.get("upload-complete"))) {
+      drainBody(in, headers);
+      requests.add(new Request(method, path, headers, 0, null, true));
+      long length = Long.parseLong(headers.getOrDefault("upload-length", "-1"));
+      String where = "/uploads/" + uploadResourceIds.incrementAndGet();
+      uploadResources.put(where, new UploadResource(sink, length));
+      write(out, "HTTP/1.1 201 Created\r\nLocation: " + where + "\r\nUpload-Complete: ?0\r\nContent-Length: 0\r\n\r\n");
+      return true;
+    }
     if (sink != null && (method.equals("PUT") || method.equals("POST"))) {
       return receive(s, in, out, method, path, headers, sink);
+    }
+    if (path.startsWith("/uploads/")) {
+      return uploadResource(s, in, out, method, path, headers);
     }
     Resource r = files.get(path);
     if (r == null || !method.equals("GET")) {
@@ -403,6 +466,93 @@ public final class TestHttpServer implements AutoCloseable {
     sink.received.add(sha);
     write(out, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
     return true;
+  }
+
+  /** HEAD, PATCH or DELETE on an upload resource. */
+  private boolean uploadResource(Socket s, InputStream in, OutputStream out, String method, String path, Map<String, String> headers)
+      throws IOException, InterruptedException {
+    UploadResource u = uploadResources.get(path);
+    if (u == null) {
+      drainBody(in, headers);
+      requests.add(new Request(method, path, headers, 0, null, true));
+      write(out, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+      return true;
+    }
+    synchronized (u) {
+      switch (method) {
+        case "HEAD" -> {
+          requests.add(new Request(method, path, headers, 0, null, true));
+          write(out, "HTTP/1.1 204 No Content\r\nUpload-Offset: " + u.offset + "\r\nUpload-Complete: " + (u.complete ? "?1" : "?0")
+              + (u.length >= 0 ? "\r\nUpload-Length: " + u.length : "") + "\r\nCache-Control: no-store\r\n\r\n");
+          return true;
+        }
+        case "DELETE" -> {
+          drainBody(in, headers);
+          requests.add(new Request(method, path, headers, 0, null, true));
+          uploadResources.remove(path);
+          write(out, "HTTP/1.1 204 No Content\r\n\r\n");
+          return true;
+        }
+        case "PATCH" -> {
+          long at = Long.parseLong(headers.getOrDefault("upload-offset", "-1"));
+          long length = Long.parseLong(headers.getOrDefault("content-length", "0"));
+          if (at != u.offset || u.complete || !"application/partial-upload".equals(headers.get("content-type"))) {
+            drainBody(in, headers);
+            requests.add(new Request(method, path, headers, 0, null, true));
+            write(out, "HTTP/1.1 409 Conflict\r\nUpload-Offset: " + u.offset + "\r\nContent-Length: 0\r\n\r\n");
+            return true;
+          }
+          Fault f = u.sink.faults.poll();
+          byte[] buf = new byte[64 * 1024];
+          long got = 0;
+          while (got < length) {
+            int want = (int) Math.min(buf.length, length - got);
+            if (f instanceof PauseAfter pa && got + want >= pa.bytes()) {
+              want = (int) Math.max(1, pa.bytes() - got);
+            }
+            int n;
+            try {
+              n = in.read(buf, 0, want);
+            } catch (IOException e) {
+              n = -1; // reset by the client
+            }
+            if (n < 0) {
+              requests.add(new Request(method, path, headers, got, null, false));
+              return false; // what arrived stays appended: the client resumes from the offset
+            }
+            u.digest.update(buf, 0, n);
+            u.offset += n;
+            got += n;
+            u.sink.bytesRead.addAndGet(n);
+            if (f instanceof PauseAfter pa && got >= pa.bytes()) {
+              u.sink.paused.incrementAndGet();
+              pa.release().await(120, TimeUnit.SECONDS);
+              f = null;
+            } else if (f instanceof ResetAfter ra && got >= ra.bytes()) {
+              requests.add(new Request(method, path, headers, got, null, false));
+              s.setSoLinger(true, 0);
+              return false;
+            }
+          }
+          requests.add(new Request(method, path, headers, got, null, true));
+          if ("?1".equals(headers.get("upload-complete"))) {
+            u.complete = true;
+            String sha = HexFormat.of().formatHex(u.digest.digest());
+            u.sink.received.add(sha);
+            write(out, "HTTP/1.1 201 Created\r\nUpload-Complete: ?1\r\nContent-Length: 0\r\n\r\n");
+          } else {
+            write(out, "HTTP/1.1 204 No Content\r\nUpload-Complete: ?0\r\n\r\n");
+          }
+          return true;
+        }
+        default -> {
+          drainBody(in, headers);
+          requests.add(new Request(method, path, headers, 0, null, true));
+          write(out, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+          return true;
+        }
+      }
+    }
   }
 
   private static void drainBody(InputStream in, Map<String, String> headers) throws IOException {

@@ -23,7 +23,11 @@ import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.function.LongConsumer;
+import org.apache.hc.client5.http.classic.methods.HttpDelete;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.classic.methods.HttpHead;
+import org.apache.hc.client5.http.classic.methods.HttpOptions;
+import org.apache.hc.client5.http.classic.methods.HttpPatch;
 import org.apache.hc.client5.http.classic.methods.HttpPost;
 import org.apache.hc.client5.http.classic.methods.HttpPut;
 import org.apache.hc.client5.http.classic.methods.HttpUriRequestBase;
@@ -45,6 +49,14 @@ import org.apache.hc.core5.util.Timeout;
  */
 final class HttpAttempt {
   static final int BUFFER = 1 << 20;
+  /**
+   * draft-ietf-httpbis-resumable-upload's interop version this client implements (sent on every request of the
+   * protocol, as the draft requires of draft implementations).
+   */
+  static final String RESUMABLE_UPLOAD_INTEROP_VERSION = "8";
+  /** Uploads smaller than this restart from zero rather than pay the two extra round trips of a resumable upload. */
+  private static final ContentType PARTIAL_UPLOAD = ContentType.create("application/partial-upload");
+  static final long RESUMABLE_UPLOAD_MIN = Long.getLong("tether.resumableUploadMin", 1L << 20);
   /** One 1 MiB buffer per worker thread, reused by every attempt it runs (a thousand small files allocate nothing). */
   private static final ThreadLocal<byte[]> BUFFERS = ThreadLocal.withInitial(() -> new byte[BUFFER]);
   private static final int MAX_REDIRECTS = 10;
@@ -66,6 +78,15 @@ final class HttpAttempt {
 
   /** Stopped from outside (suspend, cancel, shutdown). */
   record Stopped() implements Outcome {}
+
+  /**
+   * What the service persists when an upload learns (or loses) its upload resource: the URL where a server that speaks
+   * the IETF resumable-upload protocol keeps the bytes received so far, or null once it is no longer usable. It must
+   * be durable when this returns (an upload resumed after a daemon restart starts from it).
+   */
+  interface UploadResourceSink {
+    void save(String uploadResource);
+  }
 
   /** What the service persists when a download learns (or changes) its validator. */
   interface ValidatorSink {
@@ -143,9 +164,9 @@ final class HttpAttempt {
     }
   }
 
-  Outcome run(String credential, LongConsumer progress, ValidatorSink validators) {
+  Outcome run(String credential, LongConsumer progress, ValidatorSink validators, UploadResourceSink uploadResources) {
     try {
-      return row.isDownload() ? download(credential, progress, validators) : upload(credential, progress);
+      return row.isDownload() ? download(credential, progress, validators) : upload(credential, progress, uploadResources);
     } catch (HttpException e) {
       return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + e.getMessage(), 0);
     } catch (IOException e) {
@@ -170,6 +191,10 @@ final class HttpAttempt {
       case "GET" -> new HttpGet(url);
       case "PUT" -> new HttpPut(url);
       case "POST" -> new HttpPost(url);
+      case "HEAD" -> new HttpHead(url);
+      case "OPTIONS" -> new HttpOptions(url);
+      case "PATCH" -> new HttpPatch(url);
+      case "DELETE" -> new HttpDelete(url);
       default -> new HttpUriRequestBase(method, url);
     };
     config.headers().forEach(req::setHeader);
@@ -373,11 +398,30 @@ final class HttpAttempt {
     return written;
   }
 
-  private Outcome upload(String credential, LongConsumer progress) throws IOException, HttpException {
+  private Outcome upload(String credential, LongConsumer progress, UploadResourceSink uploadResources) throws IOException, HttpException {
     URI url = URI.create(row.url());
     Path file = Path.of(row.uploadFile());
     if (!Files.isReadable(file)) {
       return new Fail(ErrorCode.FILE_NOT_FOUND, "the upload file " + file + " no longer exists or cannot be read", 0);
+    }
+    long size = Files.size(file);
+    if (row.uploadResource() != null) {
+      Outcome resumed = resumeUpload(URI.create(row.uploadResource()), file, size, credential, progress);
+      if (resumed != null) {
+        return resumed;
+      }
+      uploadResources.save(null); // the server no longer has it (or the file changed): start over
+    }
+    if (size >= RESUMABLE_UPLOAD_MIN) {
+      URI created = createUploadResource(url, size, credential);
+      if (created != null) {
+        uploadResources.save(created.toString());
+        Outcome appended = append(created, file, 0, size, credential, progress);
+        if (appended != null) {
+          return appended;
+        }
+        uploadResources.save(null);
+      }
     }
     String method = row.method();
     for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -386,7 +430,7 @@ final class HttpAttempt {
         return new Fail(ErrorCode.INVALID_URL, "redirected to a URL that is not allowed: " + problem, 0);
       }
       HttpUriRequestBase req = newRequest(method, url, credential, lastChallengeStatus());
-      req.setEntity(new FileBody(file, progress));
+      req.setEntity(new FileBody(file, 0, Files.size(file), progress));
       try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(req), req, null)) {
         int code = resp.getCode();
         if ((code == 307 || code == 308) && resp.getFirstHeader("Location") != null) {
@@ -412,6 +456,185 @@ final class HttpAttempt {
       }
     }
     return new Fail(ErrorCode.HTTP_ERROR, "more than " + MAX_REDIRECTS + " redirects starting at " + row.url(), 0);
+  }
+
+  // ---- resumable uploads (draft-ietf-httpbis-resumable-upload, "careful upload creation": this blocking client
+  // cannot read the 104 interim response while it sends a body, so it asks whether the target supports the protocol,
+  // creates the upload resource with an empty request, then appends the file to it and, after an interruption, asks
+  // for the offset and appends the rest)
+
+  /**
+   * Creates an upload resource for the transfer's target when the server says (OPTIONS, {@code Accept-Patch}) that it
+   * takes resumable uploads there; null when it does not, or declines, so the upload goes the ordinary way.
+   */
+  private URI createUploadResource(URI url, long size, String credential) throws IOException, HttpException {
+    HttpUriRequestBase options = newRequest("OPTIONS", url, credential, lastChallengeStatus());
+    options.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
+    try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(options), options, null)) {
+      discard(resp);
+      Header ap = resp.getFirstHeader("Accept-Patch");
+      if (resp.getCode() / 100 != 2 || ap == null || !ap.getValue().toLowerCase(Locale.ROOT).contains("application/partial-upload")) {
+        return null;
+      }
+    }
+    URI target = url;
+    for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      HttpUriRequestBase create = newRequest(row.method(), target, credential, lastChallengeStatus());
+      create.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
+      create.setHeader("Upload-Complete", "?0");
+      create.setHeader("Upload-Length", Long.toString(size));
+      create.setEntity(new FileBody(Path.of(row.uploadFile()), 0, 0, b -> {}));
+      try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(create), create, null)) {
+        discard(resp);
+        int code = resp.getCode();
+        Header location = resp.getFirstHeader("Location");
+        if ((code == 307 || code == 308) && location != null) {
+          target = resolve(target, location.getValue());
+          if (target == null || urlProblem(target, config.allowsPlainHttp()) != null) {
+            return null;
+          }
+          continue;
+        }
+        if (code / 100 == 2 && location != null) {
+          URI resource = resolve(target, location.getValue());
+          return resource != null && urlProblem(resource, config.allowsPlainHttp()) == null ? resource : null;
+        }
+        return null; // declined: the ordinary upload gets the server's real answer
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Resumes at the offset the upload resource reports. Null when the resource cannot be used any more (gone, or the
+   * file no longer matches what was sent), so the caller starts over.
+   */
+  private Outcome resumeUpload(URI resource, Path file, long size, String credential, LongConsumer progress)
+      throws IOException, HttpException {
+    HttpUriRequestBase head = newRequest("HEAD", resource, credential, lastChallengeStatus());
+    head.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
+    long offset;
+    boolean complete;
+    long length;
+    try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(head), head, null)) {
+      discard(resp);
+      int code = resp.getCode();
+      if (code == 401 || code == 407 || code == 408 || code == 429 || code >= 500) {
+        return classify(resp, code);
+      }
+      offset = structuredInteger(resp, "Upload-Offset");
+      complete = "?1".equals(headerValue(resp, "Upload-Complete"));
+      length = structuredInteger(resp, "Upload-Length");
+      if (code / 100 != 2 || offset < 0) {
+        return null;
+      }
+    }
+    if (complete && offset == size) {
+      // the server has the whole file; only its final answer was lost (the protocol cannot give it again)
+      return new Done(204, size);
+    }
+    if (complete || offset > size || (length >= 0 && length != size)) {
+      cancelUploadResource(resource, credential);
+      return null;
+    }
+    return append(resource, file, offset, size, credential, progress);
+  }
+
+  /**
+   * Appends the file from {@code offset} to the upload resource and completes it. The server's final answer is the
+   * transfer's outcome; null when the resource is gone (start over). A dropped connection is a retry that resumes.
+   */
+  private Outcome append(URI resource, Path file, long offset, long size, String credential, LongConsumer progress)
+      throws IOException, HttpException {
+    URI target = resource;
+    long from = offset;
+    for (int round = 0; round <= MAX_REDIRECTS; round++) {
+      HttpUriRequestBase patch = newRequest("PATCH", target, credential, lastChallengeStatus());
+      patch.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
+      patch.setHeader("Upload-Offset", Long.toString(from));
+      patch.setHeader("Upload-Complete", "?1");
+      FileBody body = new FileBody(file, from, size - from, PARTIAL_UPLOAD, progress);
+      patch.setEntity(body);
+      try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(patch), patch, null)) {
+        discard(resp);
+        int code = resp.getCode();
+        boolean finalAnswer = "?1".equals(headerValue(resp, "Upload-Complete"));
+        if (code == 409 && !finalAnswer) {
+          long expected = structuredInteger(resp, "Upload-Offset");
+          if (expected < 0 || expected > size) {
+            return null;
+          }
+          from = expected; // the server kept a different amount than we thought: continue from its offset
+          continue;
+        }
+        if ((code == 307 || code == 308) && !finalAnswer && resp.getFirstHeader("Location") != null) {
+          target = resolve(target, resp.getFirstHeader("Location").getValue());
+          if (target == null) {
+            return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server redirected an upload append to an invalid Location", code);
+          }
+          continue;
+        }
+        if ((code == 404 || code == 410) && !finalAnswer) {
+          return null;
+        }
+        Outcome early = classify(resp, code);
+        if (early != null) {
+          return early;
+        }
+        if (code >= 200 && code < 400) {
+          return new Done(code, size);
+        }
+        return new Fail(ErrorCode.HTTP_ERROR, "the server answered " + code + " " + resp.getReasonPhrase() + " for " + row.url(), code);
+      } catch (IOException e) {
+        if (stopped) {
+          return new Stopped();
+        }
+        String m = e.getMessage();
+        // the server keeps what it received: the next attempt asks for its offset and sends the rest
+        return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), body.sent > 0);
+      }
+    }
+    return new Fail(ErrorCode.HTTP_ERROR, "more than " + MAX_REDIRECTS + " redirects or offset corrections appending to " + resource, 0);
+  }
+
+  /** Best effort: tells the server it can drop an upload resource this transfer will not use again. */
+  void cancelUploadResource(URI resource, String credential) {
+    try {
+      HttpUriRequestBase delete = newRequest("DELETE", resource, credential, lastChallengeStatus());
+      delete.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
+      try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(delete), delete, null)) {
+        discard(resp);
+      }
+    } catch (IOException | HttpException | RuntimeException e) {
+      // the server expires abandoned upload resources by itself
+    }
+  }
+
+  private static void discard(ClassicHttpResponse resp) throws IOException {
+    if (resp.getEntity() != null) {
+      try (InputStream in = resp.getEntity().getContent()) {
+        in.transferTo(OutputStream.nullOutputStream());
+      }
+    }
+  }
+
+  private static String headerValue(ClassicHttpResponse resp, String name) {
+    Header h = resp.getFirstHeader(name);
+    return h == null ? null : h.getValue().trim();
+  }
+
+  /** A structured-field Integer header (RFC 8941), or -1 when missing or not a non-negative integer. */
+  static long structuredInteger(ClassicHttpResponse resp, String name) {
+    String v = headerValue(resp, name);
+    if (v == null || v.isEmpty() || v.length() > 15) {
+      return -1;
+    }
+    for (int i = 0; i < v.length(); i++) {
+      if (v.charAt(i) < '0' || v.charAt(i) > '9') {
+        return -1;
+      }
+    }
+    return Long.parseLong(v);
   }
 
   /** Statuses that end or pause the attempt before any body: challenges, retryable errors. */
@@ -495,29 +718,36 @@ final class HttpAttempt {
     return etag != null && !etag.startsWith("W/");
   }
 
-  /** A file request body that reports bytes sent. */
+  /** A request body: {@code length} bytes of a file from {@code offset}, reporting the file position reached. */
   private static final class FileBody extends AbstractHttpEntity {
     private final Path file;
+    private final long offset;
+    private final long length;
     private final LongConsumer progress;
+    volatile long sent;
 
-    FileBody(Path file, LongConsumer progress) {
-      super(ContentType.APPLICATION_OCTET_STREAM, null);
+    FileBody(Path file, long offset, long length, LongConsumer progress) {
+      this(file, offset, length, ContentType.APPLICATION_OCTET_STREAM, progress);
+    }
+
+    FileBody(Path file, long offset, long length, ContentType type, LongConsumer progress) {
+      super(type, null);
       this.file = file;
+      this.offset = offset;
+      this.length = length;
       this.progress = progress;
     }
 
     @Override
     public long getContentLength() {
-      try {
-        return Files.size(file);
-      } catch (IOException e) {
-        return -1;
-      }
+      return length;
     }
 
     @Override
     public InputStream getContent() throws IOException {
-      return Files.newInputStream(file);
+      InputStream in = Files.newInputStream(file);
+      in.skipNBytes(offset);
+      return in;
     }
 
     @Override
@@ -533,13 +763,20 @@ final class HttpAttempt {
     @Override
     public void writeTo(OutputStream out) throws IOException {
       byte[] buf = BUFFERS.get();
-      long sent = 0;
-      try (InputStream in = Files.newInputStream(file)) {
-        int n;
-        while ((n = in.read(buf)) >= 0) {
+      long done = 0;
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        ch.position(offset);
+        ByteBuffer bb = ByteBuffer.wrap(buf);
+        while (done < length) {
+          bb.clear().limit((int) Math.min(buf.length, length - done));
+          int n = ch.read(bb);
+          if (n < 0) {
+            throw new IOException("the upload file " + file + " became shorter while it was being sent");
+          }
           out.write(buf, 0, n);
-          sent += n;
-          progress.accept(sent);
+          done += n;
+          sent = done;
+          progress.accept(offset + done);
         }
       }
     }

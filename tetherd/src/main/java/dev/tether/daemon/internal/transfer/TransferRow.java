@@ -13,7 +13,7 @@ record TransferRow(long id, String appId, String session, String kind, String ur
     String description, Long earliestBegin, long expectedBytes, long totalBytes, long bytesDone, String state, String phase,
     String etag, String lastModified, boolean acceptRanges, String destination, String tempFile, String uploadFile,
     int status, String errorCode, String errorMessage, int attempts, long nextAttemptAt, long createdAt, long deadline,
-    String credential, int challengeCount) {
+    String credential, int challengeCount, String uploadResource) {
 
   static final String RUNNING = "RUNNING";
   static final String SUSPENDED = "SUSPENDED";
@@ -25,7 +25,8 @@ record TransferRow(long id, String appId, String session, String kind, String ur
 
   static final String COLUMNS = "id, app_id, session, kind, url, method, headers, description, earliest_begin, expected_bytes,"
       + " total_bytes, bytes_done, state, phase, etag, last_modified, accept_ranges, destination, temp_file, upload_file,"
-      + " status, error_code, error_message, attempts, next_attempt_at, created_at, deadline, credential, challenge_count";
+      + " status, error_code, error_message, attempts, next_attempt_at, created_at, deadline, credential, challenge_count,"
+      + " upload_resource";
 
   /** The row at the cursor of a query that selected {@link #COLUMNS} first, read by position (no name lookups). */
   static TransferRow from(ResultSet rs) throws SQLException {
@@ -42,7 +43,7 @@ record TransferRow(long id, String appId, String session, String kind, String ur
         rs.getString(14), rs.getString(15), rs.getString(16), rs.getInt(17) != 0,
         rs.getString(18), rs.getString(19), rs.getString(20), rs.getInt(21),
         rs.getString(22), rs.getString(23), rs.getInt(24), rs.getLong(25),
-        rs.getLong(26), rs.getLong(27), rs.getString(28), rs.getInt(29));
+        rs.getLong(26), rs.getLong(27), rs.getString(28), rs.getInt(29), rs.getString(30));
   }
 
   boolean isDownload() {

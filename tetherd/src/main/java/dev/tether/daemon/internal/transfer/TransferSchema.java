@@ -64,6 +64,8 @@ final class TransferSchema {
         CREATE TABLE transfer_conditions (
           name TEXT PRIMARY KEY,
           value TEXT NOT NULL);
-        """));
+        """),
+        // the upload resource of an upload that a server takes through the IETF resumable-upload protocol
+        new Migration("transfer-002", "ALTER TABLE transfers ADD COLUMN upload_resource TEXT;"));
   }
 }

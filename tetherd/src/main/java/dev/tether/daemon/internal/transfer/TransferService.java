@@ -671,6 +671,11 @@ public final class TransferService implements DaemonService {
       }
       return stopped.thenApplyAsync(v -> {
         TransferRow r = load(id);
+        if (r.uploadResource() != null && !closed) {
+          // tell a resumable-upload server it can drop what it kept (best effort, off this thread)
+          SessionConfig cfg = sessionConfig(new SessionKey(r.appId(), r.session()));
+          workers.execute(() -> new HttpAttempt(http, r, cfg, null, flusher).cancelUploadResource(URI.create(r.uploadResource()), r.credential()));
+        }
         ObjectNode o = Json.object();
         o.set("transfer", snapshot(r));
         String data = null;
@@ -1002,7 +1007,7 @@ public final class TransferService implements DaemonService {
       }
       final Running fRun = run;
       long t0 = System.nanoTime();
-      HttpAttempt.Outcome o = attempt.run(r.credential(), bytes -> progress(fRun, bytes), validatorSink(r));
+      HttpAttempt.Outcome o = attempt.run(r.credential(), bytes -> progress(fRun, bytes), validatorSink(r), uploadResourceSink(r));
       long ms = (System.nanoTime() - t0) / 1_000_000;
       if (o instanceof HttpAttempt.Done d && d.bytes() >= (64L << 20)) {
         log.info("transfer {}: {} MiB in {} ms ({} MiB/s)", id, d.bytes() >> 20, ms, ms == 0 ? 0 : (d.bytes() >> 20) * 1000 / ms);
@@ -1029,6 +1034,16 @@ public final class TransferService implements DaemonService {
         control.execute(() -> schedule(id));
       }
     }
+  }
+
+  private HttpAttempt.UploadResourceSink uploadResourceSink(TransferRow r) {
+    return resource -> {
+      if (resource != null) {
+        log.info("transfer {}: the server takes it as a resumable upload at {}", r.id(), resource);
+      }
+      // durable before any byte goes to it: an upload resumed after a restart starts from this resource
+      Store.await(store.write(c -> update(c, "UPDATE transfers SET upload_resource = ? WHERE id = ?", resource, r.id())));
+    };
   }
 
   private HttpAttempt.ValidatorSink validatorSink(TransferRow r) {
