@@ -124,6 +124,7 @@ public final class TransferService implements DaemonService {
   private ExecutorService flusher;
   private java.util.concurrent.ScheduledExecutorService progressTimer;
   private final Conditions conditions = new Conditions(Path.of("/sys/class/power_supply"));
+  private final StatementCache statements = new StatementCache();
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
   private final Map<Long, TetherClock.Timer> timers = new ConcurrentHashMap<>();
   private final Set<Long> queued = ConcurrentHashMap.newKeySet();
@@ -336,12 +337,11 @@ public final class TransferService implements DaemonService {
 
   private SessionConfig readSessionConfig(SessionKey key) {
     return store.read(c -> {
-      try (PreparedStatement p = c.prepareStatement("SELECT config FROM transfer_sessions WHERE app_id = ? AND identifier = ?")) {
-        p.setString(1, key.app());
-        p.setString(2, key.id());
-        try (ResultSet rs = p.executeQuery()) {
-          return rs.next() ? SessionConfig.fromJson(Json.parse(rs.getString(1))) : null;
-        }
+      PreparedStatement p = statements.get(c, "SELECT config FROM transfer_sessions WHERE app_id = ? AND identifier = ?");
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      try (ResultSet rs = p.executeQuery()) {
+        return rs.next() ? SessionConfig.fromJson(Json.parse(rs.getString(1))) : null;
       }
     });
   }
@@ -399,12 +399,11 @@ public final class TransferService implements DaemonService {
       // the new rows, read back in one query rather than one each
       Map<Long, TransferRow> rows = new HashMap<>();
       if (!ids.isEmpty()) {
-        try (PreparedStatement p = c.prepareStatement("SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE id BETWEEN ? AND ?")) {
-          p.setLong(1, java.util.Collections.min(ids));
-          p.setLong(2, java.util.Collections.max(ids));
-          for (TransferRow r : rows(p)) {
-            rows.put(r.id(), r);
-          }
+        PreparedStatement p = statements.get(c, "SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE id BETWEEN ? AND ?");
+        p.setLong(1, java.util.Collections.min(ids));
+        p.setLong(2, java.util.Collections.max(ids));
+        for (TransferRow r : rows(p)) {
+          rows.put(r.id(), r);
         }
       }
       List<TransferRow> created = new ArrayList<>();
@@ -500,43 +499,41 @@ public final class TransferService implements DaemonService {
     ResumeData resume = n.resume();
     long now = n.now();
     long id;
-    try (PreparedStatement p = c.prepareStatement("INSERT INTO transfers(app_id, session, kind, url, method, headers,"
+    PreparedStatement p = statements.get(c, "INSERT INTO transfers(app_id, session, kind, url, method, headers,"
         + " description, earliest_begin, expected_bytes, state, destination, upload_file, created_at, deadline, etag,"
-        + " last_modified, accept_ranges, total_bytes) VALUES (?,?,?,?,?,?,?,?,?,'RUNNING',?,?,?,?,?,?,?,?)")) {
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      p.setString(3, kind);
-      p.setString(4, n.url());
-      p.setString(5, n.method());
-      p.setString(6, Json.write(n.headers()));
-      p.setString(7, n.description());
-      if (n.notBefore() == null) {
-        p.setNull(8, java.sql.Types.INTEGER);
-      } else {
-        p.setLong(8, n.notBefore());
-      }
-      p.setLong(9, n.expected());
-      p.setString(10, n.destination());
-      p.setString(11, n.uploadFile());
-      p.setLong(12, now);
-      p.setLong(13, n.deadline());
-      p.setString(14, resume == null ? null : resume.etag);
-      p.setString(15, resume == null ? null : resume.lastModified);
-      p.setInt(16, resume == null ? 0 : 1);
-      p.setLong(17, resume == null ? -1 : resume.total);
-      p.executeUpdate();
+        + " last_modified, accept_ranges, total_bytes) VALUES (?,?,?,?,?,?,?,?,?,'RUNNING',?,?,?,?,?,?,?,?)");
+    p.setString(1, key.app());
+    p.setString(2, key.id());
+    p.setString(3, kind);
+    p.setString(4, n.url());
+    p.setString(5, n.method());
+    p.setString(6, Json.write(n.headers()));
+    p.setString(7, n.description());
+    if (n.notBefore() == null) {
+      p.setNull(8, java.sql.Types.INTEGER);
+    } else {
+      p.setLong(8, n.notBefore());
     }
-    try (PreparedStatement p = c.prepareStatement("SELECT last_insert_rowid()"); ResultSet rs = p.executeQuery()) {
+    p.setLong(9, n.expected());
+    p.setString(10, n.destination());
+    p.setString(11, n.uploadFile());
+    p.setLong(12, now);
+    p.setLong(13, n.deadline());
+    p.setString(14, resume == null ? null : resume.etag);
+    p.setString(15, resume == null ? null : resume.lastModified);
+    p.setInt(16, resume == null ? 0 : 1);
+    p.setLong(17, resume == null ? -1 : resume.total);
+    p.executeUpdate();
+    try (ResultSet rs = statements.get(c, "SELECT last_insert_rowid()").executeQuery()) {
       rs.next();
       id = rs.getLong(1);
     }
     String temp = kind.equals("download") ? "transfer-" + id + ".part" : null;
-    try (PreparedStatement p = c.prepareStatement("UPDATE transfers SET temp_file = ?, bytes_done = ? WHERE id = ?")) {
-      p.setString(1, temp);
-      p.setLong(2, resume == null ? 0 : resume.bytes);
-      p.setLong(3, id);
-      p.executeUpdate();
-    }
+    PreparedStatement named = statements.get(c, "UPDATE transfers SET temp_file = ?, bytes_done = ? WHERE id = ?");
+    named.setString(1, temp);
+    named.setLong(2, resume == null ? 0 : resume.bytes);
+    named.setLong(3, id);
+    named.executeUpdate();
     if (resume != null) {
       try {
         Files.move(resume.file, dir.resolve(temp), StandardCopyOption.ATOMIC_MOVE);
@@ -758,27 +755,25 @@ public final class TransferService implements DaemonService {
     String file;
     long transferId;
     String body;
-    try (PreparedStatement p = c.prepareStatement(
-        "SELECT type, file, transfer_id, body FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?")) {
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      p.setLong(3, seq);
-      try (ResultSet rs = p.executeQuery()) {
-        if (!rs.next()) {
-          return null;
-        }
-        type = rs.getString(1);
-        file = rs.getString(2);
-        transferId = rs.getLong(3);
-        body = rs.getString(4);
+    PreparedStatement p = statements.get(c,
+        "SELECT type, file, transfer_id, body FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?");
+    p.setString(1, key.app());
+    p.setString(2, key.id());
+    p.setLong(3, seq);
+    try (ResultSet rs = p.executeQuery()) {
+      if (!rs.next()) {
+        return null;
       }
+      type = rs.getString(1);
+      file = rs.getString(2);
+      transferId = rs.getLong(3);
+      body = rs.getString(4);
     }
-    try (PreparedStatement p = c.prepareStatement("DELETE FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?")) {
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      p.setLong(3, seq);
-      p.executeUpdate();
-    }
+    PreparedStatement delete = statements.get(c, "DELETE FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?");
+    delete.setString(1, key.app());
+    delete.setString(2, key.id());
+    delete.setLong(3, seq);
+    delete.executeUpdate();
     Long reschedule = null;
     if ("challenge".equals(type)) {
       reschedule = answerChallenge(c, transferId, answer, Json.parseObject(body)) ? transferId : null;
@@ -1420,13 +1415,12 @@ public final class TransferService implements DaemonService {
         || count(c, "SELECT EXISTS (SELECT 1 FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING')", key) > 0) {
       return;
     }
-    try (PreparedStatement p = c.prepareStatement("SELECT last_event_type FROM transfer_sessions WHERE app_id = ? AND identifier = ?")) {
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      try (ResultSet rs = p.executeQuery()) {
-        if (!rs.next() || rs.getString(1) == null || "eventsFinished".equals(rs.getString(1))) {
-          return;
-        }
+    PreparedStatement p = statements.get(c, "SELECT last_event_type FROM transfer_sessions WHERE app_id = ? AND identifier = ?");
+    p.setString(1, key.app());
+    p.setString(2, key.id());
+    try (ResultSet rs = p.executeQuery()) {
+      if (!rs.next() || rs.getString(1) == null || "eventsFinished".equals(rs.getString(1))) {
+        return;
       }
     }
     addEvent(c, key, "eventsFinished", null, Json.object(), null);
@@ -1434,34 +1428,32 @@ public final class TransferService implements DaemonService {
 
   private void addEvent(Connection c, SessionKey key, String type, Long transferId, ObjectNode body, String file) throws SQLException {
     long seq;
-    try (PreparedStatement p = c.prepareStatement("SELECT next_seq FROM transfer_sessions WHERE app_id = ? AND identifier = ?")) {
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      try (ResultSet rs = p.executeQuery()) {
-        if (!rs.next()) {
-          throw new SQLException("no session " + key);
-        }
-        seq = rs.getLong(1);
+    PreparedStatement p = statements.get(c, "SELECT next_seq FROM transfer_sessions WHERE app_id = ? AND identifier = ?");
+    p.setString(1, key.app());
+    p.setString(2, key.id());
+    try (ResultSet rs = p.executeQuery()) {
+      if (!rs.next()) {
+        throw new SQLException("no session " + key);
       }
+      seq = rs.getLong(1);
     }
     update(c, "UPDATE transfer_sessions SET next_seq = ?, last_event_type = ? WHERE app_id = ? AND identifier = ?",
         seq + 1, type, key.app(), key.id());
-    try (PreparedStatement p = c.prepareStatement("INSERT INTO transfer_events(app_id, session, seq, type, transfer_id, body, file,"
-        + " created_at) VALUES (?,?,?,?,?,?,?,?)")) {
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      p.setLong(3, seq);
-      p.setString(4, type);
-      if (transferId == null) {
-        p.setNull(5, java.sql.Types.INTEGER);
-      } else {
-        p.setLong(5, transferId);
-      }
-      p.setString(6, Json.write(body));
-      p.setString(7, file);
-      p.setLong(8, clock.now().toEpochMilli());
-      p.executeUpdate();
+    PreparedStatement insert = statements.get(c, "INSERT INTO transfer_events(app_id, session, seq, type, transfer_id, body,"
+        + " file, created_at) VALUES (?,?,?,?,?,?,?,?)");
+    insert.setString(1, key.app());
+    insert.setString(2, key.id());
+    insert.setLong(3, seq);
+    insert.setString(4, type);
+    if (transferId == null) {
+      insert.setNull(5, java.sql.Types.INTEGER);
+    } else {
+      insert.setLong(5, transferId);
     }
+    insert.setString(6, Json.write(body));
+    insert.setString(7, file);
+    insert.setLong(8, clock.now().toEpochMilli());
+    insert.executeUpdate();
   }
 
   /** After a commit that added events: deliver them, and wake the app if none of its connections has the session open. */
@@ -1519,19 +1511,18 @@ public final class TransferService implements DaemonService {
         long after = op.lastPushed;
         List<ObjectNode> batch = store.read(c -> {
           List<ObjectNode> out = new ArrayList<>();
-          try (PreparedStatement p = c.prepareStatement("SELECT seq, type, body, file FROM transfer_events"
-              + " WHERE app_id = ? AND session = ? AND seq > ? ORDER BY seq LIMIT 500")) {
-            p.setString(1, key.app());
-            p.setString(2, key.id());
-            p.setLong(3, after);
-            try (ResultSet rs = p.executeQuery()) {
-              while (rs.next()) {
-                ObjectNode o = Json.parseObject(rs.getString(3));
-                o.put("session", key.id());
-                o.put("seq", rs.getLong(1));
-                o.put("type", rs.getString(2));
-                out.add(o);
-              }
+          PreparedStatement p = statements.get(c, "SELECT seq, type, body, file FROM transfer_events"
+              + " WHERE app_id = ? AND session = ? AND seq > ? ORDER BY seq LIMIT 500");
+          p.setString(1, key.app());
+          p.setString(2, key.id());
+          p.setLong(3, after);
+          try (ResultSet rs = p.executeQuery()) {
+            while (rs.next()) {
+              ObjectNode o = Json.parseObject(rs.getString(3));
+              o.put("session", key.id());
+              o.put("seq", rs.getLong(1));
+              o.put("type", rs.getString(2));
+              out.add(o);
             }
           }
           return out;
@@ -1594,12 +1585,11 @@ public final class TransferService implements DaemonService {
     return store.read(c -> loadTx(c, id));
   }
 
-  private static TransferRow loadTx(Connection c, long id) throws SQLException {
-    try (PreparedStatement p = c.prepareStatement("SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE id = ?")) {
-      p.setLong(1, id);
-      try (ResultSet rs = p.executeQuery()) {
-        return rs.next() ? TransferRow.from(rs) : null;
-      }
+  private TransferRow loadTx(Connection c, long id) throws SQLException {
+    PreparedStatement p = statements.get(c, "SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE id = ?");
+    p.setLong(1, id);
+    try (ResultSet rs = p.executeQuery()) {
+      return rs.next() ? TransferRow.from(rs) : null;
     }
   }
 
@@ -1668,24 +1658,24 @@ public final class TransferService implements DaemonService {
     return out;
   }
 
-  private static long count(Connection c, String sql, SessionKey key) throws SQLException {
-    try (PreparedStatement p = c.prepareStatement(sql)) {
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      try (ResultSet rs = p.executeQuery()) {
-        rs.next();
-        return rs.getLong(1);
-      }
+  /** Runs a constant query with the session's app and identifier as its two parameters; its first column. */
+  private long count(Connection c, String sql, SessionKey key) throws SQLException {
+    PreparedStatement p = statements.get(c, sql);
+    p.setString(1, key.app());
+    p.setString(2, key.id());
+    try (ResultSet rs = p.executeQuery()) {
+      rs.next();
+      return rs.getLong(1);
     }
   }
 
-  private static int update(Connection c, String sql, Object... args) throws SQLException {
-    try (PreparedStatement p = c.prepareStatement(sql)) {
-      for (int i = 0; i < args.length; i++) {
-        p.setObject(i + 1, args[i]);
-      }
-      return p.executeUpdate();
+  /** Runs a constant statement with {@code args} as its parameters, in order. */
+  private int update(Connection c, String sql, Object... args) throws SQLException {
+    PreparedStatement p = statements.get(c, sql);
+    for (int i = 0; i < args.length; i++) {
+      p.setObject(i + 1, args[i]);
     }
+    return p.executeUpdate();
   }
 
   @Override
