@@ -93,6 +93,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private volatile Set<String> counterpartRunning = Set.of();
   private volatile Set<String> counterpartComplications = Set.of();
   private final Map<String, Sender> senders = new ConcurrentHashMap<>();
+  /** File transfers the app cancelled while they may be on their way: the sender stops sending them. */
+  private final Set<String> cancelledFiles = ConcurrentHashMap.newKeySet();
   private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
   /** Outgoing files still being captured (by id), which their sender reads behind the copy. */
   private final Map<String, Snapshot> captures = new ConcurrentHashMap<>();
@@ -179,7 +181,46 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     return v == null || v.isBlank() ? def : Long.parseLong(v.trim());
   }
 
+  /** How long a partly received file may wait for the rest before it counts as abandoned (its sender cancelled it offline). */
+  private static final java.time.Duration ABANDONED_PART_AGE = java.time.Duration.ofDays(Long.getLong("tether.abandonedPartDays", 7));
+
+  private static long sizeOf(Path p) {
+    try {
+      return Files.size(p);
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * Deletes partly received files that have not grown for {@link #ABANDONED_PART_AGE}: a sender that cancels a file
+   * while the link is down cannot say so, and a file still wanted is offered again (and starts over) anyway.
+   */
+  private void dropAbandonedIncoming() {
+    long cutoff = System.currentTimeMillis() - ABANDONED_PART_AGE.toMillis();
+    try (var s = Files.list(inDir)) {
+      for (Path p : s.toList()) {
+        if (p.getFileName().toString().endsWith(".part") && Files.getLastModifiedTime(p).toMillis() < cutoff) {
+          log.info("dropping {}: partly received and untouched for over {} days", p.getFileName(), ABANDONED_PART_AGE.toDays());
+          deleteQuietly(p);
+        }
+      }
+    } catch (IOException e) {
+      log.warn("cannot look for abandoned incoming files in {}: {}", inDir, e.toString());
+    }
+    context.clock().schedule(context.clock().now().plus(java.time.Duration.ofHours(6)), () -> {
+      if (!exec.isShutdown()) {
+        try {
+          exec.execute(this::dropAbandonedIncoming);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          // the daemon is stopping
+        }
+      }
+    });
+  }
+
   private void cleanStaleParts() throws IOException {
+    dropAbandonedIncoming();
     try (var s = Files.list(outDir)) {
       for (Path p : s.toList()) {
         String name = p.getFileName().toString();
@@ -777,7 +818,14 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       return file;
     }).thenApply(file -> {
       if (file != null) {
+        cancelledFiles.add(id);
         deleteQuietly(Path.of(file));
+        // the paired device drops what it holds of the file (were the link down, its copy expires by itself)
+        ObjectNode drop = Json.object();
+        drop.put("id", id);
+        for (Peer p : links.peers()) {
+          links.link(p.fingerprint()).ifPresent(l -> l.send("file.drop", drop));
+        }
       }
       ObjectNode r = Json.object();
       r.put("id", id);
@@ -898,6 +946,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       case "file.offer" -> fileReceiver(link).offer(link, f.body());
       case "file.chunk" -> fileReceiver(link).chunk(f.body(), attachment);
       case "file.end" -> fileReceiver(link).end(f.body());
+      case "file.drop" -> fileReceiver(link).drop(f.text("id"));
       case "file.resume" -> {
         Sender s = senders.get(link.peer());
         if (s != null) {
@@ -1659,13 +1708,17 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       String sha;
       try {
         sha = OutgoingFile.send(link, file, captures.get(id), id, offset, size, CHUNK,
-            () -> stopped || !link.isOpen() || refusals.containsKey(id),
+            () -> stopped || !link.isOpen() || refusals.containsKey(id) || cancelledFiles.contains(id),
             sent -> progress(app, id, sent, size));
       } catch (NoSuchFileException e) {
         log.info("file transfer {} was cancelled while sending", id);
         return true;
       }
       if (sha == null) {
+        if (cancelledFiles.remove(id)) {
+          log.info("file transfer {} was cancelled while sending; stopped", id);
+          return true;
+        }
         if (refusals.containsKey(id)) {
           reportRefusal(app, id);
           return false;
@@ -1677,6 +1730,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       end.put("sha256", sha);
       link.send("file.end", end);
       while (!acked.isDone()) {
+        if (cancelledFiles.remove(id)) {
+          return true; // the receiver drops it (file.drop); its row is gone
+        }
         if (refusals.containsKey(id)) {
           reportRefusal(app, id);
           return false;
@@ -1912,6 +1968,22 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     private void ackToPeerNow(long s) {
       if (link != null) {
         ackToPeer(link, s);
+      }
+    }
+
+    /** The sender's app cancelled file {@code dropped}: what arrived of it here is of no use any more. */
+    synchronized void drop(String dropped) {
+      if (dropped == null || dropped.isEmpty() || dropped.contains("/") || dropped.startsWith(".")) {
+        throw new TetherException(ErrorCode.CORRUPT_FRAME, "file drop without a valid id");
+      }
+      if (dropped.equals(id)) {
+        closeChannel();
+        id = null;
+      }
+      Path part = inDir.resolve(dropped + ".part");
+      if (Files.exists(part)) {
+        log.info("file {} was cancelled by its sender: dropping the {} bytes received", dropped, sizeOf(part));
+        deleteQuietly(part);
       }
     }
 
