@@ -49,7 +49,10 @@ public interface ConnectivityDelegate {
   /** A user info transfer (ordinary or complication) from the counterpart, in the order it was sent. */
   default void userInfoReceived(ConnectivitySession session, Map<String, Object> userInfo) {}
 
-  /** A user info transfer this app queued reached the paired device, or failed. */
+  /**
+   * A user info transfer this app queued reached the paired device ({@code error} empty), or can never reach it:
+   * {@link ErrorCode#DELIVERY_FAILED} when the device it was queued for was unpaired first.
+   */
   default void userInfoTransferFinished(ConnectivitySession session, UserInfoTransfer transfer, Optional<TetherException> error) {}
 
   /**
@@ -74,6 +77,9 @@ public interface ConnectivityDelegate {
    */
   default void fileTransferBlocked(ConnectivitySession session, FileTransfer transfer, TetherException error) {}
 
-  /** A file transfer this app queued reached the paired device, or failed. */
+  /**
+   * A file transfer this app queued reached the paired device ({@code error} empty), or can never reach it:
+   * {@link ErrorCode#DELIVERY_FAILED} when the device it was queued for was unpaired first.
+   */
   default void fileTransferFinished(ConnectivitySession session, FileTransfer transfer, Optional<TetherException> error) {}
 }

@@ -211,20 +211,31 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
 
   private void finished(ObjectNode e) {
     String id = e.path("id").asText();
+    Optional<TetherException> error = Optional.empty();
+    if (e.hasNonNull("code")) {
+      ErrorCode code;
+      try {
+        code = ErrorCode.valueOf(e.path("code").asText());
+      } catch (IllegalArgumentException unknown) {
+        code = ErrorCode.DELIVERY_FAILED;
+      }
+      error = Optional.of(new TetherException(code, e.path("error").asText("the transfer could not be delivered")));
+    }
+    Optional<TetherException> outcome = error;
     if (e.path("kind").asText().equals("file")) {
       FileTransferImpl t = files.remove(id);
       FileTransfer ft = t != null ? t : new FileTransferImpl(id, "", Map.of(), 0);
       if (t != null) {
         t.transferring = false;
       }
-      call(() -> delegate.fileTransferFinished(this, ft, Optional.empty()));
+      call(() -> delegate.fileTransferFinished(this, ft, outcome));
     } else {
       UserInfoTransferImpl t = infos.remove(id);
       UserInfoTransfer ut = t != null ? t : new UserInfoTransferImpl(id, Map.of(), false);
       if (t != null) {
         t.transferring = false;
       }
-      call(() -> delegate.userInfoTransferFinished(this, ut, Optional.empty()));
+      call(() -> delegate.userInfoTransferFinished(this, ut, outcome));
     }
   }
 

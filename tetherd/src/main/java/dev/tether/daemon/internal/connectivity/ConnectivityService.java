@@ -167,6 +167,25 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     long heartbeat = Long.getLong("tether.link.heartbeatMillis", envLong("TETHER_LINK_HEARTBEAT_MS", 1000));
     links = new LinkManager(store, Identity.loadOrCreate(ctx.home().resolve("link")), this, heartbeat, heartbeat * 5);
     links.start();
+    // a peer unpaired just before a crash may have left transfers queued for it
+    Set<String> paired = new HashSet<>();
+    links.peers().forEach(p -> paired.add(p.fingerprint()));
+    List<String> queuedFor = store.read(conn -> {
+      List<String> l = new ArrayList<>();
+      try (PreparedStatement q = conn.prepareStatement("SELECT DISTINCT peer FROM cx_outbox UNION SELECT DISTINCT peer FROM cx_context_out");
+           ResultSet rs = q.executeQuery()) {
+        while (rs.next()) {
+          l.add(rs.getString(1));
+        }
+      }
+      return l;
+    });
+    for (String peer : queuedFor) {
+      if (!paired.contains(peer)) {
+        failQueuedFor(peer, "the paired device " + peer.substring(0, Math.min(12, peer.length()))
+            + " was unpaired before it received this transfer");
+      }
+    }
     register(ctx);
     ctx.ipc().addListener(new ConnectionListener() {
       @Override
@@ -909,7 +928,56 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   @Override
   public void unpaired(String peer) {
+    failQueuedFor(peer, "the paired device " + peer.substring(0, Math.min(12, peer.length()))
+        + " was unpaired before it received this transfer");
     broadcastState();
+  }
+
+  /**
+   * Ends every transfer queued for a peer that is no longer paired: nothing can deliver it now. Each is removed from
+   * the outstanding lists and its app is told it finished with {@code DELIVERY_FAILED}; its file snapshot is deleted.
+   */
+  private void failQueuedFor(String peer, String why) {
+    store.write(conn -> {
+      List<String[]> failed = new ArrayList<>();
+      try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_outbox WHERE peer = ? RETURNING app, id, kind, file")) {
+        del.setString(1, peer);
+        try (ResultSet rs = del.executeQuery()) {
+          while (rs.next()) {
+            failed.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)});
+          }
+        }
+      }
+      try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_context_out WHERE peer = ?")) {
+        del.setString(1, peer);
+        del.executeUpdate();
+      }
+      return failed;
+    }).whenComplete((failed, failure) -> {
+      if (failure != null) {
+        log.error("failing the transfers queued for unpaired peer {} failed", peer, failure);
+        return;
+      }
+      if (failed.isEmpty()) {
+        return;
+      }
+      log.warn("{} transfer(s) queued for peer {} failed with DELIVERY_FAILED: {}", failed.size(), peer, why);
+      exec.execute(() -> {
+        for (String[] d : failed) {
+          if (d[3] != null) {
+            deleteQuietly(Path.of(d[3]));
+          }
+          ObjectNode ev = Json.object();
+          ev.put("id", d[1]);
+          ev.put("kind", d[2].equals("file") ? "file" : "userInfo");
+          ev.put("code", ErrorCode.DELIVERY_FAILED.name());
+          ev.put("error", why);
+          for (ClientConnection c : sessions.getOrDefault(d[0], List.of())) {
+            c.push("cx.finished", ev);
+          }
+        }
+      });
+    });
   }
 
   @Override
