@@ -48,6 +48,28 @@ class ResumableUploadTest {
     return file;
   }
 
+  /** Starts the upload, waits until the server paused it mid-body, and kills the daemon with SIGKILL; returns its id. */
+  private static long startAndKillMidway(DaemonProcess daemon, TestHttpServer server, TestHttpServer.UploadSink sink, Path file,
+      String method) throws Exception {
+    try (Tether t = Tether.connect(APP, TetherOptions.defaults().home(daemon.home()).startDaemon(false))) {
+      long id = t.urlSession(SessionConfiguration.background("up").build(), new RecordingDelegate())
+          .upload(file, server.url("/files")).method(method).start().id();
+      await().atMost(Duration.ofSeconds(30)).until(() -> sink.paused() == 1);
+      daemon.kill9();
+      return id;
+    }
+  }
+
+  /** Starts the daemon again, opens the session as a relaunched app would, and waits for the upload to complete. */
+  private static void restartAndAwaitCompletion(DaemonProcess daemon, long id) throws Exception {
+    daemon.start();
+    RecordingDelegate relaunched = new RecordingDelegate();
+    try (Tether t = Tether.connect(APP, TetherOptions.defaults().home(daemon.home()).startDaemon(false))) {
+      t.urlSession(SessionConfiguration.background("up").build(), relaunched);
+      assertThat(relaunched.completion(id).get(60, TimeUnit.SECONDS)).isEmpty();
+    }
+  }
+
   @Test
   void aDroppedConnectionResumesAtTheServersOffset() throws Exception {
     Path file = payload(20);
@@ -95,20 +117,9 @@ class ResumableUploadTest {
     CountDownLatch gate = new CountDownLatch(1);
     try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(tmp.resolve("home"))) {
       TestHttpServer.UploadSink sink = server.resumableUpload("/files").fault(new TestHttpServer.PauseAfter(9 * MIB, gate));
-      long id;
-      try (Tether t = Tether.connect(APP, TetherOptions.defaults().home(daemon.home()).startDaemon(false))) {
-        id = t.urlSession(SessionConfiguration.background("up").build(), new RecordingDelegate())
-            .upload(file, server.url("/files")).method("PUT").start().id();
-        await().atMost(Duration.ofSeconds(30)).until(() -> sink.paused() == 1);
-        daemon.kill9();
-      }
+      long id = startAndKillMidway(daemon, server, sink, file, "PUT");
       gate.countDown();
-      daemon.start();
-      RecordingDelegate second = new RecordingDelegate();
-      try (Tether t = Tether.connect(APP, TetherOptions.defaults().home(daemon.home()).startDaemon(false))) {
-        t.urlSession(SessionConfiguration.background("up").build(), second);
-        assertThat(second.completion(id).get(60, TimeUnit.SECONDS)).isEmpty();
-      }
+      restartAndAwaitCompletion(daemon, id);
       assertThat(sink.received()).containsExactly(sha);
       // the restarted daemon asked where the server stood and sent only the rest: nothing crossed twice
       assertThat(sink.bytesRead()).isEqualTo(24L * MIB);
@@ -128,22 +139,11 @@ class ResumableUploadTest {
     CountDownLatch gate = new CountDownLatch(1);
     try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(tmp.resolve("home"))) {
       TestHttpServer.UploadSink sink = server.resumableUpload("/files").fault(new TestHttpServer.PauseAfter(5 * MIB, gate));
-      long id;
-      try (Tether t = Tether.connect(APP, TetherOptions.defaults().home(daemon.home()).startDaemon(false))) {
-        id = t.urlSession(SessionConfiguration.background("up").build(), new RecordingDelegate())
-            .upload(file, server.url("/files")).method("POST").start().id();
-        await().atMost(Duration.ofSeconds(30)).until(() -> sink.paused() == 1);
-        daemon.kill9();
-      }
+      long id = startAndKillMidway(daemon, server, sink, file, "POST");
       gate.countDown();
       await().atMost(Duration.ofSeconds(10)).until(() -> server.requests().stream().anyMatch(r -> r.method().equals("PATCH")));
       sink.forgetUploadResources();
-      daemon.start();
-      RecordingDelegate second = new RecordingDelegate();
-      try (Tether t = Tether.connect(APP, TetherOptions.defaults().home(daemon.home()).startDaemon(false))) {
-        t.urlSession(SessionConfiguration.background("up").build(), second);
-        assertThat(second.completion(id).get(60, TimeUnit.SECONDS)).isEmpty();
-      }
+      restartAndAwaitCompletion(daemon, id);
       assertThat(sink.received()).containsExactly(sha);
       List<TestHttpServer.Request> all = server.requests();
       // HEAD found nothing (404), so a new upload resource was created and the whole file sent to it

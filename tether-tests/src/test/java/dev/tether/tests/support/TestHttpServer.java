@@ -436,30 +436,10 @@ public final class TestHttpServer implements AutoCloseable {
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-    byte[] buf = new byte[64 * 1024];
-    long got = 0;
-    while (got < length) {
-      int want = (int) Math.min(buf.length, length - got);
-      if (f instanceof PauseAfter pa && got + want >= pa.bytes()) {
-        want = (int) Math.max(1, pa.bytes() - got);
-      }
-      int n = in.read(buf, 0, want);
-      if (n < 0) {
-        requests.add(new Request(method, path, headers, got, null, false));
-        return false;
-      }
-      md.update(buf, 0, n);
-      got += n;
-      sink.bytesRead.addAndGet(n);
-      if (f instanceof PauseAfter pa && got >= pa.bytes()) {
-        sink.paused.incrementAndGet();
-        pa.release().await(120, TimeUnit.SECONDS);
-        f = null;
-      } else if (f instanceof ResetAfter ra && got >= ra.bytes()) {
-        requests.add(new Request(method, path, headers, got, null, false));
-        s.setSoLinger(true, 0);
-        return false;
-      }
+    long got = readBody(s, in, length, f, sink, md::update);
+    if (got < 0 || got < length) {
+      requests.add(new Request(method, path, headers, got < 0 ? -got - 1 : got, null, false));
+      return false;
     }
     String sha = HexFormat.of().formatHex(md.digest());
     requests.add(new Request(method, path, headers, got, sha, true));
@@ -502,37 +482,13 @@ public final class TestHttpServer implements AutoCloseable {
             write(out, "HTTP/1.1 409 Conflict\r\nUpload-Offset: " + u.offset + "\r\nContent-Length: 0\r\n\r\n");
             return true;
           }
-          Fault f = u.sink.faults.poll();
-          byte[] buf = new byte[64 * 1024];
-          long got = 0;
-          while (got < length) {
-            int want = (int) Math.min(buf.length, length - got);
-            if (f instanceof PauseAfter pa && got + want >= pa.bytes()) {
-              want = (int) Math.max(1, pa.bytes() - got);
-            }
-            int n;
-            try {
-              n = in.read(buf, 0, want);
-            } catch (IOException e) {
-              n = -1; // reset by the client
-            }
-            if (n < 0) {
-              requests.add(new Request(method, path, headers, got, null, false));
-              return false; // what arrived stays appended: the client resumes from the offset
-            }
-            u.digest.update(buf, 0, n);
+          long got = readBody(s, in, length, u.sink.faults.poll(), u.sink, (b, off, n) -> {
+            u.digest.update(b, off, n);
             u.offset += n;
-            got += n;
-            u.sink.bytesRead.addAndGet(n);
-            if (f instanceof PauseAfter pa && got >= pa.bytes()) {
-              u.sink.paused.incrementAndGet();
-              pa.release().await(120, TimeUnit.SECONDS);
-              f = null;
-            } else if (f instanceof ResetAfter ra && got >= ra.bytes()) {
-              requests.add(new Request(method, path, headers, got, null, false));
-              s.setSoLinger(true, 0);
-              return false;
-            }
+          });
+          if (got < 0 || got < length) {
+            requests.add(new Request(method, path, headers, got < 0 ? -got - 1 : got, null, false));
+            return false; // what arrived stays appended: the client resumes from the offset
           }
           requests.add(new Request(method, path, headers, got, null, true));
           if ("?1".equals(headers.get("upload-complete"))) {
@@ -553,6 +509,49 @@ public final class TestHttpServer implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** Where request body bytes go as they arrive. */
+  private interface BodySink {
+    void accept(byte[] b, int off, int n);
+  }
+
+  /**
+   * Reads up to {@code length} body bytes into {@code to}, applying the upload fault {@code f} (a pause, or a reset
+   * after so many bytes); returns how many arrived, less than {@code length} when the connection ended, or
+   * {@code -arrived - 1} when the fault reset it.
+   */
+  private static long readBody(Socket s, InputStream in, long length, Fault f, UploadSink sink, BodySink to)
+      throws IOException, InterruptedException {
+    byte[] buf = new byte[64 * 1024];
+    long got = 0;
+    while (got < length) {
+      int want = (int) Math.min(buf.length, length - got);
+      if (f instanceof PauseAfter pa && got + want >= pa.bytes()) {
+        want = (int) Math.max(1, pa.bytes() - got);
+      }
+      int n;
+      try {
+        n = in.read(buf, 0, want);
+      } catch (IOException e) {
+        n = -1; // reset by the client
+      }
+      if (n < 0) {
+        return got;
+      }
+      to.accept(buf, 0, n);
+      got += n;
+      sink.bytesRead.addAndGet(n);
+      if (f instanceof PauseAfter pa && got >= pa.bytes()) {
+        sink.paused.incrementAndGet();
+        pa.release().await(120, TimeUnit.SECONDS);
+        f = null;
+      } else if (f instanceof ResetAfter ra && got >= ra.bytes()) {
+        s.setSoLinger(true, 0);
+        return -got - 1;
+      }
+    }
+    return got;
   }
 
   private static void drainBody(InputStream in, Map<String, String> headers) throws IOException {
