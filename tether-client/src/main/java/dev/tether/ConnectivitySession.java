@@ -41,16 +41,23 @@ public interface ConnectivitySession {
    */
   ConnectivitySession complicationEnabled(boolean enabled);
 
-  /** Sends a live message; completes when the counterpart's delegate handled it. NOT_REACHABLE when not reachable. */
+  /**
+   * Sends a live message (not stored); completes when the counterpart's delegate handled it. Fails with
+   * {@code NOT_REACHABLE} when the counterpart is not reachable or the link drops before it answered, and with
+   * {@code TRANSFER_TIMED_OUT} when its delegate has not handled the message within 30 seconds.
+   */
   CompletableFuture<Void> sendMessage(Map<String, ?> message);
 
-  /** Sends a live message and waits up to {@code replyTimeout} for the reply (MESSAGE_REPLY_TIMED_OUT). */
+  /**
+   * Sends a live message and waits up to {@code replyTimeout} for the reply ({@code MESSAGE_REPLY_TIMED_OUT}; a link
+   * that drops before the reply fails it with {@code NOT_REACHABLE} at once).
+   */
   CompletableFuture<Map<String, Object>> sendMessage(Map<String, ?> message, Duration replyTimeout);
 
-  /** Sends live message data; completes when the counterpart's delegate handled it. */
+  /** Sends live message data; completes when the counterpart's delegate handled it (failures as {@link #sendMessage(Map)}). */
   CompletableFuture<Void> sendMessageData(byte[] data);
 
-  /** Sends live message data and waits up to {@code replyTimeout} for the reply data. */
+  /** Sends live message data and waits up to {@code replyTimeout} for the reply data (failures as {@link #sendMessage(Map, Duration)}). */
   CompletableFuture<byte[]> sendMessageData(byte[] data, Duration replyTimeout);
 
   /**

@@ -101,6 +101,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   /** Outgoing files the paired device refused for now (by id): the refusal, until a later attempt gets further. */
   private final Map<String, ObjectNode> blockedFiles = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<ObjectNode>> pendingMessages = new ConcurrentHashMap<>();
+  /** The link each pending message went out on: when it drops, the message's sender is told at once. */
+  private final Map<String, PeerLink> pendingMessageLinks = new ConcurrentHashMap<>();
   private final Map<String, PeerLink> messageOrigins = new ConcurrentHashMap<>();
   private final Map<String, String> messageApps = new ConcurrentHashMap<>();
   private final Map<String, List<Frame>> heldMessages = new ConcurrentHashMap<>();
@@ -892,6 +894,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         messageOrigins.remove(e.getKey());
       }
     }
+    for (Map.Entry<String, PeerLink> e : pendingMessageLinks.entrySet()) {
+      if (e.getValue() == link && pendingMessageLinks.remove(e.getKey(), link)) {
+        CompletableFuture<ObjectNode> p = pendingMessages.remove(e.getKey());
+        if (p != null) {
+          p.completeExceptionally(new TetherException(ErrorCode.NOT_REACHABLE, "the link to the paired device dropped before it"
+              + " answered the message (it may or may not have reached the counterpart app); send it again once reachable"));
+        }
+      }
+    }
     broadcastState();
   }
 
@@ -1029,6 +1040,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       case "msg" -> exec.execute(() -> receiveMessage(link, f));
       case "msg.reply" -> {
+        pendingMessageLinks.remove(f.text("mid"));
         CompletableFuture<ObjectNode> p = pendingMessages.remove(f.text("mid"));
         if (p != null) {
           if (f.body().hasNonNull("error")) {
@@ -2277,13 +2289,18 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     m.put("mid", mid);
     m.put("app", app);
     long timeout = b.path("timeoutMillis").asLong(30_000);
+    boolean replyExpected = b.path("replyExpected").asBoolean(true);
     CompletableFuture<ObjectNode> reply = new CompletableFuture<>();
     pendingMessages.put(mid, reply);
+    pendingMessageLinks.put(mid, link);
     context.clock().schedule(context.clock().now().plusMillis(timeout), () -> {
+      pendingMessageLinks.remove(mid);
       CompletableFuture<ObjectNode> p = pendingMessages.remove(mid);
       if (p != null) {
-        p.completeExceptionally(new TetherException(ErrorCode.MESSAGE_REPLY_TIMED_OUT,
-            "no reply from the counterpart within " + timeout + " ms"));
+        p.completeExceptionally(replyExpected
+            ? new TetherException(ErrorCode.MESSAGE_REPLY_TIMED_OUT, "no reply from the counterpart within " + timeout + " ms")
+            : new TetherException(ErrorCode.TRANSFER_TIMED_OUT, "the counterpart app did not take the message within " + timeout
+                + " ms (its delegate may be busy or stuck); it may still handle it"));
       }
     });
     link.send("msg", m);
