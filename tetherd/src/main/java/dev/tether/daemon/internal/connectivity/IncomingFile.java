@@ -16,16 +16,21 @@ import java.util.concurrent.atomic.AtomicLong;
  * The receiving end of one file transfer attempt: the partial file {@code ID.part} on disk, resumed from the bytes it
  * already holds. Chunks are checked (in order, within the offered size) on the link's thread, then written and hashed
  * on two lanes of their own, so that decrypting, writing and SHA-256 overlap; every {@link #FORCE_EVERY} bytes a third
- * lane flushes what was written (fdatasync), so the final fsync before the acknowledgement is short.
+ * lane flushes what was written (fdatasync), so the final fsync before the acknowledgement is short. A file of at least
+ * {@link #DIRECT_MIN} bytes is written with direct I/O where the file system allows it ({@link DirectAppender}),
+ * which spares the kernel's copy into the page cache and its write-back.
  */
 final class IncomingFile {
   static final long FORCE_EVERY = 32L * 1024 * 1024;
+  /** Files from this size on are written with direct I/O (smaller ones cost little through the page cache). */
+  static final long DIRECT_MIN = 8L * 1024 * 1024;
   private static final int POOL_CHUNKS = 8;
   private static final int LANE_DEPTH = 6;
 
   private final String id;
   private final long size;
   private final FileChannel channel;
+  private final DirectAppender appender;
   private final MessageDigest digest;
   private final ChunkPool pool;
   private final SerialLane writer;
@@ -36,10 +41,12 @@ final class IncomingFile {
   private long accepted;
   private long sinceFlush;
 
-  private IncomingFile(String id, long size, FileChannel channel, MessageDigest digest, long have, int chunkSize) {
+  private IncomingFile(String id, long size, FileChannel channel, DirectAppender appender, MessageDigest digest, long have,
+      int chunkSize) {
     this.id = id;
     this.size = size;
     this.channel = channel;
+    this.appender = appender;
     this.digest = digest;
     this.accepted = have;
     this.stored.set(have);
@@ -52,13 +59,27 @@ final class IncomingFile {
 
   /**
    * Opens (or creates) {@code part} for file {@code id} of {@code size} bytes. The bytes it already holds (at most
-   * {@code size}) are kept and hashed again, so the transfer resumes after them.
+   * {@code size}) are kept and hashed again, so the transfer resumes after them (with direct I/O, after the last whole
+   * block of them).
    */
   static IncomingFile open(String id, Path part, long size, int chunkSize) throws IOException {
+    return open(id, part, size, chunkSize, size >= DIRECT_MIN);
+  }
+
+  /** {@link #open(String, Path, long, int)}, with direct I/O tried or not as {@code direct} says. */
+  static IncomingFile open(String id, Path part, long size, int chunkSize, boolean direct) throws IOException {
     FileChannel ch = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+    DirectAppender appender = null;
     try {
       ch.force(true);
       long have = Math.min(ch.size(), size);
+      if (direct) {
+        long aligned = have - have % DirectAppender.ALIGN;
+        appender = DirectAppender.open(part, ch, aligned, chunkSize);
+        if (appender != null) {
+          have = aligned;
+        }
+      }
       MessageDigest digest = ConnectivityService.sha256();
       if (have > 0) {
         ByteBuffer buf = ByteBuffer.allocate(chunkSize);
@@ -71,10 +92,15 @@ final class IncomingFile {
           digest.update(buf.array(), 0, n);
           pos += n;
         }
+      }
+      if (ch.size() > have) {
         ch.truncate(have);
       }
-      return new IncomingFile(id, size, ch, digest, have, chunkSize);
+      return new IncomingFile(id, size, ch, appender, digest, have, chunkSize);
     } catch (IOException | RuntimeException e) {
+      if (appender != null) {
+        appender.close();
+      }
       ch.close();
       throw e;
     }
@@ -130,12 +156,17 @@ final class IncomingFile {
     }, c::release);
     writer.submit(() -> {
       try {
-        ByteBuffer b = ByteBuffer.wrap(c.data, 0, c.length);
-        long at = offset;
-        while (b.hasRemaining()) {
-          at += channel.write(b, at);
+        if (appender != null) {
+          appender.append(c.data, 0, c.length);
+          stored.set(appender.written());
+        } else {
+          ByteBuffer b = ByteBuffer.wrap(c.data, 0, c.length);
+          long at = offset;
+          while (b.hasRemaining()) {
+            at += channel.write(b, at);
+          }
+          stored.set(at);
         }
-        stored.set(at);
       } finally {
         c.release();
       }
@@ -166,6 +197,10 @@ final class IncomingFile {
     try {
       hasher.drain();
       writer.drain();
+      if (appender != null) {
+        appender.flushTail();
+        stored.set(appender.written());
+      }
       flusher.drain();
       channel.force(true);
       return HexFormat.of().formatHex(digest.digest());
@@ -178,8 +213,15 @@ final class IncomingFile {
   void abandon() {
     try {
       writer.drain();
+      if (appender != null) {
+        appender.flushTail();
+        stored.set(appender.written());
+      }
     } catch (Exception e) {
       // the next attempt resumes from what did reach the disk
+    }
+    if (appender != null) {
+      appender.close();
     }
     hasher.close();
     writer.close();

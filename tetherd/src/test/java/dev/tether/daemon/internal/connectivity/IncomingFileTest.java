@@ -11,6 +11,7 @@ import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,9 +73,58 @@ class IncomingFileTest {
     assertThat(Files.size(part)).isEqualTo(content.length);
   }
 
+  @Test
+  void withDirectIoAFileOfAnyLengthArrivesWholeWithItsSha256() throws Exception {
+    Assumptions.assumeTrue(DirectAppender.supported(tmp), "the file system of the temporary directory takes no direct I/O");
+    byte[] content = random(40 * CHUNK + 123);
+    Path part = tmp.resolve("d.part");
+    IncomingFile f = IncomingFile.open("d", part, content.length, CHUNK, true);
+    sendFrom(f, content, 0);
+    assertThat(f.finish()).isEqualTo(sha256(content));
+    assertThat(Files.readAllBytes(part)).isEqualTo(content);
+  }
+
+  @Test
+  void withDirectIoAnAbandonedAttemptKeepsItsBytesAndTheNextResumesAfterTheLastWholeBlock() throws Exception {
+    Assumptions.assumeTrue(DirectAppender.supported(tmp), "the file system of the temporary directory takes no direct I/O");
+    byte[] content = random(20 * CHUNK + 7);
+    Path part = tmp.resolve("e.part");
+    IncomingFile f = IncomingFile.open("e", part, content.length, CHUNK, true);
+    sendFrom(f, content, 0, 2 * CHUNK);
+    byte[] piece = f.buffer(5000);
+    System.arraycopy(content, 2 * CHUNK, piece, 0, 5000);
+    f.accept(2L * CHUNK, piece, 5000);
+    f.abandon();
+    assertThat(Files.readAllBytes(part)).as("the staged bytes short of a block are written too")
+        .isEqualTo(Arrays.copyOf(content, 2 * CHUNK + 5000));
+
+    IncomingFile again = IncomingFile.open("e", part, content.length, CHUNK, true);
+    assertThat(again.accepted()).as("resumes after the last whole block").isEqualTo(2L * CHUNK + DirectAppender.ALIGN);
+    assertThat(Files.size(part)).isEqualTo(2L * CHUNK + DirectAppender.ALIGN);
+    sendFrom(again, content, again.accepted());
+    assertThat(again.finish()).isEqualTo(sha256(content));
+    assertThat(Files.readAllBytes(part)).isEqualTo(content);
+  }
+
+  @Test
+  void withoutDirectIoAResumeKeepsEveryStoredByte() throws Exception {
+    byte[] content = random(3 * CHUNK);
+    Path part = tmp.resolve("f.part");
+    Files.write(part, Arrays.copyOf(content, CHUNK + 5000));
+    IncomingFile f = IncomingFile.open("f", part, content.length, CHUNK, false);
+    assertThat(f.accepted()).isEqualTo(CHUNK + 5000);
+    sendFrom(f, content, f.accepted());
+    assertThat(f.finish()).isEqualTo(sha256(content));
+    assertThat(Files.readAllBytes(part)).isEqualTo(content);
+  }
+
   private static void sendFrom(IncomingFile f, byte[] content, long from) throws Exception {
-    for (long off = from; off < content.length; ) {
-      int n = (int) Math.min(CHUNK, content.length - off);
+    sendFrom(f, content, from, content.length);
+  }
+
+  private static void sendFrom(IncomingFile f, byte[] content, long from, long to) throws Exception {
+    for (long off = from; off < to; ) {
+      int n = (int) Math.min(CHUNK, to - off);
       byte[] buf = f.buffer(n);
       System.arraycopy(content, (int) off, buf, 0, n);
       f.accept(off, buf, n);
