@@ -24,6 +24,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "download", description = {"Download URL to FILE through tetherd: it goes on if this command is",
     "interrupted, and survives a daemon restart. Waits and shows progress unless --detach."})
 public final class DownloadCommand implements Callable<Integer> {
+  private static final java.util.regex.Pattern SPACE = java.util.regex.Pattern.compile("\\s+");
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "URL", description = "The http:// or https:// URL to fetch.")
@@ -73,7 +74,7 @@ public final class DownloadCommand implements Callable<Integer> {
         if (l.isEmpty() || l.startsWith("#")) {
           continue;
         }
-        String[] parts = l.split("\\s+", 2);
+        String[] parts = SPACE.split(l, 2);
         if (parts.length != 2) {
           throw new TetherException(ErrorCode.INVALID_PARAMETER, list + " line " + n + ": expected 'URL FILE', got '" + l + "'");
         }

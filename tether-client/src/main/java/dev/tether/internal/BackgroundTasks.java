@@ -340,7 +340,7 @@ public final class BackgroundTasks {
       return JsonNodeFactory.instance.objectNode();
     }
     check(userInfo, "userInfo");
-    return Json.MAPPER.valueToTree(userInfo);
+    return Json.mapper().valueToTree(userInfo);
   }
 
   private static void check(Object v, String path) {

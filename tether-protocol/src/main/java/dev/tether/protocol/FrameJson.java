@@ -19,12 +19,12 @@ import java.util.Map;
 
 /**
  * The JSON of frames, read and written with Jackson's streaming parser and generator straight to and from
- * {@link JsonNode} trees, giving the same trees and bytes as {@link Json#MAPPER} (ints, longs and big integers by
+ * {@link JsonNode} trees, giving the same trees and bytes as {@link Json#mapper()} (ints, longs and big integers by
  * size, doubles, text, booleans, nulls, arrays, objects; a repeated name keeps its last value).
  *
  * <p>It exists for start-up cost: building an {@code ObjectMapper} costs a freshly started JVM 150–200 ms of class
  * loading and initialisation, which an app tetherd launched in the background would otherwise pay before its first
- * frame. Nodes only an {@code ObjectMapper} can write (POJOs, binary) are handed to {@link Json#MAPPER}.
+ * frame. Nodes only an {@code ObjectMapper} can write (POJOs, binary) are handed to {@link Json#mapper()}.
  */
 final class FrameJson {
   private static final JsonFactory FACTORY = new JsonFactory();
@@ -75,7 +75,7 @@ final class FrameJson {
     }
   }
 
-  /** {@code n} as compact JSON text, the same text {@link Json#MAPPER} writes. */
+  /** {@code n} as compact JSON text, the same text {@link Json#mapper()} writes. */
   static String writeString(JsonNode n) throws IOException {
     return generate(g -> write(g, n));
   }
@@ -207,7 +207,7 @@ final class FrameJson {
           g.writeRawValue(text);
           return;
         }
-        Json.MAPPER.writeTree(g, n);
+        Json.mapper().writeTree(g, n);
     }
   }
 }

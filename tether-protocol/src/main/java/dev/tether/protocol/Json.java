@@ -13,10 +13,20 @@ import java.io.UncheckedIOException;
 
 /** The one JSON codec Tether uses on its wire and in its store. */
 public final class Json {
-  public static final ObjectMapper MAPPER =
-      new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
-
   private Json() {}
+
+  /**
+   * The {@code ObjectMapper} for what only it can do (POJOs, conversions), built on first use: building one costs a
+   * freshly started JVM 75–100 ms even with a class-data-sharing archive (its date format looks up calendar and
+   * locale providers), and trees, frames and stored payloads never need it ({@link FrameJson} reads and writes them).
+   */
+  public static ObjectMapper mapper() {
+    return Mapper.INSTANCE;
+  }
+
+  private static final class Mapper {
+    static final ObjectMapper INSTANCE = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+  }
 
   public static ObjectNode object() {
     return JsonNodeFactory.instance.objectNode();
@@ -31,7 +41,7 @@ public final class Json {
       if (value instanceof JsonNode n) {
         return FrameJson.writeString(n);
       }
-      return MAPPER.writeValueAsString(value);
+      return mapper().writeValueAsString(value);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

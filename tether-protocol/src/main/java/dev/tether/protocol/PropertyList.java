@@ -346,10 +346,10 @@ public final class PropertyList {
       return a;
     }
     if (v instanceof byte[] b) {
-      return Json.MAPPER.getNodeFactory().textNode(Base64.getEncoder().encodeToString(b));
+      return JsonNodeFactory.instance.textNode(Base64.getEncoder().encodeToString(b));
     }
     if (v instanceof Instant || v instanceof Date) {
-      return Json.MAPPER.getNodeFactory().textNode(v instanceof Date d ? d.toInstant().toString() : v.toString());
+      return JsonNodeFactory.instance.textNode(v instanceof Date d ? d.toInstant().toString() : v.toString());
     }
     JsonNodeFactory f = JsonNodeFactory.instance;
     if (v instanceof String t) {
@@ -367,6 +367,6 @@ public final class PropertyList {
     if (v instanceof Double d) {
       return f.numberNode(d);
     }
-    return Json.MAPPER.valueToTree(v);
+    return Json.mapper().valueToTree(v);
   }
 }

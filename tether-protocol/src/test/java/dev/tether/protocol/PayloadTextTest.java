@@ -32,8 +32,8 @@ class PayloadTextTest {
     for (int i = 0; i < 500; i++) {
       JsonNode encoded = PropertyList.toJson(randomMap(random, 3), "");
       String text = Json.write(encoded);
-      assertThat(text).isEqualTo(Json.MAPPER.writeValueAsString(encoded));
-      assertThat(Json.parse(text)).isEqualTo(Json.MAPPER.readTree(text));
+      assertThat(text).isEqualTo(Json.mapper().writeValueAsString(encoded));
+      assertThat(Json.parse(text)).isEqualTo(Json.mapper().readTree(text));
     }
     assertThat(Json.parse("").isMissingNode()).isTrue();
     assertThatThrownBy(() -> Json.parse("{\"a\":")).isInstanceOf(java.io.UncheckedIOException.class);

@@ -43,7 +43,7 @@ public final class Timeline {
     List<Waiting> waiting = new ArrayList<>();
     for (JsonNode t : json.path("waiting")) {
       Map<String, Object> info = t.path("userInfo").isObject()
-          ? Json.MAPPER.convertValue(t.get("userInfo"), new TypeReference<LinkedHashMap<String, Object>>() {}) : Map.of();
+          ? Json.mapper().convertValue(t.get("userInfo"), new TypeReference<LinkedHashMap<String, Object>>() {}) : Map.of();
       waiting.add(new Waiting(t.path("id").asText(), describe(t), WaitReason.valueOf(t.path("reason").asText()),
           t.path("until").isNull() ? null : Instant.parse(t.path("until").asText()), t.path("detail").asText(),
           t.path("coalesced").asInt(), Collections.unmodifiableMap(info)));

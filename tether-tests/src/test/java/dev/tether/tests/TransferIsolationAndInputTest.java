@@ -54,7 +54,7 @@ class TransferIsolationAndInputTest {
   static ObjectNode body(Object... kv) {
     ObjectNode o = Json.object();
     for (int i = 0; i < kv.length; i += 2) {
-      o.set((String) kv[i], Json.MAPPER.valueToTree(kv[i + 1]));
+      o.set((String) kv[i], Json.mapper().valueToTree(kv[i + 1]));
     }
     return o;
   }

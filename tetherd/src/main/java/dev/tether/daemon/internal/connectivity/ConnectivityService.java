@@ -380,7 +380,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
       }
     });
-    return payload == null ? Json.MAPPER.nullNode() : Json.parse(payload);
+    return payload == null ? Json.mapper().nullNode() : Json.parse(payload);
   }
 
   private void retarget(AppDelivery d, ClientConnection c) {
