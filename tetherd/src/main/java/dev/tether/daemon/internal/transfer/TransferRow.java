@@ -46,6 +46,25 @@ record TransferRow(long id, String appId, String session, String kind, String ur
         rs.getLong(26), rs.getLong(27), rs.getString(28), rs.getInt(29), rs.getString(30));
   }
 
+  /** This row once a download's whole body of {@code bytes} is in place (still running: its completion comes next). */
+  TransferRow withBody(long bytes) {
+    return new TransferRow(id, appId, session, kind, url, method, headers, description, earliestBegin, expectedBytes,
+        bytes, bytes, state, phase, etag, lastModified, acceptRanges, destination, tempFile, uploadFile, status, errorCode,
+        errorMessage, attempts, nextAttemptAt, createdAt, deadline, credential, challengeCount, uploadResource);
+  }
+
+  /**
+   * This row completed without an error, as {@code UPDATE ... SET state = 'COMPLETED', phase = 'ready', error_code =
+   * NULL, error_message = NULL, status (when {@code status > 0}), bytes_done (when {@code bytes >= 0}), credential =
+   * NULL} leaves it.
+   */
+  TransferRow completedOk(int newStatus, long bytes) {
+    return new TransferRow(id, appId, session, kind, url, method, headers, description, earliestBegin, expectedBytes,
+        totalBytes, bytes >= 0 ? bytes : bytesDone, COMPLETED, READY, etag, lastModified, acceptRanges, destination, tempFile,
+        uploadFile, newStatus > 0 ? newStatus : status, null, null, attempts, nextAttemptAt, createdAt, deadline, null,
+        challengeCount, uploadResource);
+  }
+
   boolean isDownload() {
     return "download".equals(kind);
   }

@@ -754,9 +754,12 @@ public final class TransferService implements DaemonService {
     String type;
     String file;
     long transferId;
-    String body;
-    PreparedStatement p = statements.get(c,
-        "SELECT type, file, transfer_id, body FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?");
+    String challenge;
+    boolean moved;
+    // one statement: the row goes and what the acknowledgement needs of it comes back (SQLite reads "moved" itself)
+    PreparedStatement p = statements.get(c, "DELETE FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?"
+        + " RETURNING type, file, transfer_id, CASE WHEN type = 'challenge' THEN body END,"
+        + " CASE WHEN type = 'downloadFinished' THEN json_extract(body, '$.moved') END");
     p.setString(1, key.app());
     p.setString(2, key.id());
     p.setLong(3, seq);
@@ -767,18 +770,13 @@ public final class TransferService implements DaemonService {
       type = rs.getString(1);
       file = rs.getString(2);
       transferId = rs.getLong(3);
-      body = rs.getString(4);
+      challenge = rs.getString(4);
+      moved = rs.getInt(5) == 1;
     }
-    PreparedStatement delete = statements.get(c, "DELETE FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?");
-    delete.setString(1, key.app());
-    delete.setString(2, key.id());
-    delete.setLong(3, seq);
-    delete.executeUpdate();
     Long reschedule = null;
     if ("challenge".equals(type)) {
-      reschedule = answerChallenge(c, transferId, answer, Json.parseObject(body)) ? transferId : null;
+      reschedule = answerChallenge(c, transferId, answer, Json.parseObject(challenge)) ? transferId : null;
     }
-    boolean moved = "downloadFinished".equals(type) && Json.parseObject(body).path("moved").asBoolean(false);
     return new Acked(moved ? null : file, reschedule);
   }
 
@@ -1295,13 +1293,22 @@ public final class TransferService implements DaemonService {
         if (now == null || !(TransferRow.RUNNING.equals(now.state()) || TransferRow.SUSPENDED.equals(now.state()))) {
           return false;
         }
-        update(c, "UPDATE transfers SET bytes_done = ?, total_bytes = ? WHERE id = ?", f.bytes(), f.bytes(), r.id());
-        ObjectNode ev = Json.object();
-        ev.set("transfer", snapshotTx(c, r.id(), "RUNNING"));
-        ev.put("file", file.toString());
-        ev.put("moved", moved);
-        addEvent(c, key, "downloadFinished", r.id(), ev, file.toString());
-        return completeTx(c, r.id(), null, null, f.status(), f.bytes(), null);
+        // one update, and both events' snapshots made from the row as each step leaves it (no reads in between)
+        update(c, "UPDATE transfers SET bytes_done = ?, total_bytes = ?, state = 'COMPLETED', phase = 'ready',"
+            + " error_code = NULL, error_message = NULL, status = CASE WHEN ? > 0 THEN ? ELSE status END, completed_at = ?,"
+            + " credential = NULL WHERE id = ?", f.bytes(), f.bytes(), f.status(), f.status(), clock.now().toEpochMilli(), r.id());
+        TransferRow withBody = now.withBody(f.bytes());
+        ObjectNode finished = Json.object();
+        ObjectNode snapshot = snapshot(withBody);
+        snapshot.put("state", TransferRow.RUNNING);
+        finished.set("transfer", snapshot);
+        finished.put("file", file.toString());
+        finished.put("moved", moved);
+        ObjectNode completed = Json.object();
+        completed.set("transfer", snapshot(withBody.completedOk(f.status(), f.bytes())));
+        addEvents(c, key, new NewEvent("downloadFinished", r.id(), finished, file.toString()),
+            new NewEvent("completed", r.id(), completed, null));
+        return true;
       }));
     }
     Set<SessionKey> touched = new java.util.LinkedHashSet<>();
@@ -1426,7 +1433,15 @@ public final class TransferService implements DaemonService {
     addEvent(c, key, "eventsFinished", null, Json.object(), null);
   }
 
+  /** An event to store: its type, the transfer it is about (if any), its body and the file it hands over (if any). */
+  private record NewEvent(String type, Long transferId, ObjectNode body, String file) {}
+
   private void addEvent(Connection c, SessionKey key, String type, Long transferId, ObjectNode body, String file) throws SQLException {
+    addEvents(c, key, new NewEvent(type, transferId, body, file));
+  }
+
+  /** Stores {@code events} with the session's next sequence numbers, in order (one read and one update of the session). */
+  private void addEvents(Connection c, SessionKey key, NewEvent... events) throws SQLException {
     long seq;
     PreparedStatement p = statements.get(c, "SELECT next_seq FROM transfer_sessions WHERE app_id = ? AND identifier = ?");
     p.setString(1, key.app());
@@ -1438,22 +1453,25 @@ public final class TransferService implements DaemonService {
       seq = rs.getLong(1);
     }
     update(c, "UPDATE transfer_sessions SET next_seq = ?, last_event_type = ? WHERE app_id = ? AND identifier = ?",
-        seq + 1, type, key.app(), key.id());
+        seq + events.length, events[events.length - 1].type(), key.app(), key.id());
     PreparedStatement insert = statements.get(c, "INSERT INTO transfer_events(app_id, session, seq, type, transfer_id, body,"
         + " file, created_at) VALUES (?,?,?,?,?,?,?,?)");
-    insert.setString(1, key.app());
-    insert.setString(2, key.id());
-    insert.setLong(3, seq);
-    insert.setString(4, type);
-    if (transferId == null) {
-      insert.setNull(5, java.sql.Types.INTEGER);
-    } else {
-      insert.setLong(5, transferId);
+    long now = clock.now().toEpochMilli();
+    for (NewEvent e : events) {
+      insert.setString(1, key.app());
+      insert.setString(2, key.id());
+      insert.setLong(3, seq++);
+      insert.setString(4, e.type());
+      if (e.transferId() == null) {
+        insert.setNull(5, java.sql.Types.INTEGER);
+      } else {
+        insert.setLong(5, e.transferId());
+      }
+      insert.setString(6, Json.write(e.body()));
+      insert.setString(7, e.file());
+      insert.setLong(8, now);
+      insert.executeUpdate();
     }
-    insert.setString(6, Json.write(body));
-    insert.setString(7, file);
-    insert.setLong(8, clock.now().toEpochMilli());
-    insert.executeUpdate();
   }
 
   /** After a commit that added events: deliver them, and wake the app if none of its connections has the session open. */
