@@ -21,12 +21,18 @@ class DemoTest {
     Cli.Result r = Cli.run(null, "demo", "--work-dir", work.toString());
     assertThat(r.exitCode()).as(r.toString()).isZero();
     String out = r.out();
+    // the primary app's own story, in order
     assertThat(out).containsSubsequence(
         "paired:",
         "primary app: started background download",
         "tetherd (primary) launched com.example.weather in the background with a URL-session task (session 'forecast')",
         "primary app: download finished",
         "primary app: sent complication update",
+        "both tasks completed");
+    // the companion's, which starts once the data is on its way: its launch may be printed before the primary app's
+    // "sent" line (two processes report concurrently)
+    assertThat(out).containsSubsequence(
+        "primary app: download finished",
         "tetherd (companion) launched com.example.weather in the background with a connectivity task",
         "companion app: received from the paired device: {",
         "both tasks completed",
