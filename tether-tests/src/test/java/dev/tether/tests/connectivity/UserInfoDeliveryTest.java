@@ -103,7 +103,8 @@ class UserInfoDeliveryTest {
         for (int i = 1; i <= 400; i++) {
           seqs.add(i);
         }
-        await().atMost(Duration.ofSeconds(60)).until(() -> {
+        // 18 MB of user info, each committed with an fsync on both sides: generous for a loaded CI machine
+        await().atMost(Duration.ofSeconds(180)).until(() -> {
           try (DaemonClient s = d.primary.client(APP)) {
             return s.call("cx.outstanding", Json.object()).path("userInfo").isEmpty();
           }
