@@ -41,6 +41,16 @@ public final class DaemonStarter {
       // default initial heap of 1/64 of RAM); the heap still grows as work needs it.
       cmd.add("-Xms16m");
       cmd.add("-XX:+UseSerialGC");
+      // Smaller C2 compilation units. A daemon's per-request paths (HTTP client, store, framing) reach C2 one by one
+      // over its first ~20,000 small downloads, and with the default inlining budget each such compile (a method with
+      // 3–10 KB of inlined bytecode) costs the one C2 thread 0.1–1 s: 0.6–1.0 CPU-s per batch of 1,000 downloads long
+      // after start. With these limits C2 spends about half that, the daemon's other CPU per download is unchanged,
+      // and so is a 512 MiB download's CPU and AES-GCM's speed (intrinsics do not depend on inlining); see
+      // docs/PERFORMANCE.md, "Background downloads". Ignored by a JVM without these options.
+      cmd.add("-XX:+IgnoreUnrecognizedVMOptions");
+      cmd.add("-XX:MaxInlineLevel=6");
+      cmd.add("-XX:InlineSmallCode=1000");
+      cmd.add("-XX:FreqInlineSize=100");
       cmd.add("-cp");
       cmd.add(System.getProperty("java.class.path"));
       cmd.add(DAEMON_MAIN);
