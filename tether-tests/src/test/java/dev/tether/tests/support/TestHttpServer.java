@@ -527,8 +527,10 @@ public final class TestHttpServer implements AutoCloseable {
     long got = 0;
     while (got < length) {
       int want = (int) Math.min(buf.length, length - got);
-      if (f instanceof PauseAfter pa && got + want >= pa.bytes()) {
-        want = (int) Math.max(1, pa.bytes() - got);
+      // never read past a pause or reset point, so the fault strikes at exactly that byte
+      long at = f instanceof PauseAfter pa ? pa.bytes() : f instanceof ResetAfter ra ? ra.bytes() : Long.MAX_VALUE;
+      if (got + want >= at) {
+        want = (int) Math.max(1, at - got);
       }
       int n;
       try {
