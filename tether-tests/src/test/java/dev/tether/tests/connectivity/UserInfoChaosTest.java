@@ -46,6 +46,7 @@ class UserInfoChaosTest {
       schedule.put(200 + random.nextInt(N - 400), k < kinds.length ? kinds[k] : kinds[random.nextInt(kinds.length)]);
     }
     String plan = "seed " + seed + ", faults " + schedule;
+    System.out.println("UserInfoChaosTest: " + plan); // in the build log, so any run can be replayed
     try (PairedDaemons d = PairedDaemons.start(tmp)) {
       Path out = tmp.resolve("received.jsonl");
       ReceiverProcess receiver = ReceiverProcess.start(d.companion.home(), APP, out);
