@@ -51,7 +51,9 @@ public interface ConnectivityDelegate {
 
   /**
    * A user info transfer this app queued reached the paired device ({@code error} empty), or can never reach it:
-   * {@link ErrorCode#DELIVERY_FAILED} when the device it was queued for was unpaired first.
+   * {@link ErrorCode#DELIVERY_FAILED} when the device it was queued for was unpaired first. Such a failure is kept by
+   * tetherd until this method has returned for it, so an app that was not running hears of it after its next
+   * {@link ConnectivitySession#activate()}, once.
    */
   default void userInfoTransferFinished(ConnectivitySession session, UserInfoTransfer transfer, Optional<TetherException> error) {}
 
@@ -79,7 +81,8 @@ public interface ConnectivityDelegate {
 
   /**
    * A file transfer this app queued reached the paired device ({@code error} empty), or can never reach it:
-   * {@link ErrorCode#DELIVERY_FAILED} when the device it was queued for was unpaired first.
+   * {@link ErrorCode#DELIVERY_FAILED} when the device it was queued for was unpaired first (kept and told as for
+   * {@link #userInfoTransferFinished}).
    */
   default void fileTransferFinished(ConnectivitySession session, FileTransfer transfer, Optional<TetherException> error) {}
 }

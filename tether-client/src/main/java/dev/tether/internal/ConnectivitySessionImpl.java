@@ -60,6 +60,9 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     client.onPush("cx.message", this::message);
   }
 
+  /** Failures tetherd kept for this app that the delegate has been told of (on the delivery thread only). */
+  private final java.util.Set<Long> failuresTold = new java.util.HashSet<>();
+
   public void delegate(ConnectivityDelegate d) {
     this.delegate = Objects.requireNonNull(d, "delegate");
   }
@@ -210,6 +213,9 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   }
 
   private void finished(ObjectNode e) {
+    if (e.has("failure") && !failuresTold.add(e.path("failure").asLong())) {
+      return; // pushed again (a second activation) before our acknowledgement arrived
+    }
     String id = e.path("id").asText();
     Optional<TetherException> error = Optional.empty();
     if (e.hasNonNull("code")) {
@@ -229,6 +235,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
         t.transferring = false;
       }
       call(() -> delegate.fileTransferFinished(this, ft, outcome));
+      acknowledgeFailure(e);
     } else {
       UserInfoTransferImpl t = infos.remove(id);
       UserInfoTransfer ut = t != null ? t : new UserInfoTransferImpl(id, Map.of(), false);
@@ -236,6 +243,16 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
         t.transferring = false;
       }
       call(() -> delegate.userInfoTransferFinished(this, ut, outcome));
+      acknowledgeFailure(e);
+    }
+  }
+
+  /** A failure tetherd kept for this app is forgotten once the delegate has been told (it is told again otherwise). */
+  private void acknowledgeFailure(ObjectNode e) {
+    if (e.has("failure")) {
+      ObjectNode b = Json.object();
+      b.putArray("failures").add(e.path("failure").asLong());
+      client.request("cx.failed.ack", b);
     }
   }
 

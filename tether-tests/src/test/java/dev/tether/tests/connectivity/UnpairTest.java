@@ -84,6 +84,47 @@ class UnpairTest {
     }
   }
 
+  @Test
+  void anAppThatWasNotRunningIsToldOfItsFailedTransfersOnceWhenItActivates() throws Exception {
+    List<String> ids;
+    String companion;
+    try (PairedDaemons d = PairedDaemons.start(tmp)) {
+      try (DaemonClient cli = d.primary.client("dev.tether.cli")) {
+        companion = cli.call("cx.peers", Json.object()).path("peers").get(0).path("peer").asText();
+      }
+      d.companion.kill9();
+      try (Tether app = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
+        ConnectivitySession s = app.connectivity(new ConnectivityDelegate() {});
+        s.activate().get(30, TimeUnit.SECONDS);
+        ids = Stream.of(1, 2).map(i -> s.transferUserInfo(Map.of("n", i)).id()).toList();
+      }
+      // the app has exited; the device its transfers wait for is unpaired
+      assertThat(Main.run("--home", d.primary.home().toString(), "unpair", companion.substring(0, 12))).isZero();
+      Map<String, ErrorCode> told = new ConcurrentHashMap<>();
+      ConnectivityDelegate recording = new ConnectivityDelegate() {
+        @Override
+        public void userInfoTransferFinished(ConnectivitySession session, UserInfoTransfer t, Optional<TetherException> error) {
+          told.merge(t.id(), error.map(TetherException::code).orElse(ErrorCode.GENERIC), (a, b) -> ErrorCode.GENERIC);
+        }
+      };
+      try (Tether app = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
+        ConnectivitySession s = app.connectivity(recording);
+        s.activate().get(30, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(20)).until(() -> told.size() == 2);
+        assertThat(told).containsOnlyKeys(ids).allSatisfy((id, code) -> assertThat(code).isEqualTo(ErrorCode.DELIVERY_FAILED));
+        assertThat(s.outstandingUserInfoTransfers()).isEmpty();
+      }
+      // told once: the next run of the app hears nothing more (kept until acknowledged, then forgotten)
+      told.clear();
+      try (Tether app = Tether.connect(APP, TetherOptions.defaults().home(d.primary.home()).startDaemon(false))) {
+        ConnectivitySession s = app.connectivity(recording);
+        s.activate().get(30, TimeUnit.SECONDS);
+        assertThat(s.outstandingUserInfoTransfers()).isEmpty();
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(told::isEmpty);
+      }
+    }
+  }
+
   private static long listing(Path dir) throws Exception {
     if (!Files.exists(dir)) {
       return 0;

@@ -150,7 +150,13 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         CREATE INDEX cx_complications_app ON cx_complications(app, at)
         """),
         // every transfer paid for this index twice (insert and delete); the per-app listings scan the outbox instead
-        new Migration("connectivity-002", "DROP INDEX cx_outbox_app"));
+        new Migration("connectivity-002", "DROP INDEX cx_outbox_app"),
+        // transfers that failed for good (DELIVERY_FAILED), kept until the sending app has been told
+        new Migration("connectivity-003", """
+            CREATE TABLE cx_failed (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, id TEXT NOT NULL,
+              kind TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, failed_at INTEGER NOT NULL);
+            CREATE INDEX cx_failed_app ON cx_failed(app, seq);
+            """));
   }
 
   @Override
@@ -311,6 +317,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     ipc.register("cx.outstanding", (c, b) -> CompletableFuture.completedFuture(outstanding(c.appId())));
     ipc.register("cx.cancel", this::cancel);
     ipc.register("cx.ack", this::appAck);
+    ipc.register("cx.failed.ack", this::failuresAcknowledged);
     ipc.register("cx.message", this::sendMessage);
     ipc.register("cx.reply", this::replyFromApp);
   }
@@ -362,6 +369,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
     // after the activation answer is on its way, so deliveries reach an activated session
     exec.execute(() -> pump(app));
+    exec.execute(() -> tellFailures(app));
     ObjectNode s = state(app);
     if (s.path("pending").asInt() == 0) {
       drained(app);
@@ -959,6 +967,19 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           }
         }
       }
+      // the app may not be running: what it must be told is kept until it has acknowledged it
+      try (PreparedStatement ins = conn.prepareStatement("INSERT INTO cx_failed(app, id, kind, code, error, failed_at) VALUES (?, ?, ?, ?, ?, ?)")) {
+        for (String[] d : failed) {
+          ins.setString(1, d[0]);
+          ins.setString(2, d[1]);
+          ins.setString(3, d[2].equals("file") ? "file" : "userInfo");
+          ins.setString(4, ErrorCode.DELIVERY_FAILED.name());
+          ins.setString(5, why);
+          ins.setLong(6, System.currentTimeMillis());
+          ins.addBatch();
+        }
+        ins.executeBatch();
+      }
       try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_context_out WHERE peer = ?")) {
         del.setString(1, peer);
         del.executeUpdate();
@@ -974,20 +995,66 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       log.warn("{} transfer(s) queued for peer {} failed with DELIVERY_FAILED: {}", failed.size(), peer, why);
       exec.execute(() -> {
+        Set<String> apps = new HashSet<>();
         for (String[] d : failed) {
           if (d[3] != null) {
             deleteQuietly(Path.of(d[3]));
           }
-          ObjectNode ev = Json.object();
-          ev.put("id", d[1]);
-          ev.put("kind", d[2].equals("file") ? "file" : "userInfo");
-          ev.put("code", ErrorCode.DELIVERY_FAILED.name());
-          ev.put("error", why);
-          for (ClientConnection c : sessions.getOrDefault(d[0], List.of())) {
-            c.push("cx.finished", ev);
+          apps.add(d[0]);
+        }
+        apps.forEach(this::tellFailures);
+      });
+    });
+  }
+
+  /**
+   * Tells the app's open sessions about its transfers that failed for good ({@code cx.finished} with the error and a
+   * {@code failure} number the client acknowledges with {@code cx.failed.ack} after its delegate returned). Runs on
+   * activation and when new failures are recorded; an app that is not running is told at its next activation.
+   */
+  private void tellFailures(String app) {
+    List<ClientConnection> targets = sessions.getOrDefault(app, List.of());
+    if (targets.isEmpty()) {
+      return;
+    }
+    List<ObjectNode> events = store.read(conn -> {
+      List<ObjectNode> l = new ArrayList<>();
+      try (PreparedStatement q = conn.prepareStatement("SELECT seq, id, kind, code, error FROM cx_failed WHERE app = ? ORDER BY seq")) {
+        q.setString(1, app);
+        try (ResultSet rs = q.executeQuery()) {
+          while (rs.next()) {
+            ObjectNode ev = Json.object();
+            ev.put("failure", rs.getLong(1));
+            ev.put("id", rs.getString(2));
+            ev.put("kind", rs.getString(3));
+            ev.put("code", rs.getString(4));
+            ev.put("error", rs.getString(5));
+            l.add(ev);
           }
         }
-      });
+      }
+      return l;
+    });
+    ClientConnection c = targets.get(targets.size() - 1);
+    for (ObjectNode ev : events) {
+      c.push("cx.finished", ev);
+    }
+  }
+
+  /** The app's delegate has been told of these failures: forget them. */
+  private CompletableFuture<ObjectNode> failuresAcknowledged(ClientConnection c, ObjectNode b) {
+    List<Long> seqs = new ArrayList<>();
+    b.path("failures").forEach(n -> seqs.add(n.asLong()));
+    return store.write(conn -> {
+      try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_failed WHERE seq = ? AND app = ?")) {
+        for (long seq : seqs) {
+          del.setLong(1, seq);
+          del.setString(2, c.appId());
+          del.addBatch();
+        }
+        del.executeBatch();
+      }
+      return Json.object();
     });
   }
 
