@@ -175,6 +175,13 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     long heartbeat = Long.getLong("tether.link.heartbeatMillis", envLong("TETHER_LINK_HEARTBEAT_MS", 1000));
     links = new LinkManager(store, Identity.loadOrCreate(ctx.home().resolve("link")), this, heartbeat, heartbeat * 5);
     links.start();
+    // failures an app has not come back for in 30 days are dropped (it is gone, or it has its outstanding lists)
+    store.writeAndWait(conn -> {
+      try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_failed WHERE failed_at < ?")) {
+        del.setLong(1, System.currentTimeMillis() - java.time.Duration.ofDays(30).toMillis());
+        return del.executeUpdate();
+      }
+    });
     // a peer unpaired just before a crash may have left transfers queued for it
     Set<String> paired = new HashSet<>();
     links.peers().forEach(p -> paired.add(p.fingerprint()));
