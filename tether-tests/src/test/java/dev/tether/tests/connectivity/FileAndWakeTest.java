@@ -67,7 +67,6 @@ class FileAndWakeTest {
         d.proxy.cut();
       }
       await().atMost(Duration.ofSeconds(120)).until(() -> ReceiverProcess.lines(out).size() == 1);
-      receiver.close();
       JsonNode line = Json.parse(ReceiverProcess.lines(out).get(0));
       assertThat(line.path("kind").asText()).isEqualTo("file");
       assertThat(line.path("metadata")).isEqualTo(Json.parse("{\"album\":\"summer\",\"count\":3}"));
@@ -88,11 +87,13 @@ class FileAndWakeTest {
       await().atMost(Duration.ofSeconds(30)).until(() -> s.outstandingFileTransfers().isEmpty());
       // the receiver removes a delivered file's folder after the app's acknowledgement commits: eventually empty
       Path inbox = d.companion.home().resolve("data/connectivity/in");
+      // (the receiving app keeps running until then: it acknowledges a delivery after writing its line)
       await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
         try (var left = Files.list(inbox)) {
           assertThat(left.toList()).as("nothing left behind on the receiver").isEmpty();
         }
       });
+      receiver.close();
     }
   }
 
