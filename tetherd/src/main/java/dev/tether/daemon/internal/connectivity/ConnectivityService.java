@@ -197,8 +197,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
     for (String peer : queuedFor) {
       if (!paired.contains(peer)) {
-        failQueuedFor(peer, "the paired device " + peer.substring(0, Math.min(12, peer.length()))
-            + " was unpaired before it received this transfer");
+        failQueuedFor(peer);
       }
     }
     register(ctx);
@@ -954,8 +953,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   @Override
   public void unpaired(String peer) {
-    failQueuedFor(peer, "the paired device " + peer.substring(0, Math.min(12, peer.length()))
-        + " was unpaired before it received this transfer");
+    failQueuedFor(peer);
     broadcastState();
   }
 
@@ -963,7 +961,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
    * Ends every transfer queued for a peer that is no longer paired: nothing can deliver it now. Each is removed from
    * the outstanding lists and its app is told it finished with {@code DELIVERY_FAILED}; its file snapshot is deleted.
    */
-  private void failQueuedFor(String peer, String why) {
+  private void failQueuedFor(String peer) {
+    String why = "the paired device " + peer.substring(0, Math.min(12, peer.length())) + " was unpaired before it received this transfer";
     store.write(conn -> {
       List<String[]> failed = new ArrayList<>();
       try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_outbox WHERE peer = ? RETURNING app, id, kind, file")) {

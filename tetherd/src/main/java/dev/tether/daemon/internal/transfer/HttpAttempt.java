@@ -445,11 +445,7 @@ final class HttpAttempt {
           return early;
         }
         if (code >= 200 && code < 400) {
-          if (resp.getEntity() != null) {
-            try (InputStream in = resp.getEntity().getContent()) {
-              in.transferTo(OutputStream.nullOutputStream());
-            }
-          }
+          discard(resp);
           return new Done(code, Files.size(file));
         }
         return new Fail(ErrorCode.HTTP_ERROR, "the server answered " + code + " " + resp.getReasonPhrase() + " for " + url, code);
