@@ -204,7 +204,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     ctx.ipc().addListener(new ConnectionListener() {
       @Override
       public void closed(ClientConnection c) {
-        exec.execute(() -> sessionClosed(c));
+        try {
+          exec.execute(() -> sessionClosed(c));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          // the daemon is stopping: its connections close after this service did, and there is nothing to tidy
+        }
       }
     });
   }
@@ -241,8 +245,13 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     } catch (IOException e) {
       log.warn("cannot look for abandoned incoming files in {}: {}", inDir, e.toString());
     }
+  }
+
+  /** Looks for abandoned part files every 6 hours; the next timer is set when this one fires (see TransferService). */
+  private void scheduleAbandonedSweep() {
     context.clock().schedule(context.clock().now().plus(java.time.Duration.ofHours(6)), () -> {
       if (!exec.isShutdown()) {
+        scheduleAbandonedSweep();
         try {
           exec.execute(this::dropAbandonedIncoming);
         } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -254,6 +263,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   private void cleanStaleParts() throws IOException {
     dropAbandonedIncoming();
+    scheduleAbandonedSweep();
     try (var s = Files.list(outDir)) {
       for (Path p : s.toList()) {
         String name = p.getFileName().toString();

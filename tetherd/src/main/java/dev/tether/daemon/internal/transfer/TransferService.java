@@ -207,6 +207,7 @@ public final class TransferService implements DaemonService {
       maybeWake(k, "undelivered transfer events");
     }
     conditionsTick();
+    scheduleConditionsTick();
   }
 
   private static java.util.concurrent.ThreadFactory named(String name) {
@@ -868,7 +869,25 @@ public final class TransferService implements DaemonService {
     for (long id : List.copyOf(waitingConditions)) {
       schedule(id);
     }
-    clock.schedule(clock.now().plusSeconds(60), () -> control.execute(this::conditionsTick));
+  }
+
+  /**
+   * Runs {@link #conditionsTick} every minute. The next timer is set when this one fires, not when the tick has run on
+   * the control pool: a virtual clock (the test kit's) that is moved on before a slow tick ran would otherwise find no
+   * timer left, and pruning and condition checks would stop for good.
+   */
+  private void scheduleConditionsTick() {
+    clock.schedule(clock.now().plusSeconds(60), () -> {
+      if (closed) {
+        return;
+      }
+      scheduleConditionsTick();
+      try {
+        control.execute(this::conditionsTick);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // the daemon is stopping
+      }
+    });
   }
 
   // ---------------------------------------------------------------------------------------------------- engine
