@@ -73,6 +73,7 @@ public final class TestHttpServer implements AutoCloseable {
     final Deque<Fault> faults = new ConcurrentLinkedDeque<>();
     volatile String basicAuth;
     volatile boolean ranges = true;
+    volatile long bytesPerSecond;
     final AtomicLong bytesServed = new AtomicLong();
     final AtomicInteger paused = new AtomicInteger();
     final AtomicInteger completed = new AtomicInteger();
@@ -109,6 +110,12 @@ public final class TestHttpServer implements AutoCloseable {
 
     public Resource noRanges() {
       this.ranges = false;
+      return this;
+    }
+
+    /** Sends each response's body at no more than this rate (so that transfers are still running when a test strikes). */
+    public Resource throttle(long bytesPerSecond) {
+      this.bytesPerSecond = bytesPerSecond;
       return this;
     }
 
@@ -378,7 +385,17 @@ public final class TestHttpServer implements AutoCloseable {
     byte[] block = new byte[GeneratedContent.BLOCK];
     long sent = 0;
     long pos = start;
+    long began = System.nanoTime();
     while (pos < size) {
+      long rate = r.bytesPerSecond;
+      if (rate > 0) {
+        long due = began + sent * 1_000_000_000L / rate;
+        long wait = due - System.nanoTime();
+        if (wait > 0) {
+          out.flush();
+          TimeUnit.NANOSECONDS.sleep(wait);
+        }
+      }
       long k = pos / GeneratedContent.BLOCK;
       int len = c.block(k, block);
       int off = (int) (pos - k * GeneratedContent.BLOCK);
