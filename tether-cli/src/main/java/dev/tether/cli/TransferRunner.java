@@ -83,54 +83,23 @@ final class TransferRunner {
       lost = true;
       completions.values().forEach(f -> f.completeExceptionally(connectionLost()));
     });
-    List<CompletableFuture<ObjectNode>> created = new ArrayList<>();
-    if (bodies.size() == 1) {
-      bodies.get(0).put("session", config.identifier());
-      created.add(client.request(op, bodies.get(0)));
-    } else {
-      // many: one request, one commit; the answer lists each item's transfer or why it was refused, in order
-      ObjectNode many = Json.object();
-      many.put("session", config.identifier());
-      bodies.forEach(many.putArray("items")::add);
-      CompletableFuture<ObjectNode> all = client.request(op, many);
-      for (int i = 0; i < bodies.size(); i++) {
-        int index = i;
-        created.add(all.thenApply(r -> {
-          JsonNode t = r.path("transfers").path(index);
-          if (t.has("error")) {
-            ErrorCode code;
-            try {
-              code = ErrorCode.valueOf(t.path("error").path("code").asText());
-            } catch (IllegalArgumentException x) {
-              code = ErrorCode.GENERIC;
-            }
-            throw new TetherException(code, t.path("error").path("message").asText());
-          }
-          return (ObjectNode) t;
-        }));
-      }
-    }
     Map<Long, JsonNode> transfers = new LinkedHashMap<>();
     TetherException firstFailure = null;
-    for (CompletableFuture<ObjectNode> f : created) {
-      try {
-        ObjectNode t = f.get();
-        transfers.put(t.path("id").asLong(), t);
-        if (json) {
-          printJson("started", t);
-        } else if (detach) {
-          out.println("started transfer " + t.path("id").asLong() + ": " + t.path("url").asText()
-              + (t.hasNonNull("destination") ? " -> " + t.path("destination").asText() : ""));
-        }
-      } catch (ExecutionException e) {
-        TetherException te = e.getCause() instanceof TetherException x ? x : new TetherException(ErrorCode.GENERIC, String.valueOf(e.getCause()));
+    for (Object t : create(client, config, op, bodies)) {
+      if (t instanceof TetherException te) {
         if (firstFailure == null) {
           firstFailure = te;
         }
         err.println("tether: " + te.getMessage() + " [" + te.code() + "]");
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return 1;
+        continue;
+      }
+      JsonNode transfer = (JsonNode) t;
+      transfers.put(transfer.path("id").asLong(), transfer);
+      if (json) {
+        printJson("started", transfer);
+      } else if (detach) {
+        out.println("started transfer " + transfer.path("id").asLong() + ": " + transfer.path("url").asText()
+            + (transfer.hasNonNull("destination") ? " -> " + transfer.path("destination").asText() : ""));
       }
     }
     out.flush();
@@ -195,6 +164,52 @@ final class TransferRunner {
       return Main.exitCode(lastCode);
     }
     return firstFailure == null ? 0 : Main.exitCode(firstFailure.code());
+  }
+
+  /**
+   * Creates the transfers: one request per transfer when there is one, else one request (one commit) for all. Returns,
+   * in order, each transfer (its snapshot, or with {@code --json} off only its id merged into the request body, which
+   * holds the URL and destination the output needs) or the {@link TetherException} that refused it.
+   */
+  private List<Object> create(DaemonClient client, SessionConfiguration config, String op, List<ObjectNode> bodies) {
+    List<Object> created = new ArrayList<>(bodies.size());
+    try {
+      if (bodies.size() == 1) {
+        bodies.get(0).put("session", config.identifier());
+        created.add(client.request(op, bodies.get(0)).get());
+        return created;
+      }
+      ObjectNode many = Json.object();
+      many.put("session", config.identifier());
+      // the answer lists each item's transfer or why it was refused, in order; ids only unless --json prints snapshots
+      many.put("brief", !json);
+      bodies.forEach(many.putArray("items")::add);
+      JsonNode answer = client.request(op, many).get().path("transfers");
+      for (int i = 0; i < bodies.size(); i++) {
+        JsonNode t = answer.path(i);
+        if (t.has("error")) {
+          created.add(new TetherException(errorCode(t.path("error").path("code").asText()), t.path("error").path("message").asText()));
+        } else if (json) {
+          created.add(t);
+        } else {
+          created.add(bodies.get(i).put("id", t.path("id").asLong()));
+        }
+      }
+    } catch (ExecutionException e) {
+      created.add(e.getCause() instanceof TetherException x ? x : new TetherException(ErrorCode.GENERIC, String.valueOf(e.getCause())));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      created.add(new TetherException(ErrorCode.GENERIC, "interrupted while creating the transfers"));
+    }
+    return created;
+  }
+
+  private static ErrorCode errorCode(String name) {
+    try {
+      return ErrorCode.valueOf(name);
+    } catch (IllegalArgumentException x) {
+      return ErrorCode.GENERIC;
+    }
   }
 
   /**

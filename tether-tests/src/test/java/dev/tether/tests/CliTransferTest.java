@@ -141,6 +141,44 @@ class CliTransferTest {
   }
 
   @Test
+  void downloadListWithoutJsonAsksForIdsOnlyAndStillNamesEachUrlAndFile() throws Exception {
+    Path home = tmp.resolve("home");
+    try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home)) {
+      StringBuilder list = new StringBuilder();
+      for (int i = 0; i < 6; i++) {
+        server.file("/g" + i, 32 * 1024 + i, 80 + i);
+        list.append(server.url("/g" + i)).append(' ').append(tmp.resolve("g" + i)).append('\n');
+        if (i == 2) {
+          list.append("ftp://127.0.0.1/bad ").append(tmp.resolve("bad")).append('\n');
+          list.append(server.url("/absent")).append(' ').append(tmp.resolve("absent")).append('\n');
+        }
+      }
+      Path listFile = tmp.resolve("list.txt");
+      Files.writeString(listFile, list.toString());
+
+      Run followed = tether(home, "download", "--list", listFile.toString(), "--session", "followed");
+      assertThat(followed.exit()).as(followed.err()).isEqualTo(1);
+      assertThat(followed.err()).contains("INVALID_URL").contains("ftp://127.0.0.1/bad")
+          .containsPattern("transfer \\d+ of " + java.util.regex.Pattern.quote(server.url("/absent").toString()) + " failed: .*HTTP_ERROR");
+      assertThat(followed.out()).contains("6 of 7 transfer(s) finished");
+      for (int i = 0; i < 6; i++) {
+        assertThat(Files.size(tmp.resolve("g" + i))).isEqualTo(32 * 1024 + i);
+      }
+
+      Run detached = tether(home, "download", "--list", listFile.toString(), "--session", "detached", "--detach");
+      assertThat(detached.exit()).isEqualTo(4); // the refused line
+      List<String> started = detached.out().lines().toList();
+      assertThat(started).hasSize(7);
+      for (int i = 0; i < 7; i++) {
+        String url = i < 3 ? server.url("/g" + i).toString() : i == 3 ? server.url("/absent").toString() : server.url("/g" + (i - 1)).toString();
+        String file = (i < 3 ? tmp.resolve("g" + i) : i == 3 ? tmp.resolve("absent") : tmp.resolve("g" + (i - 1))).toString();
+        assertThat(started.get(i)).matches("started transfer \\d+: " + java.util.regex.Pattern.quote(url + " -> " + file));
+      }
+      assertThat(started.stream().map(l -> l.split(" ")[2]).distinct()).hasSize(7);
+    }
+  }
+
+  @Test
   void waitingDownloadSaysSoWhenTheDaemonDiesAndTheDownloadGoesOnAfterARestart() throws Exception {
     Path home = tmp.resolve("home");
     CountDownLatch gate = new CountDownLatch(1);

@@ -355,7 +355,8 @@ public final class TransferService implements DaemonService {
   /**
    * {@code transfer.download} / {@code transfer.upload}: one transfer, or with {@code items} (an array of such
    * bodies, for {@code tether download --list}) many in one commit, answered with {@code transfers}: each item's
-   * snapshot or its {@code error}, in order.
+   * snapshot or its {@code error}, in order; with {@code "brief": true} each created item is only {@code {"id": N}}
+   * (for a caller that has the rest of what it needs).
    */
   private CompletableFuture<ObjectNode> create(ClientConnection conn, ObjectNode b, String kind) throws IOException {
     if (b.has("items")) {
@@ -374,6 +375,7 @@ public final class TransferService implements DaemonService {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "items must be an array of 1 to 100000 transfer requests");
     }
     String session = sessionIdentifier(b);
+    boolean brief = b.path("brief").asBoolean(false);
     List<NewTransfer> valid = new ArrayList<>();
     List<Object> results = new ArrayList<>(); // NewTransfer to insert, or the TetherException that refused it
     for (JsonNode item : items) {
@@ -424,7 +426,11 @@ public final class TransferService implements DaemonService {
         } else {
           TransferRow row = created.get(next++);
           schedule(row.id(), row);
-          list.add(snapshot(row));
+          if (brief) {
+            list.addObject().put("id", row.id());
+          } else {
+            list.add(snapshot(row));
+          }
         }
       }
       return out;
