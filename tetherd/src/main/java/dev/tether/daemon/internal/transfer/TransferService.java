@@ -954,13 +954,14 @@ public final class TransferService implements DaemonService {
       }
     }
     if (start) {
-      startAttempt(id, slotKey);
+      startAttempt(id, slotKey, r);
     }
   }
 
-  private void startAttempt(long id, String slotKey) {
+  /** Runs an attempt on a worker; {@code row} is the transfer's row as just read, or null to read it there. */
+  private void startAttempt(long id, String slotKey, TransferRow row) {
     try {
-      workers.execute(() -> runAttempt(id, slotKey));
+      workers.execute(() -> runAttempt(id, slotKey, row));
     } catch (java.util.concurrent.RejectedExecutionException e) {
       queued.remove(id);
     }
@@ -982,7 +983,7 @@ public final class TransferService implements DaemonService {
       }
     }
     if (next != null) {
-      startAttempt(next, slotKey);
+      startAttempt(next, slotKey, null); // it waited: read its row when it starts
     }
   }
 
@@ -993,13 +994,14 @@ public final class TransferService implements DaemonService {
     }
   }
 
-  private void runAttempt(long id, String slotKey) {
+  private void runAttempt(long id, String slotKey, TransferRow row) {
     Running run = null;
+    boolean toFinisher = false; // a finished download: the finisher decides what comes next
     try {
       if (closed) {
         return;
       }
-      TransferRow r = load(id);
+      TransferRow r = row != null ? row : load(id);
       if (r == null || !TransferRow.RUNNING.equals(r.state()) || !TransferRow.READY.equals(r.phase())) {
         return;
       }
@@ -1019,8 +1021,8 @@ public final class TransferService implements DaemonService {
       HttpAttempt attempt = new HttpAttempt(http, r, cfg, part, flusher);
       run = new Running(attempt, r);
       running.put(id, run);
-      TransferRow again = load(id);
-      if (again == null || !TransferRow.RUNNING.equals(again.state())) {
+      // a suspend or cancel that ran before the attempt was registered did not see it: it must not start then
+      if (!TransferRow.RUNNING.equals(state(id))) {
         return;
       }
       final Running fRun = run;
@@ -1030,6 +1032,7 @@ public final class TransferService implements DaemonService {
       if (o instanceof HttpAttempt.Done d && d.bytes() >= (64L << 20)) {
         log.info("transfer {}: {} MiB in {} ms ({} MiB/s)", id, d.bytes() >> 20, ms, ms == 0 ? 0 : (d.bytes() >> 20) * 1000 / ms);
       }
+      toFinisher = o instanceof HttpAttempt.Done && r.isDownload();
       finish(r, o);
     } catch (Throwable t) {
       log.error("transfer {} failed unexpectedly", id, t);
@@ -1048,7 +1051,7 @@ public final class TransferService implements DaemonService {
       }
       queued.remove(id);
       releaseSlot(slotKey);
-      if (!closed) {
+      if (!closed && !toFinisher) {
         control.execute(() -> schedule(id));
       }
     }
@@ -1141,6 +1144,7 @@ public final class TransferService implements DaemonService {
     if (o instanceof HttpAttempt.Done d && r.isDownload()) {
       // the finisher syncs, moves and records finished downloads in batches (one flush for many small files)
       finalizing.add(id);
+      queued.remove(id); // no longer queued, and finalizing keeps it from being scheduled until the finisher is done
       finishing.add(new Finished(r, part, d.status(), d.bytes()));
     } else if (o instanceof HttpAttempt.Done d) {
       {
@@ -1208,6 +1212,7 @@ public final class TransferService implements DaemonService {
 
   private void finishLoop() {
     List<Finished> batch = new ArrayList<>();
+    Set<Long> recorded = new java.util.HashSet<>();
     while (!closed) {
       try {
         Finished first = finishing.poll(200, TimeUnit.MILLISECONDS);
@@ -1216,20 +1221,21 @@ public final class TransferService implements DaemonService {
         }
         batch.add(first);
         finishing.drainTo(batch, 1023);
-        finalizeBatch(batch);
+        finalizeBatch(batch, recorded);
       } catch (InterruptedException e) {
         return;
       } catch (Throwable t) {
         log.error("finishing {} download(s) failed", batch.size(), t);
       } finally {
         for (Finished f : batch) {
-          finalizing.remove(f.row().id());
-          if (!closed) {
-            long id = f.row().id();
-            control.execute(() -> schedule(id));
+          long id = f.row().id();
+          finalizing.remove(id);
+          if (!closed && !recorded.contains(id)) {
+            control.execute(() -> schedule(id)); // not completed here: decide again what it does next
           }
         }
         batch.clear();
+        recorded.clear();
       }
     }
   }
@@ -1237,8 +1243,9 @@ public final class TransferService implements DaemonService {
   /**
    * Makes a batch of finished downloads durable: every part file synced (in parallel, so the file system merges the
    * flushes), moved into place, each folder synced once, then every completion and its events committed together.
+   * The ids whose completion was committed are added to {@code recorded}.
    */
-  private void finalizeBatch(List<Finished> batch) throws Exception {
+  private void finalizeBatch(List<Finished> batch, Set<Long> recorded) throws Exception {
     long started = System.nanoTime();
     List<java.util.concurrent.Callable<IOException>> syncs = new ArrayList<>();
     for (Finished f : batch) {
@@ -1351,6 +1358,7 @@ public final class TransferService implements DaemonService {
       }
       TransferRow r = batch.get(i).row();
       if (done) {
+        recorded.add(r.id());
         touched.add(new SessionKey(r.appId(), r.session()));
       } else if (r.destination() == null) {
         Files.deleteIfExists(file);
@@ -1626,6 +1634,17 @@ public final class TransferService implements DaemonService {
 
   TransferRow load(long id) {
     return store.read(c -> loadTx(c, id));
+  }
+
+  /** The transfer's state alone (null when there is no such transfer): cheaper than its whole row. */
+  private String state(long id) {
+    return store.read(c -> {
+      PreparedStatement p = statements.get(c, "SELECT state FROM transfers WHERE id = ?");
+      p.setLong(1, id);
+      try (ResultSet rs = p.executeQuery()) {
+        return rs.next() ? rs.getString(1) : null;
+      }
+    });
   }
 
   private TransferRow loadTx(Connection c, long id) throws SQLException {
