@@ -18,7 +18,9 @@ import java.util.concurrent.CompletableFuture;
 abstract class TransferImpl implements Transfer {
   private final UrlSessionImpl session;
   private final long id;
-  private final URI url;
+  private final String urlText;
+  /** Parsed on first use: a thousand transfers followed by the CLI never need theirs. */
+  private volatile URI url;
   private volatile String description;
   private volatile TransferState state = TransferState.RUNNING;
   private volatile long bytesDone;
@@ -29,7 +31,7 @@ abstract class TransferImpl implements Transfer {
   TransferImpl(UrlSessionImpl session, JsonNode json) {
     this.session = session;
     this.id = json.path("id").asLong();
-    this.url = URI.create(json.path("url").asText());
+    this.urlText = json.path("url").asText();
   }
 
   synchronized void update(JsonNode j) {
@@ -63,7 +65,12 @@ abstract class TransferImpl implements Transfer {
 
   @Override
   public URI url() {
-    return url;
+    URI u = url;
+    if (u == null) {
+      u = URI.create(urlText);
+      url = u;
+    }
+    return u;
   }
 
   @Override
@@ -124,7 +131,7 @@ abstract class TransferImpl implements Transfer {
 
   @Override
   public String toString() {
-    return getClass().getSimpleName() + "[" + id + " " + url + " " + state + " " + bytesDone + "/" + bytesExpected + "]";
+    return getClass().getSimpleName() + "[" + id + " " + urlText + " " + state + " " + bytesDone + "/" + bytesExpected + "]";
   }
 
   static final class Download extends TransferImpl implements DownloadTransfer {
