@@ -23,6 +23,18 @@ public final class UrlSessions {
         s.onEvent(e);
       }
     });
+    // many events in one frame (asked for with "eventBatches" when opening): each handed to the delegate in order,
+    // and acknowledged together once all of them were (the session's acknowledgements wait for the burst's end)
+    client.onPush("transfer.events", batch -> {
+      UrlSessionImpl s = sessions.get(batch.path("session").asText());
+      if (s != null) {
+        for (com.fasterxml.jackson.databind.JsonNode e : batch.path("events")) {
+          if (e instanceof ObjectNode event) {
+            s.onEvent(event);
+          }
+        }
+      }
+    });
     client.onPush("transfer.progress", e -> {
       UrlSessionImpl s = sessions.get(e.path("session").asText());
       if (s != null) {
@@ -44,6 +56,7 @@ public final class UrlSessions {
     ObjectNode body = Json.object();
     body.put("session", config.identifier());
     body.set("configuration", toJson(config));
+    body.put("eventBatches", true); // tetherd may push many events in one transfer.events frame
     try {
       ObjectNode r = client.call("transfer.session.open", body);
       if (r.path("idle").asBoolean(false)) {

@@ -86,10 +86,13 @@ public final class TransferService implements DaemonService {
 
   private static final class Opener {
     final ClientConnection conn;
+    /** It asked for {@code transfer.events} frames (many events each) rather than one {@code transfer.event} each. */
+    final boolean batches;
     long lastPushed;
 
-    Opener(ClientConnection conn) {
+    Opener(ClientConnection conn, boolean batches) {
       this.conn = conn;
+      this.batches = batches;
     }
   }
 
@@ -254,6 +257,7 @@ public final class TransferService implements DaemonService {
   private CompletableFuture<ObjectNode> openSession(ClientConnection conn, ObjectNode b) {
     String identifier = sessionIdentifier(b);
     SessionConfig cfg = SessionConfig.fromJson(b.get("configuration"));
+    boolean batches = b.path("eventBatches").asBoolean(false);
     SessionKey key = new SessionKey(conn.appId(), identifier);
     long now = clock.now().toEpochMilli();
     return store.write(c -> {
@@ -268,7 +272,7 @@ public final class TransferService implements DaemonService {
       return null;
     }).thenApplyAsync(v -> {
       configs.put(key, cfg);
-      openers.computeIfAbsent(key, k -> new ConcurrentHashMap<>()).put(conn.id(), new Opener(conn));
+      openers.computeIfAbsent(key, k -> new ConcurrentHashMap<>()).put(conn.id(), new Opener(conn, batches));
       try {
         ctx.backgroundWork().urlSessionOpened(key.app(), key.id());
       } catch (IllegalStateException e) {
@@ -1560,33 +1564,93 @@ public final class TransferService implements DaemonService {
       }
       while (true) {
         long after = op.lastPushed;
-        List<ObjectNode> batch = store.read(c -> {
-          List<ObjectNode> out = new ArrayList<>();
-          PreparedStatement p = statements.get(c, "SELECT seq, type, body, file FROM transfer_events"
-              + " WHERE app_id = ? AND session = ? AND seq > ? ORDER BY seq LIMIT 500");
-          p.setString(1, key.app());
-          p.setString(2, key.id());
-          p.setLong(3, after);
-          try (ResultSet rs = p.executeQuery()) {
-            while (rs.next()) {
-              ObjectNode o = Json.parseObject(rs.getString(3));
-              o.put("session", key.id());
-              o.put("seq", rs.getLong(1));
-              o.put("type", rs.getString(2));
-              out.add(o);
-            }
-          }
-          return out;
-        });
-        for (ObjectNode o : batch) {
-          op.conn.push("transfer.event", o);
-          op.lastPushed = o.get("seq").asLong();
-        }
-        if (batch.size() < 500) {
+        int n = op.batches ? pushBatch(key, op, after) : pushEach(key, op, after);
+        if (n < PUMP_BATCH) {
           break;
         }
       }
     }
+  }
+
+  private static final int PUMP_BATCH = 500;
+
+  /**
+   * Pushes the next events after {@code after} as one {@code transfer.event} frame each (for clients that did not ask
+   * for batches); returns how many.
+   */
+  private int pushEach(SessionKey key, Opener op, long after) {
+    List<ObjectNode> batch = store.read(c -> {
+      List<ObjectNode> out = new ArrayList<>();
+      PreparedStatement p = statements.get(c, "SELECT seq, type, body, file FROM transfer_events"
+          + " WHERE app_id = ? AND session = ? AND seq > ? ORDER BY seq LIMIT " + PUMP_BATCH);
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      p.setLong(3, after);
+      try (ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          ObjectNode o = Json.parseObject(rs.getString(3));
+          o.put("session", key.id());
+          o.put("seq", rs.getLong(1));
+          o.put("type", rs.getString(2));
+          out.add(o);
+        }
+      }
+      return out;
+    });
+    for (ObjectNode o : batch) {
+      op.conn.push("transfer.event", o);
+      op.lastPushed = o.get("seq").asLong();
+    }
+    return batch.size();
+  }
+
+  /**
+   * Pushes the next events after {@code after} in one {@code transfer.events} frame, {@code {"session", "events":
+   * [EVENT...]}}, each EVENT the stored body with its {@code seq} and {@code type} put in front (text spliced, not
+   * parsed and written again); returns how many.
+   */
+  private int pushBatch(SessionKey key, Opener op, long after) {
+    long[] last = {after};
+    ArrayNode events = store.read(c -> {
+      ArrayNode out = Json.array();
+      PreparedStatement p = statements.get(c, "SELECT seq, type, body, file FROM transfer_events"
+          + " WHERE app_id = ? AND session = ? AND seq > ? ORDER BY seq LIMIT " + PUMP_BATCH);
+      p.setString(1, key.app());
+      p.setString(2, key.id());
+      p.setLong(3, after);
+      try (ResultSet rs = p.executeQuery()) {
+        while (rs.next()) {
+          long seq = rs.getLong(1);
+          out.add(Json.raw(eventText(seq, rs.getString(2), rs.getString(3))));
+          last[0] = seq;
+        }
+      }
+      return out;
+    });
+    if (!events.isEmpty()) {
+      ObjectNode o = Json.object();
+      o.put("session", key.id());
+      o.set("events", events);
+      op.conn.push("transfer.events", o);
+      op.lastPushed = last[0];
+    }
+    return events.size();
+  }
+
+  /** A stored event body (a JSON object's text) with {@code seq} and {@code type} in front. */
+  static String eventText(long seq, String type, String body) {
+    StringBuilder b = new StringBuilder(body.length() + 40).append("{\"seq\":").append(seq).append(",\"type\":");
+    if (type.chars().allMatch(ch -> ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z')) {
+      b.append('"').append(type).append('"'); // every event type is a plain name
+    } else {
+      b.append(Json.write(com.fasterxml.jackson.databind.node.TextNode.valueOf(type)));
+    }
+    String rest = body.strip();
+    if (!rest.startsWith("{") || !rest.endsWith("}")) {
+      throw new IllegalStateException("stored event " + seq + " is not a JSON object");
+    }
+    rest = rest.substring(1).strip();
+    return b.append(rest.equals("}") ? "" : ",").append(rest).toString();
   }
 
   // ---------------------------------------------------------------------------------------------------- files
