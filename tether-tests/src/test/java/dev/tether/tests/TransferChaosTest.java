@@ -48,32 +48,62 @@ class TransferChaosTest {
   /** One app process's run: the lines its delegate printed, and whether it was killed (or died) instead of exiting. */
   record AppRun(int n, List<JsonNode> lines, boolean clean) {}
 
+  /** How a run is shaped: the files, how fast the server sends them, and how often and how soon tetherd is killed. */
+  record Shape(String name, int files, long[] sizes, long bytesPerSecond, int killPercent, int pauseMillis, int minKills) {}
+
   @Test
   void everyDownloadCompletesOnceWithTheRightBytesWhateverIsKilledWhen() throws Exception {
+    // large bodies at 8 MiB/s per connection: kills land while bodies are still arriving
+    run(new Shape("large", 10, new long[] {64 * KIB, 512 * KIB, 3 * MIB, 12 * MIB, 24 * MIB}, 8 * MIB, 35, 1000, 2));
+  }
+
+  @Test
+  void manySmallDownloadsCompleteOnceWhateverIsKilledWhen() throws Exception {
+    // many small bodies and frequent kills: kills land between a body's last byte, its fsync, its move and its record
+    run(new Shape("small", 150, new long[] {16 * KIB, 64 * KIB, 200 * KIB}, 256 * KIB, 60, 220, 6));
+  }
+
+  private void run(Shape shape) throws Exception {
     long seed = Long.getLong("tether.chaos.seed", System.nanoTime());
     Random random = new Random(seed);
-    System.out.println("TransferChaosTest: seed " + seed); // in the build log, so any run can be replayed
+    System.out.println("TransferChaosTest (" + shape.name() + "): seed " + seed); // in the build log, so any run can be replayed
     Path home = tmp.resolve("home");
     List<String> plan = new ArrayList<>();
     List<AppRun> runs = new ArrayList<>();
     try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home)) {
       Map<Long, TestHttpServer.Resource> byId = new LinkedHashMap<>();
+      // the app that queues the downloads gets the events of those that finish before it exits: they count too
+      List<JsonNode> creatorLines = java.util.Collections.synchronizedList(new ArrayList<>());
+      UrlSessionDelegate recording = new UrlSessionDelegate() {
+        @Override
+        public void downloadFinished(DownloadTransfer t, Path file) throws Exception {
+          creatorLines.add(Json.object().put("event", "downloadFinished").put("id", t.id()).put("size", Files.size(file))
+              .put("sha256", dev.tether.tests.support.GeneratedContent.sha256(file)));
+        }
+
+        @Override
+        public void transferCompleted(dev.tether.Transfer t, java.util.Optional<dev.tether.TransferError> error) {
+          com.fasterxml.jackson.databind.node.ObjectNode o = Json.object().put("event", "completed").put("id", t.id());
+          error.ifPresent(e -> o.put("error", e.code().name()));
+          creatorLines.add(o);
+        }
+      };
       try (Tether app = Tether.connect(APP, TetherOptions.defaults().home(home).startDaemon(false))) {
-        UrlSession s = app.urlSession(SessionConfiguration.background(SESSION).build(), new UrlSessionDelegate() {});
-        for (int i = 0; i < 10; i++) {
-          long size = SIZES[random.nextInt(SIZES.length)];
-          // 8 MiB/s per connection: the large ones take seconds, so kills land while bodies are still arriving
-          TestHttpServer.Resource r = server.file("/f" + i + ".bin", size, 1000 + i).throttle(8 * MIB);
+        UrlSession s = app.urlSession(SessionConfiguration.background(SESSION).build(), recording);
+        for (int i = 0; i < shape.files(); i++) {
+          long size = shape.sizes()[random.nextInt(shape.sizes().length)];
+          TestHttpServer.Resource r = server.file("/f" + i + ".bin", size, 1000 + i).throttle(shape.bytesPerSecond());
           DownloadTransfer t = s.download(server.url("/f" + i + ".bin")).description("f" + i).start();
           byId.put(t.id(), r);
         }
       } // the app that queued them has exited
+      runs.add(new AppRun(-1, List.copyOf(creatorLines), true));
 
       long until = System.nanoTime() + Duration.ofSeconds(12).toNanos();
       int kills = 0;
-      while (System.nanoTime() < until && !(kills >= 2 && allCompleted(daemon, byId.keySet()))) {
-        if (random.nextInt(100) < 35) {
-          TimeUnit.MILLISECONDS.sleep(100 + random.nextInt(900));
+      while (System.nanoTime() < until && !(kills >= shape.minKills() && allCompleted(daemon, byId.keySet()))) {
+        if (random.nextInt(100) < shape.killPercent()) {
+          TimeUnit.MILLISECONDS.sleep(20 + random.nextInt(shape.pauseMillis()));
           plan.add("kill tetherd");
           daemon.kill9();
           kills++;
@@ -133,7 +163,7 @@ class TransferChaosTest {
       }
       long again = runsPerEvent.values().stream().filter(k -> k > 1).count();
       long inKilled = runs.stream().filter(r -> !r.clean()).mapToLong(r -> r.lines().size()).sum();
-      System.out.println("TransferChaosTest: " + kills + " daemon kill(s), " + (runs.size() - 1) + " killed app run(s) that printed "
+      System.out.println("TransferChaosTest (" + shape.name() + "): " + kills + " daemon kill(s), " + (runs.size() - 2) + " killed app run(s) that printed "
           + inKilled + " line(s), " + again + " event(s) delivered again after their app was killed: " + plan);
     }
   }

@@ -125,6 +125,41 @@ class TransferSurvivalTest {
     }
   }
 
+  @Test
+  void killedDaemonWithTheWholeBodyOnDiskCompletesWithoutFetchingItAgain() throws Exception {
+    Path home = tmp.resolve("home");
+    CountDownLatch gate = new CountDownLatch(1);
+    long size = 8 * MIB;
+    try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home)) {
+      TestHttpServer.Resource big = server.file("/big.bin", size, 17).fault(new TestHttpServer.PauseAfter(size - 1, gate));
+      Path dest = tmp.resolve("out.bin");
+      long id = startDownload(home, server, dest);
+      Path part = home.resolve("data/transfers/transfer-" + id + ".part");
+      await().atMost(Duration.ofSeconds(30)).until(() -> big.paused() == 1 && Files.exists(part) && Files.size(part) == size - 1);
+      daemon.kill9();
+      gate.countDown();
+      // the daemon died in the instant after its last write and before it recorded the completion: the whole body is
+      // in the part file (the page cache outlives a killed process), the transfer still RUNNING in the store
+      Path whole = tmp.resolve("whole.bin");
+      big.content().writeTo(whole);
+      try (var ch = java.nio.channels.FileChannel.open(part, java.nio.file.StandardOpenOption.APPEND)) {
+        ch.write(java.nio.ByteBuffer.wrap(new byte[] {Files.readAllBytes(whole)[(int) size - 1]}));
+      }
+      daemon.start();
+
+      await().atMost(Duration.ofSeconds(60)).until(() -> Files.exists(dest));
+      assertThat(GeneratedContent.sha256(dest)).isEqualTo(big.content().sha256());
+      List<TestHttpServer.Request> reqs = server.requests("/big.bin");
+      assertThat(reqs).hasSize(2);
+      // asked for the rest, heard there is none (416 with the length it already has), and kept its copy
+      assertThat(reqs.get(1).header("Range")).isEqualTo("bytes=" + size + "-");
+      assertThat(big.bytesServed()).as("the paused response may still write its last byte to the dead socket").isBetween(size - 1, size);
+      try (DaemonClient cli = daemon.client("dev.tether.cli")) {
+        assertThat(state(cli, id)).isEqualTo("COMPLETED");
+      }
+    }
+  }
+
   private static long startDownload(Path home, TestHttpServer server, Path dest) {
     try (Tether t = Tether.connect(APP, TetherOptions.defaults().home(home).startDaemon(false))) {
       DownloadTransfer d = t.urlSession(SessionConfiguration.background("resume").build(), new UrlSessionDelegate() {})

@@ -368,6 +368,12 @@ public final class TestHttpServer implements AutoCloseable {
       start = Long.parseLong(range.substring(6, range.length() - 1));
     }
     long size = c.size();
+    if (r.ranges && range != null && range.startsWith("bytes=") && range.endsWith("-") && start >= size
+        && (ifRange == null || ifRange.equals(etag) || ifRange.equals(r.lastModified))) {
+      // RFC 9110 §15.5.17: a range starting at or past the end cannot be satisfied (what nginx answers too)
+      write(out, "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */" + size + "\r\nContent-Length: 0\r\n\r\n");
+      return true;
+    }
     StringBuilder head = new StringBuilder();
     if (start > 0 && start < size) {
       head.append("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ").append(start).append('-').append(size - 1).append('/').append(size).append("\r\n");
