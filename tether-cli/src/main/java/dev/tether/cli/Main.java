@@ -4,7 +4,6 @@ import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Version;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code tether}: the command line for tetherd, transfers, apps and paired devices. */
@@ -45,6 +44,10 @@ public final class Main {
     }
     CommandLine cl = new CommandLine(new TetherCommand());
     cl.addSubcommand(invoked);
+    if (cl.getSubcommands().size() != 1 || !cl.getSubcommands().containsKey(TetherCommand.SUBCOMMAND_NAMES.get(
+        TetherCommand.SUBCOMMANDS.indexOf(invoked)))) {
+      return commandLine(); // the name table and the annotation disagree (or the command has aliases): build them all
+    }
     return withHandlers(cl);
   }
 
@@ -62,13 +65,8 @@ public final class Main {
   }
 
   private static Class<?> subcommandNamed(String name) {
-    for (Class<?> sub : TetherCommand.SUBCOMMANDS) {
-      Command command = sub.getAnnotation(Command.class);
-      if (command != null && name.equals(command.name()) && command.aliases().length == 0) {
-        return sub;
-      }
-    }
-    return null;
+    int i = TetherCommand.SUBCOMMAND_NAMES.indexOf(name);
+    return i < 0 ? null : TetherCommand.SUBCOMMANDS.get(i);
   }
 
   private static CommandLine withHandlers(CommandLine cl) {

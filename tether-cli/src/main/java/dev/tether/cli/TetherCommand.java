@@ -21,6 +21,14 @@ public final class TetherCommand {
       DownloadCommand.class, UploadCommand.class, TransfersCommand.class, CancelCommand.class, ConditionsCommand.class,
       picocli.CommandLine.HelpCommand.class);
 
+  /**
+   * The names of {@link #SUBCOMMANDS}, in the same order (each its {@code @Command} name): finding the command a line
+   * names by reading every subcommand's annotation would parse them all, and load their nested commands, at each start.
+   */
+  static final List<String> SUBCOMMAND_NAMES = List.of("demo", "daemon", "completion", "app", "apps", "timeline",
+      "pair", "peers", "unpair", "send", "receive", "outstanding", "download", "upload", "transfers", "cancel",
+      "conditions", "help");
+
   /** The app id the CLI connects as when a command acts on the user's behalf rather than an app's. */
   public static final String CLI_APP_ID = "dev.tether.cli";
 

@@ -25,6 +25,19 @@ class CliCommandModelTest {
   }
 
   @Test
+  void theNameTableMatchesEachCommandsAnnotation() throws Exception {
+    Class<?> root = Class.forName("dev.tether.cli.TetherCommand");
+    java.lang.reflect.Field classes = root.getDeclaredField("SUBCOMMANDS");
+    java.lang.reflect.Field names = root.getDeclaredField("SUBCOMMAND_NAMES");
+    classes.setAccessible(true);
+    names.setAccessible(true);
+    List<?> cs = (List<?>) classes.get(null);
+    assertThat(names.get(null)).isEqualTo(cs.stream()
+        .map(c -> ((Class<?>) c).getAnnotation(picocli.CommandLine.Command.class).name()).toList());
+    assertThat(names.get(null)).isEqualTo(COMMANDS);
+  }
+
+  @Test
   void helpListsEveryCommandAndACommandRunsWithOnlyItsOwnModel() {
     Cli.Result help = Cli.run(null, "help");
     assertThat(help.exitCode()).isZero();
