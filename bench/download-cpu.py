@@ -60,7 +60,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
 nginx = shutil.which('nginx') or '/usr/sbin/nginx'
 subprocess.check_call([nginx, '-c', os.path.join(work, 'nginx.conf'), '-p', work])
 base = f'http://127.0.0.1:{port}'
-cli_opts = ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:CICompilerCount=1']
+cli_opts = ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:CICompilerCount=1', '-XX:CompileThresholdScaling=3']  # ./tether's
 jsa = os.path.join(work, 'cli.jsa')
 subprocess.call(['java'] + cli_opts + ['-Xshare:auto', '-Xlog:disable', '-XX:ArchiveClassesAtExit=' + jsa, '-cp', cp,
                  'dev.tether.cli.StartupTraining'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
