@@ -55,6 +55,10 @@ class TransferEventFramesTest {
   }
 
   private ObjectNode createMany(DaemonClient c, String session, TestHttpServer server, int n, boolean brief) {
+    return createMany(c, session, server, n, brief, null);
+  }
+
+  private ObjectNode createMany(DaemonClient c, String session, TestHttpServer server, int n, boolean brief, String description) {
     ObjectNode many = Json.object();
     many.put("session", session);
     if (brief) {
@@ -65,6 +69,9 @@ class TransferEventFramesTest {
       ObjectNode item = items.addObject();
       item.put("url", server.url("/e" + i).toString());
       item.put("destination", tmp.resolve(session + "-" + i).toString());
+      if (description != null) {
+        item.put("description", description);
+      }
     }
     items.addObject().put("url", "ftp://127.0.0.1/refused");
     return c.call("transfer.download", many);
@@ -134,6 +141,29 @@ class TransferEventFramesTest {
           assertThat(again.get(again.size() - 1).frame()).isEqualTo(batches ? "transfer.events" : "transfer.event");
         }
       }
+    }
+  }
+
+  @Test
+  void aBurstTooBigForOneFrameGoesInSeveralInOrder() throws Exception {
+    Path home = tmp.resolve("home");
+    try (TestHttpServer server = new TestHttpServer(); DaemonProcess daemon = DaemonProcess.start(home);
+        DaemonClient c = daemon.client("com.example.frames")) {
+      for (int i = 0; i < 6; i++) {
+        server.file("/e" + i, 4 * 1024 + i, 70 + i);
+      }
+      List<Integer> frameSizes = new CopyOnWriteArrayList<>();
+      c.onPush("transfer.events", b -> frameSizes.add(b.path("events").size()));
+      List<Pushed> pushed = open(c, "big", true);
+      // each event carries its transfer's snapshot, description included: 12 events of ~300 KB, ~3.6 MB in all
+      ObjectNode created = createMany(c, "big", server, 6, true, "d".repeat(300_000));
+      assertThat(created.path("transfers")).hasSize(7);
+      await().atMost(Duration.ofSeconds(60)).until(() -> pushed.size() >= 12);
+      assertThat(pushed.stream().map(p -> p.event().path("seq").asLong()).toList()).isSorted().doesNotHaveDuplicates();
+      assertThat(pushed).allSatisfy(p -> assertThat(p.event().path("transfer").path("description").asText()).hasSize(300_000));
+      assertThat(frameSizes).as("frames of at most ~1 MB of events").hasSizeGreaterThan(1).allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(4));
+      ack(c, "big", pushed);
+      await().atMost(Duration.ofSeconds(30)).until(() -> pushed.stream().anyMatch(p -> p.event().path("type").asText().equals("eventsFinished")));
     }
   }
 }

@@ -1564,8 +1564,8 @@ public final class TransferService implements DaemonService {
       }
       while (true) {
         long after = op.lastPushed;
-        int n = op.batches ? pushBatch(key, op, after) : pushEach(key, op, after);
-        if (n < PUMP_BATCH) {
+        boolean more = op.batches ? pushBatch(key, op, after) : pushEach(key, op, after) == PUMP_BATCH;
+        if (!more) {
           break;
         }
       }
@@ -1573,6 +1573,8 @@ public final class TransferService implements DaemonService {
   }
 
   private static final int PUMP_BATCH = 500;
+  /** A {@code transfer.events} frame stops growing past this much event text (far below the frame limit). */
+  private static final int PUMP_BATCH_CHARS = 1 << 20;
 
   /**
    * Pushes the next events after {@code after} as one {@code transfer.event} frame each (for clients that did not ask
@@ -1607,10 +1609,12 @@ public final class TransferService implements DaemonService {
   /**
    * Pushes the next events after {@code after} in one {@code transfer.events} frame, {@code {"session", "events":
    * [EVENT...]}}, each EVENT the stored body with its {@code seq} and {@code type} put in front (text spliced, not
-   * parsed and written again); returns how many.
+   * parsed and written again), at most {@value #PUMP_BATCH} events or about {@value #PUMP_BATCH_CHARS} characters;
+   * returns whether more may be waiting.
    */
-  private int pushBatch(SessionKey key, Opener op, long after) {
+  private boolean pushBatch(SessionKey key, Opener op, long after) {
     long[] last = {after};
+    boolean[] more = {false};
     ArrayNode events = store.read(c -> {
       ArrayNode out = Json.array();
       PreparedStatement p = statements.get(c, "SELECT seq, type, body, file FROM transfer_events"
@@ -1618,13 +1622,20 @@ public final class TransferService implements DaemonService {
       p.setString(1, key.app());
       p.setString(2, key.id());
       p.setLong(3, after);
+      long chars = 0;
       try (ResultSet rs = p.executeQuery()) {
         while (rs.next()) {
           long seq = rs.getLong(1);
-          out.add(Json.raw(eventText(seq, rs.getString(2), rs.getString(3))));
+          String text = eventText(seq, rs.getString(2), rs.getString(3));
+          out.add(Json.raw(text));
           last[0] = seq;
+          chars += text.length();
+          if (chars >= PUMP_BATCH_CHARS) {
+            break; // the rest goes in the next frame
+          }
         }
       }
+      more[0] = out.size() == PUMP_BATCH || chars >= PUMP_BATCH_CHARS;
       return out;
     });
     if (!events.isEmpty()) {
@@ -1634,7 +1645,7 @@ public final class TransferService implements DaemonService {
       op.conn.push("transfer.events", o);
       op.lastPushed = last[0];
     }
-    return events.size();
+    return more[0];
   }
 
   /** A stored event body (a JSON object's text) with {@code seq} and {@code type} in front. */
