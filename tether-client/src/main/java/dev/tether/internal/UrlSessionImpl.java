@@ -40,6 +40,15 @@ final class UrlSessionImpl implements UrlSession {
   /** Events whose delegate call returned and whose acknowledgement waits for the burst's end (delivery thread only). */
   private final java.util.List<Long> pendingAcks = new java.util.ArrayList<>();
   private boolean ackFlushScheduled;
+  /** When the oldest of {@link #pendingAcks} was handed over (System.nanoTime). */
+  private long oldestPendingAck;
+  /**
+   * A burst's acknowledgements still go out before its end once this many have collected or the oldest has waited
+   * this long: an app that dies in the middle of a long burst (a slow delegate, hundreds of events) is handed again
+   * only what it had not yet acknowledged, not the whole burst.
+   */
+  static final int ACK_AT_MOST_EVERY = 64;
+  static final long ACK_AT_MOST_AFTER_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(200);
 
   UrlSessionImpl(UrlSessions owner, SessionConfiguration config, UrlSessionDelegate delegate) {
     this.owner = owner;
@@ -134,6 +143,13 @@ final class UrlSessionImpl implements UrlSession {
     if (answer == null && !"eventsFinished".equals(type)) {
       // acknowledged with the others of this burst, once the delivery thread has handed all of them to the delegate
       pendingAcks.add(seq);
+      long now = System.nanoTime();
+      if (pendingAcks.size() == 1) {
+        oldestPendingAck = now;
+      } else if (pendingAcks.size() >= ACK_AT_MOST_EVERY || now - oldestPendingAck >= ACK_AT_MOST_AFTER_NANOS) {
+        flushAcks(); // the task already queued for the burst's end then finds only what came after
+        return;
+      }
       if (!ackFlushScheduled) {
         ackFlushScheduled = true;
         client.deliver(this::flushAcks);

@@ -24,7 +24,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>
  * TransferApp HOME APP_ID SESSION start URL      start a download, print its id, then wait to be killed
- * TransferApp HOME APP_ID SESSION attach         open the session, print every delegate call, exit once events are delivered
+ * TransferApp HOME APP_ID SESSION attach [MS]    open the session, print every delegate call, exit once events are delivered;
+ *                                               with MS, each delegate call works that long after printing its line
  * </pre>
  */
 public final class TransferApp {
@@ -52,6 +53,7 @@ public final class TransferApp {
     String mode = args[3];
     Tether tether = Tether.connect(appId, TetherOptions.defaults().home(home).startDaemon(false));
     SessionConfiguration config = SessionConfiguration.background(session).build();
+    long work = mode.equals("attach") && args.length > 4 ? Long.parseLong(args[4]) : 0;
     UrlSessionDelegate delegate = new UrlSessionDelegate() {
       @Override
       public void downloadFinished(DownloadTransfer t, Path file) throws Exception {
@@ -59,6 +61,7 @@ public final class TransferApp {
         o.put("size", Files.size(file));
         o.put("sha256", GeneratedContent.sha256(file));
         print(o);
+        Thread.sleep(work); // the app's own work with the file
       }
 
       @Override
@@ -72,6 +75,11 @@ public final class TransferApp {
         ObjectNode o = line("completed", t);
         error.ifPresent(e -> o.put("error", e.code().name()));
         print(o);
+        try {
+          Thread.sleep(work);
+        } catch (InterruptedException x) {
+          Thread.currentThread().interrupt();
+        }
       }
 
       @Override
