@@ -1,0 +1,146 @@
+package dev.tether.daemon.internal.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.tether.TetherException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Streams through a real MQTT broker between two tunnels, the far one bridging to an echo server. */
+class RelayTunnelTest {
+  static final String A = "a".repeat(64);
+  static final String B = "b".repeat(64);
+
+  @TempDir Path tmp;
+  EmbeddedBroker broker;
+  ServerSocket echo;
+  RelayTunnel a;
+  RelayTunnel b;
+
+  void start(boolean bAcceptsA) throws IOException {
+    broker = new EmbeddedBroker(tmp);
+    echo = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread t = new Thread(() -> {
+      while (!echo.isClosed()) {
+        try {
+          Socket s = echo.accept();
+          Thread e = new Thread(() -> {
+            try (s; InputStream in = s.getInputStream(); OutputStream out = s.getOutputStream()) {
+              in.transferTo(out);
+            } catch (IOException ignored) {
+              // the test closed it
+            }
+          });
+          e.setDaemon(true);
+          e.start();
+        } catch (IOException e) {
+          return;
+        }
+      }
+    });
+    t.setDaemon(true);
+    t.start();
+    a = new RelayTunnel(broker.uri(), A, B::equals, () -> 1);
+    b = new RelayTunnel(broker.uri(), B, fp -> bAcceptsA && fp.equals(A), echo::getLocalPort);
+    a.start();
+    b.start();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(a.isConnected() && b.isConnected())
+        .as("a: %s, b: %s", a.lastError(), b.lastError()).isTrue());
+  }
+
+  @AfterEach
+  void stop() throws IOException {
+    if (a != null) {
+      a.close();
+    }
+    if (b != null) {
+      b.close();
+    }
+    if (echo != null) {
+      echo.close();
+    }
+    if (broker != null) {
+      broker.close();
+    }
+  }
+
+  @Test
+  void severalMibEchoBackIntactThroughTheBrokerWithTheWindowInForce() throws Exception {
+    start(true);
+    byte[] data = new byte[6 * 1024 * 1024 + 12345];
+    new Random(5).nextBytes(data);
+    try (Socket s = a.open(B)) {
+      CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+        try {
+          OutputStream out = s.getOutputStream();
+          for (int off = 0; off < data.length; off += 100_000) {
+            out.write(data, off, Math.min(100_000, data.length - off));
+          }
+          out.flush();
+        } catch (IOException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      byte[] back = s.getInputStream().readNBytes(data.length);
+      writer.get();
+      assertThat(MessageDigest.getInstance("SHA-256").digest(back))
+          .isEqualTo(MessageDigest.getInstance("SHA-256").digest(data));
+      assertThat(a.streams()).isEqualTo(1);
+      assertThat(b.isBridge(s.getLocalPort())).isFalse();
+    }
+    // closing one end closes the stream on both sides
+    await().atMost(Duration.ofSeconds(10)).until(() -> a.streams() == 0 && b.streams() == 0);
+  }
+
+  @Test
+  void aStreamFromADaemonThatIsNotPairedIsRefused() throws Exception {
+    start(false);
+    try (Socket s = a.open(B)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write("hello".getBytes());
+      assertThat(s.getInputStream().read()).isEqualTo(-1);
+    }
+    assertThat(b.streams()).isZero();
+  }
+
+  @Test
+  void losingTheBrokerClosesStreamsAndTheTunnelReconnects() throws Exception {
+    start(true);
+    Socket s = a.open(B);
+    s.setSoTimeout(20_000);
+    s.getOutputStream().write(1);
+    assertThat(s.getInputStream().read()).isEqualTo(1);
+    broker.restart();
+    assertThat(s.getInputStream().read()).isEqualTo(-1);
+    s.close();
+    await().atMost(Duration.ofSeconds(30)).until(() -> a.isConnected() && b.isConnected());
+    try (Socket again = a.open(B)) {
+      again.setSoTimeout(20_000);
+      again.getOutputStream().write(7);
+      assertThat(again.getInputStream().read()).isEqualTo(7);
+    }
+  }
+
+  @Test
+  void onlyPlainMqttBrokerAddressesAreAccepted() {
+    assertThat(RelayTunnel.brokerAddress("mqtt://broker.example:1884").getPort()).isEqualTo(1884);
+    assertThat(RelayTunnel.brokerAddress("mqtt://broker.example").getPort()).isEqualTo(1883);
+    for (String bad : new String[] {"tcp://h:1", "mqtt://", "broker:1883", "mqtt://h:1/path", "mqtt://u:p@h:1", "mqtt://h:1?x=1"}) {
+      assertThatThrownBy(() -> RelayTunnel.brokerAddress(bad)).as(bad).isInstanceOf(TetherException.class);
+    }
+  }
+}
