@@ -156,7 +156,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             CREATE TABLE cx_failed (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, id TEXT NOT NULL,
               kind TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, failed_at INTEGER NOT NULL);
             CREATE INDEX cx_failed_app ON cx_failed(app, seq);
-            """));
+            """),
+        // the MQTT broker links relay through when the peer cannot be reached directly (LinkManager.setRelay)
+        new Migration("connectivity-004", "CREATE TABLE cx_relay (id INTEGER PRIMARY KEY CHECK (id = 1), broker TEXT NOT NULL)"));
   }
 
   @Override
@@ -318,10 +320,26 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       for (Peer p : links.peers()) {
         ObjectNode o = p.toJson();
         o.put("connected", links.isUp(p.fingerprint()));
+        String via = links.via(p.fingerprint());
+        if (via != null) {
+          o.put("via", via);
+        }
         a.add(o);
       }
       return CompletableFuture.completedFuture(r);
     });
+    ipc.register("cx.relay.set", (c, b) -> CompletableFuture.supplyAsync(() -> {
+      if (!b.hasNonNull("broker") || b.get("broker").asText().isBlank()) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "cx.relay.set needs \"broker\": \"mqtt://HOST:PORT\"");
+      }
+      links.setRelay(b.get("broker").asText().trim());
+      return links.relayStatus();
+    }));
+    ipc.register("cx.relay.clear", (c, b) -> CompletableFuture.supplyAsync(() -> {
+      links.setRelay(null);
+      return links.relayStatus();
+    }));
+    ipc.register("cx.relay.status", (c, b) -> CompletableFuture.completedFuture(links.relayStatus()));
     ipc.register("cx.unpair", (c, b) -> CompletableFuture.completedFuture(links.unpair(b.path("peer").asText()).toJson()));
     ipc.register("cx.peers.activate", (c, b) -> CompletableFuture.completedFuture(links.activate(b.path("peer").asText()).toJson()));
     ipc.register("cx.activate", (c, b) -> onExec(() -> activate(c, b)));

@@ -3,6 +3,7 @@ package dev.tether.daemon.internal.link;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
+import dev.tether.daemon.internal.relay.RelayTunnel;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
@@ -16,6 +17,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
@@ -62,12 +64,24 @@ import org.slf4j.LoggerFactory;
  * 100 ms doubling to 5 s, with jitter); the listening side only accepts. Every link is mutual TLS 1.3 whose trust
  * manager accepts exactly the pinned certificates, so an unpaired or re-keyed daemon fails the handshake and reads
  * nothing.
+ *
+ * <p><b>Relay.</b> With a relay broker configured ({@link #setRelay}), the connecting side dials through a
+ * {@link RelayTunnel} after {@value #DIRECT_FAILURES_BEFORE_RELAY} direct attempts in a row failed, layering the same
+ * pinned TLS over the tunnel's loopback socket; after {@value #RELAY_FAILURES_BEFORE_DIRECT} failed relay attempts it
+ * tries direct again, and while a link runs through the relay it tries direct every {@code tether.relay.directProbeMillis}
+ * (30 s by default) and moves the link there when that works. The accepting side takes relayed connections on its own
+ * port like any other, so TLS runs end to end and the broker sees only TLS records.
  */
 public final class LinkManager implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LinkManager.class);
   private static final char[] BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ".toCharArray();
   private static final int MAX_TRIES = 3;
   private static final Duration CODE_LIFETIME = Duration.ofMinutes(10);
+  static final int DIRECT_FAILURES_BEFORE_RELAY = 2;
+  static final int RELAY_FAILURES_BEFORE_DIRECT = 2;
+  /** How a link runs. */
+  public static final String DIRECT = "direct";
+  public static final String RELAY = "relay";
 
   /** What a peer is to this daemon. */
   public record Peer(String fingerprint, byte[] certificate, String role, String address, boolean active, Instant pairedAt) {
@@ -125,6 +139,10 @@ public final class LinkManager implements AutoCloseable {
   private final Map<String, Peer> peers = new ConcurrentHashMap<>();
   private final Map<String, PeerLink> links = new ConcurrentHashMap<>();
   private final Map<String, Thread> dialers = new ConcurrentHashMap<>();
+  /** How the current (or last) link to each peer runs: {@link #DIRECT} or {@link #RELAY}. */
+  private final Map<String, String> vias = new ConcurrentHashMap<>();
+  private final long directProbeMillis = Long.getLong("tether.relay.directProbeMillis", 30_000);
+  private volatile RelayTunnel relay;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "tether-link-timers");
     t.setDaemon(true);
@@ -175,6 +193,15 @@ public final class LinkManager implements AutoCloseable {
     }
     String stored = setting("peer_port");
     bind(stored == null ? 0 : Integer.parseInt(stored));
+    String broker = store.read(c -> {
+      try (PreparedStatement s = c.prepareStatement("SELECT broker FROM cx_relay WHERE id = 1");
+           ResultSet rs = s.executeQuery()) {
+        return rs.next() ? rs.getString(1) : null;
+      }
+    });
+    if (broker != null) {
+      startRelay(broker);
+    }
     for (Peer p : peers.values()) {
       if (p.address() != null) {
         startDialer(p.fingerprint());
@@ -224,6 +251,71 @@ public final class LinkManager implements AutoCloseable {
     t.setDaemon(true);
     t.start();
     log.info("listening for peers on port {}", s.getLocalPort());
+  }
+
+  // ---------------------------------------------------------------------------------------------------- relay
+
+  /**
+   * Sets ({@code mqtt://HOST[:PORT]}) or, with null, clears the relay broker; stored durably, effective at once. Links
+   * that run through the relay when it is cleared or changed drop and are dialed again.
+   */
+  public synchronized void setRelay(String broker) {
+    if (broker != null) {
+      RelayTunnel.brokerAddress(broker);
+    }
+    store.writeAndWait(c -> {
+      if (broker == null) {
+        try (PreparedStatement s = c.prepareStatement("DELETE FROM cx_relay")) {
+          s.executeUpdate();
+        }
+      } else {
+        try (PreparedStatement s = c.prepareStatement("INSERT INTO cx_relay(id, broker) VALUES (1, ?) "
+            + "ON CONFLICT(id) DO UPDATE SET broker = excluded.broker")) {
+          s.setString(1, broker);
+          s.executeUpdate();
+        }
+      }
+      return null;
+    });
+    RelayTunnel old = relay;
+    relay = null;
+    if (old != null) {
+      old.close();
+      log.info("relay through {} stopped", old.broker());
+    }
+    if (broker != null) {
+      startRelay(broker);
+    }
+  }
+
+  private synchronized void startRelay(String broker) {
+    RelayTunnel t = new RelayTunnel(broker, identity.fingerprint(), peers::containsKey, this::port);
+    relay = t;
+    t.start();
+    log.info("relaying through the MQTT broker {} when a peer cannot be reached directly", broker);
+  }
+
+  /** The relay's state: {@code broker} (absent when none is set), {@code connected}, {@code lastError}, {@code streams}. */
+  public ObjectNode relayStatus() {
+    ObjectNode o = Json.object();
+    RelayTunnel t = relay;
+    if (t == null) {
+      o.putNull("broker");
+      o.put("connected", false);
+      return o;
+    }
+    o.put("broker", t.broker());
+    o.put("connected", t.isConnected());
+    if (t.lastError() != null) {
+      o.put("lastError", t.lastError());
+    }
+    o.put("streams", t.streams());
+    return o;
+  }
+
+  /** How the link to {@code peer} runs ({@link #DIRECT} or {@link #RELAY}); null when it is down. */
+  public String via(String peer) {
+    return isUp(peer) ? vias.get(peer) : null;
   }
 
   /** The TCP port peers connect to. */
@@ -686,7 +778,9 @@ public final class LinkManager implements AutoCloseable {
       }
       new FrameCodec().write(s.getOutputStream(), new Frame("link.welcome", 0, Json.object()));
       handedOver = true;
-      attach(s, in, fp);
+      RelayTunnel r = relay;
+      boolean relayed = r != null && s.getInetAddress().isLoopbackAddress() && r.isBridge(s.getPort());
+      attach(s, in, fp, relayed ? RELAY : DIRECT);
     } catch (javax.net.ssl.SSLException e) {
       log.warn("refused a peer connection from {}: {}", s.getRemoteSocketAddress(), e.getMessage());
     } catch (IOException | TetherException e) {
@@ -702,7 +796,7 @@ public final class LinkManager implements AutoCloseable {
     }
   }
 
-  private void attach(SSLSocket s, DataInputStream in, String fp) throws IOException {
+  private void attach(SSLSocket s, DataInputStream in, String fp, String via) throws IOException {
     PeerLink link = new PeerLink(s, in, fp, new PeerLink.Handler() {
       @Override
       public void frame(PeerLink l, Frame frame, byte[] attachment) throws Exception {
@@ -725,7 +819,11 @@ public final class LinkManager implements AutoCloseable {
     if (old != null) {
       old.close();
     }
-    log.info("link to peer {} is up", fp);
+    String before = vias.put(fp, via);
+    if (before != null && !before.equals(via)) {
+      log.info(via.equals(RELAY) ? "link to peer {} switched to the relay" : "link to peer {} is direct again", fp);
+    }
+    log.info("link to peer {} is up ({})", fp, via);
     listener.linkUp(link);
     link.startReading();
   }
@@ -742,27 +840,52 @@ public final class LinkManager implements AutoCloseable {
 
   private void dialLoop(String fp) {
     long backoff = 100;
+    int directFailures = 0;
+    int relayFailures = 0;
     while (!closed && dialers.get(fp) == Thread.currentThread()) {
       Peer p = peers.get(fp);
       if (p == null) {
         return;
       }
+      RelayTunnel r = relay;
+      boolean viaRelay = r != null && directFailures >= DIRECT_FAILURES_BEFORE_RELAY
+          && relayFailures < RELAY_FAILURES_BEFORE_DIRECT;
       try {
         PeerLink l = links.get(fp);
         if (l == null || !l.isOpen()) {
-          dial(p);
+          if (viaRelay) {
+            dialRelay(p, r);
+            relayFailures = 0;
+          } else {
+            dial(p);
+            directFailures = 0;
+            relayFailures = 0;
+          }
           backoff = 100;
         }
         PeerLink up = links.get(fp);
+        long nextProbe = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(directProbeMillis);
         while (up != null && up.isOpen() && !closed) {
           synchronized (up) {
             up.wait(200);
+          }
+          if (RELAY.equals(vias.get(fp)) && System.nanoTime() - nextProbe > 0) {
+            directFailures = probeDirect(p) ? 0 : directFailures;
+            nextProbe = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(directProbeMillis);
+            up = links.get(fp);
           }
         }
       } catch (InterruptedException e) {
         return;
       } catch (IOException | RuntimeException e) {
-        log.debug("dialing peer {} at {} failed: {}", fp, p.address(), e.toString());
+        if (viaRelay) {
+          relayFailures++;
+          log.debug("dialing peer {} through the relay failed: {}", fp, e.toString());
+        } else {
+          directFailures++;
+          relayFailures = 0;
+          log.debug("dialing peer {} at {} failed: {}", fp, p.address(), e.toString());
+        }
         try {
           Thread.sleep(backoff + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
         } catch (InterruptedException ie) {
@@ -773,6 +896,17 @@ public final class LinkManager implements AutoCloseable {
     }
   }
 
+  /** While the link runs through the relay: tries the direct path, and moves the link there when it works. */
+  private boolean probeDirect(Peer p) {
+    try {
+      dial(p);
+      return true;
+    } catch (IOException | RuntimeException e) {
+      log.debug("peer {} is still not reachable directly: {}", p.fingerprint(), e.toString());
+      return false;
+    }
+  }
+
   private void dial(Peer p) throws IOException {
     InetSocketAddress target = parseAddress(p.address());
     SSLContext ctx = PinnedTls.context(identity, fp -> fp.equals(p.fingerprint()));
@@ -780,26 +914,50 @@ public final class LinkManager implements AutoCloseable {
     boolean ok = false;
     try {
       s.connect(target, 5_000);
-      s.setTcpNoDelay(true);
-      s.setSoTimeout(15_000);
-      PinnedTls.configure(s);
-      s.startHandshake();
-      FrameCodec codec = new FrameCodec();
-      ObjectNode hello = Json.object();
-      hello.put("protocol", Protocol.VERSION);
-      codec.write(s.getOutputStream(), new Frame("link.hello", 0, hello));
-      DataInputStream in = FrameCodec.input(s.getInputStream());
-      Frame welcome = codec.read(in);
-      if (welcome == null || !welcome.type().equals("link.welcome")) {
-        throw new IOException("peer did not welcome the link (it may have unpaired this device)");
-      }
-      ok = true;
-      attach(s, in, p.fingerprint());
+      ok = handshake(s, p, DIRECT);
     } finally {
       if (!ok) {
         s.close();
       }
     }
+  }
+
+  /** Dials {@code p} through the relay: the same pinned TLS and hello, layered over the tunnel's loopback socket. */
+  private void dialRelay(Peer p, RelayTunnel r) throws IOException {
+    Socket plain = r.open(p.fingerprint());
+    boolean ok = false;
+    try {
+      SSLContext ctx = PinnedTls.context(identity, fp -> fp.equals(p.fingerprint()));
+      SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, "127.0.0.1", plain.getPort(), true);
+      ok = handshake(s, p, RELAY);
+    } finally {
+      if (!ok) {
+        plain.close();
+      }
+    }
+  }
+
+  private boolean handshake(SSLSocket s, Peer p, String via) throws IOException {
+    s.setTcpNoDelay(true);
+    s.setSoTimeout(15_000);
+    PinnedTls.configure(s);
+    s.startHandshake();
+    FrameCodec codec = new FrameCodec();
+    ObjectNode hello = Json.object();
+    hello.put("protocol", Protocol.VERSION);
+    codec.write(s.getOutputStream(), new Frame("link.hello", 0, hello));
+    DataInputStream in = FrameCodec.input(s.getInputStream());
+    Frame welcome = codec.read(in);
+    if (welcome == null || !welcome.type().equals("link.welcome")) {
+      throw new IOException("peer did not welcome the link (it may have unpaired this device)");
+    }
+    PeerLink current = links.get(p.fingerprint());
+    if (current != null) {
+      // a direct link found while the relayed one still runs: the relayed one ends first, so the owner sees it go
+      current.close();
+    }
+    attach(s, in, p.fingerprint(), via);
+    return true;
   }
 
   @Override
@@ -817,6 +975,10 @@ public final class LinkManager implements AutoCloseable {
     }
     for (PeerLink l : List.copyOf(links.values())) {
       l.close();
+    }
+    RelayTunnel r = relay;
+    if (r != null) {
+      r.close();
     }
     timers.shutdownNow();
   }
