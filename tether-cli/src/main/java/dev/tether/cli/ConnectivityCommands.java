@@ -148,7 +148,7 @@ public final class ConnectivityCommands {
         }
         for (JsonNode p : r.path("peers")) {
           out.println(p.path("peer").asText() + "  " + p.path("role").asText() + (p.path("active").asBoolean() ? " (active)" : "")
-              + "  " + (p.path("connected").asBoolean() ? "connected" : "not connected")
+              + "  " + (p.path("connected").asBoolean() ? "connected" + (p.has("via") ? " (" + p.path("via").asText() + ")" : "") : "not connected")
               + (p.has("address") ? "  " + p.path("address").asText() : "") + "  paired " + p.path("pairedAt").asText());
         }
         return 0;

@@ -18,6 +18,7 @@ public final class TetherCommand {
       AppCommand.class, AppsCommand.class, TimelineCommand.class,
       ConnectivityCommands.Pair.class, ConnectivityCommands.Peers.class, ConnectivityCommands.Unpair.class,
       ConnectivityCommands.Send.class, ConnectivityCommands.Receive.class, ConnectivityCommands.Outstanding.class,
+      RelayCommand.class,
       DownloadCommand.class, UploadCommand.class, TransfersCommand.class, CancelCommand.class, ConditionsCommand.class,
       picocli.CommandLine.HelpCommand.class);
 
