@@ -22,6 +22,7 @@ public final class TcpFaultProxy implements AutoCloseable {
   private final AtomicLong forwarded = new AtomicLong();
   private final AtomicLong connections = new AtomicLong();
   private volatile boolean blocked;
+  private volatile java.io.ByteArrayOutputStream recording;
   private volatile boolean silent;
   private volatile boolean closed;
 
@@ -49,6 +50,19 @@ public final class TcpFaultProxy implements AutoCloseable {
   /** Connections accepted and forwarded so far. */
   public long connections() {
     return connections.get();
+  }
+
+  /** Keeps a copy of every byte forwarded from now on, both directions (for tests that inspect what a server saw). */
+  public void record() {
+    recording = new java.io.ByteArrayOutputStream();
+  }
+
+  /** The bytes forwarded since {@link #record()}. */
+  public byte[] recorded() {
+    java.io.ByteArrayOutputStream r = recording;
+    synchronized (r) {
+      return r.toByteArray();
+    }
   }
 
   public void block(boolean block) {
@@ -123,6 +137,12 @@ public final class TcpFaultProxy implements AutoCloseable {
           }
           out.write(buf, 0, n);
           forwarded.addAndGet(n);
+          java.io.ByteArrayOutputStream r = recording;
+          if (r != null) {
+            synchronized (r) {
+              r.write(buf, 0, n);
+            }
+          }
         }
       } catch (IOException ignored) {
         // the other direction or a cut ends it
