@@ -1,8 +1,11 @@
 package dev.tether.tests.support;
 
+import static org.awaitility.Awaitility.await;
+
 import io.moquette.broker.Server;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Properties;
 
 /**
@@ -24,6 +27,8 @@ public final class MqttBroker implements AutoCloseable {
     // the relay's messages carry up to 32 KiB of TLS records (Moquette's default limit is 8 KiB)
     p.setProperty("netty.mqtt.message_size", Integer.toString(64 * 1024));
     server.startServer(p);
+    // Moquette records the bound port when its asynchronous bind completes; until then it reports 0
+    await().atMost(Duration.ofSeconds(30)).until(() -> server.getPort() > 0);
     proxy = new TcpFaultProxy(server.getPort());
   }
 

@@ -295,7 +295,7 @@ public final class LinkManager implements AutoCloseable {
     log.info("relaying through the MQTT broker {} when a peer cannot be reached directly", broker);
   }
 
-  /** The relay's state: {@code broker} (absent when none is set), {@code connected}, {@code lastError}, {@code streams}. */
+  /** The relay's state: {@code broker} (null when none is set), {@code connected}, {@code lastError}, {@code streams}. */
   public ObjectNode relayStatus() {
     ObjectNode o = Json.object();
     RelayTunnel t = relay;

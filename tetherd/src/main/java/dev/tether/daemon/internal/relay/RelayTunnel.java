@@ -33,9 +33,10 @@ import org.slf4j.LoggerFactory;
  * tether/v1/<own fingerprint>/#}. A message is one type byte (OPEN, DATA, ACK, CLOSE), an 8-byte sequence number
  * (per stream and direction, from 0, over every message) and the bytes: DATA carries up to {@link #CHUNK} bytes, ACK
  * the total number of bytes the receiver has written so far. A sender keeps at most {@link #WINDOW} bytes
- * unacknowledged; the receiver acknowledges as it writes. A gap, a duplicate, an ACK that does not fit, too much data
- * or a message for an unknown stream closes the stream (the link above reconnects and resumes); losing the broker
- * closes every stream.
+ * unacknowledged; the receiver acknowledges as it writes. Messages are handled in sequence: one whose number was
+ * already received is a QoS 1 redelivery and is dropped, one that arrives early waits for the missing ones (bounded);
+ * a gap beyond that bound, an ACK that does not fit, too much data or a message for an unknown stream closes the
+ * stream (the link above reconnects and resumes); losing the broker closes every stream.
  *
  * <p>The tunnel carries only what the link layer writes into it, which is TLS: {@link #open} gives the connecting
  * side a plain socket on loopback that the pinned mutual TLS is layered over; on the accepting side an OPEN from a
@@ -52,6 +53,10 @@ public final class RelayTunnel implements AutoCloseable {
   static final byte DATA = 2;
   static final byte ACK = 3;
   static final byte CLOSE = 4;
+  /** The sequence number of a CLOSE answering a message for a stream the sender does not know. */
+  static final long UNSEQUENCED = -1;
+  /** The most messages kept while waiting for a missing one. */
+  static final int MAX_AHEAD = 512;
   private static final String PREFIX = "tether/v1/";
   private static final Pattern FINGERPRINT = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern STREAM_ID = Pattern.compile("[0-9a-f]{32}");
@@ -223,7 +228,7 @@ public final class RelayTunnel implements AutoCloseable {
 
   private void replyClose(String peer, String id) {
     try {
-      client.publish(PREFIX + peer + "/" + self + "/" + id, message(CLOSE, 0, new byte[0], 0, 0));
+      client.publish(PREFIX + peer + "/" + self + "/" + id, message(CLOSE, UNSEQUENCED, new byte[0], 0, 0));
     } catch (IOException e) {
       log.debug("relay: cannot refuse stream {}: {}", id, e.toString());
     }
@@ -249,6 +254,9 @@ public final class RelayTunnel implements AutoCloseable {
     long acked;
     long receivedBytes;
     volatile long written;
+    /** Messages that arrived ahead of a missing one, by sequence number (MQTT reading thread only). */
+    final java.util.TreeMap<Long, byte[]> ahead = new java.util.TreeMap<>();
+    long aheadBytes;
     volatile boolean done;
 
     Stream(String peer, String id, Socket local) {
@@ -360,21 +368,42 @@ public final class RelayTunnel implements AutoCloseable {
       }
     }
 
-    /** A message for this stream from the MQTT reading thread. */
+    /**
+     * A message for this stream from the MQTT reading thread. Messages are handled strictly in sequence; one that
+     * arrives ahead of a missing one waits (some brokers, Moquette among them, can reorder a subscriber's QoS 1
+     * deliveries), up to {@link #MAX_AHEAD} messages or a window's worth of bytes, beyond which the gap closes the stream.
+     */
     void receive(byte type, long seq, byte[] payload) {
-      if (type == CLOSE) {
-        if (seq != recvSeq) {
-          log.debug("relay: stream {} closed by the peer out of sequence ({} where {} was due)", id, seq, recvSeq);
-        }
+      if (type == CLOSE && seq == UNSEQUENCED) {
+        // the peer has no such stream (or refused it)
         inbound.add(END);
         return;
       }
-      if (seq != recvSeq) {
-        close(true, (seq < recvSeq ? "a duplicate" : "a gap") + " in the relay stream (message " + seq + " where "
-            + recvSeq + " was due)");
+      if (seq < recvSeq || ahead.containsKey(seq)) {
+        // QoS 1 is at least once: a broker that missed a PUBACK in time delivers the message again
+        log.debug("relay: stream {} dropped a repeated message {} ({} was due)", id, seq, recvSeq);
         return;
       }
+      if (seq > recvSeq) {
+        if (ahead.size() >= MAX_AHEAD || aheadBytes + payload.length > WINDOW) {
+          close(true, "a gap in the relay stream (message " + recvSeq + " missing, " + ahead.size() + " later ones waiting)");
+          return;
+        }
+        ahead.put(seq, payload);
+        aheadBytes += payload.length;
+        return;
+      }
+      handle(type, payload);
       recvSeq++;
+      byte[] next;
+      while (!done && (next = ahead.remove(recvSeq)) != null) {
+        aheadBytes -= next.length;
+        handle(next[0], next);
+        recvSeq++;
+      }
+    }
+
+    private void handle(byte type, byte[] payload) {
       int len = payload.length - 9;
       switch (type) {
         case DATA -> {
@@ -402,6 +431,7 @@ public final class RelayTunnel implements AutoCloseable {
             notifyAll();
           }
         }
+        case CLOSE -> inbound.add(END);
         default -> close(true, "a second OPEN");
       }
     }

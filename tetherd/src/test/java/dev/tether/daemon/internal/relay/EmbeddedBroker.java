@@ -1,8 +1,11 @@
 package dev.tether.daemon.internal.relay;
 
+import static org.awaitility.Awaitility.await;
+
 import io.moquette.broker.Server;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Properties;
 
 /** A real MQTT broker (Moquette) in the test JVM on an ephemeral loopback port; restartable on the same port. */
@@ -27,6 +30,8 @@ final class EmbeddedBroker implements AutoCloseable {
     p.setProperty("netty.mqtt.message_size", Integer.toString(RelayTunnel.CHUNK + 4096));
     server = new Server();
     server.startServer(p);
+    // Moquette records the bound port when its asynchronous bind completes; until then it reports 0
+    await().atMost(Duration.ofSeconds(30)).until(() -> server.getPort() > 0);
     port = server.getPort();
   }
 

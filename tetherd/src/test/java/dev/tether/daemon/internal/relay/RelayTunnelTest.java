@@ -97,6 +97,7 @@ class RelayTunnelTest {
       });
       byte[] back = s.getInputStream().readNBytes(data.length);
       writer.get();
+      assertThat(back.length).as("bytes echoed before the stream ended").isEqualTo(data.length);
       assertThat(MessageDigest.getInstance("SHA-256").digest(back))
           .isEqualTo(MessageDigest.getInstance("SHA-256").digest(data));
       assertThat(a.streams()).isEqualTo(1);
@@ -132,6 +133,60 @@ class RelayTunnelTest {
       again.setSoTimeout(20_000);
       again.getOutputStream().write(7);
       assertThat(again.getInputStream().read()).isEqualTo(7);
+    }
+  }
+
+  record Seen(String topic, byte[] payload) {}
+
+  @Test
+  void aRepeatedMessageIsDroppedAnEarlyOneWaitsAndAGapThatStaysOrAnUnknownStreamClosesTheStream() throws Exception {
+    start(true);
+    java.util.Queue<Seen> seen = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    MqttClient observer = new MqttClient(new java.net.InetSocketAddress("127.0.0.1", broker.port()), "observer", "tether/v1/#",
+        30, 1 << 20, new MqttClient.Handler() {
+          @Override
+          public void message(String topic, byte[] payload) {
+            seen.add(new Seen(topic, payload));
+          }
+
+          @Override
+          public void connected() {}
+
+          @Override
+          public void disconnected(String reason) {}
+        });
+    observer.start();
+    try (observer) {
+      await().atMost(Duration.ofSeconds(30)).until(observer::isConnected);
+      try (Socket s = a.open(B)) {
+        s.setSoTimeout(20_000);
+        s.getOutputStream().write('x');
+        assertThat(s.getInputStream().read()).isEqualTo('x');
+        await().atMost(Duration.ofSeconds(10)).until(() -> seen.stream()
+            .anyMatch(m -> m.topic().startsWith("tether/v1/" + B + "/" + A + "/") && m.payload()[0] == RelayTunnel.DATA));
+        Seen data = seen.stream().filter(m -> m.topic().startsWith("tether/v1/" + B + "/" + A + "/") && m.payload()[0] == RelayTunnel.DATA)
+            .findFirst().orElseThrow();
+        // the broker delivering A's first DATA again (QoS 1 redelivery): dropped, the stream goes on, no second 'x'
+        observer.publish(data.topic(), data.payload());
+        s.getOutputStream().write('y');
+        assertThat(s.getInputStream().read()).isEqualTo('y');
+        // messages ahead of a missing one wait for it (a broker may reorder), and the stream goes on meanwhile ...
+        for (int i = 0; i < RelayTunnel.MAX_AHEAD; i++) {
+          observer.publish(data.topic(), RelayTunnel.message(RelayTunnel.DATA, 1_000_000 + i, new byte[] {'z'}, 0, 1));
+        }
+        s.getOutputStream().write('w');
+        assertThat(s.getInputStream().read()).isEqualTo('w');
+        // ... but a gap that does not fill closes the stream on both sides once too many wait
+        observer.publish(data.topic(), RelayTunnel.message(RelayTunnel.DATA, 2_000_000, new byte[] {'z'}, 0, 1));
+        assertThat(s.getInputStream().read()).isEqualTo(-1);
+      }
+      await().atMost(Duration.ofSeconds(10)).until(() -> a.streams() == 0 && b.streams() == 0);
+      // DATA for a stream B does not know: B answers CLOSE on the reverse topic
+      String unknown = "0123456789abcdef0123456789abcdef";
+      observer.publish("tether/v1/" + B + "/" + A + "/" + unknown, RelayTunnel.message(RelayTunnel.DATA, 3, new byte[] {1}, 0, 1));
+      await().atMost(Duration.ofSeconds(10)).until(() -> seen.stream()
+          .anyMatch(m -> m.topic().equals("tether/v1/" + A + "/" + B + "/" + unknown) && m.payload()[0] == RelayTunnel.CLOSE));
+      assertThat(b.streams()).isZero();
     }
   }
 
