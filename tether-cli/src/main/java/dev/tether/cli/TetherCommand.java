@@ -27,7 +27,7 @@ public final class TetherCommand {
    * names by reading every subcommand's annotation would parse them all, and load their nested commands, at each start.
    */
   static final List<String> SUBCOMMAND_NAMES = List.of("demo", "daemon", "completion", "app", "apps", "timeline",
-      "pair", "peers", "unpair", "send", "receive", "outstanding", "download", "upload", "transfers", "cancel",
+      "pair", "peers", "unpair", "send", "receive", "outstanding", "relay", "download", "upload", "transfers", "cancel",
       "conditions", "help");
 
   /** The app id the CLI connects as when a command acts on the user's behalf rather than an app's. */

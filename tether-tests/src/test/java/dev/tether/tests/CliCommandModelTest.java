@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CliCommandModelTest {
   static final List<String> COMMANDS = List.of("demo", "daemon", "completion", "app", "apps", "timeline", "pair", "peers",
-      "unpair", "send", "receive", "outstanding", "download", "upload", "transfers", "cancel", "conditions", "help");
+      "unpair", "send", "receive", "outstanding", "relay", "download", "upload", "transfers", "cancel", "conditions", "help");
   @TempDir Path tmp;
 
   @Test
