@@ -95,7 +95,8 @@ class RelayTest {
     }
     String expected = HexFormat.of().formatHex(sha.digest());
 
-    try (PairedDaemons d = PairedDaemons.start(tmp); MqttBroker broker = new MqttBroker(tmp.resolve("broker"))) {
+    // a relayed link tries the direct path every 3 s here (30 s by default), so that its return is seen quickly
+    try (PairedDaemons d = PairedDaemons.start(tmp, "-Dtether.relay.directProbeMillis=3000"); MqttBroker broker = new MqttBroker(tmp.resolve("broker"))) {
       assertThat(linkedVia(d.companion, "direct")).isTrue();
       assertThat(cli(d.primary, "relay", "status")).contains("no relay");
       broker.proxy.record();

@@ -16,14 +16,17 @@ import java.util.concurrent.TimeUnit;
 /** A real tetherd process for end-to-end tests: start, kill -9, restart, stop. */
 public final class DaemonProcess implements AutoCloseable {
   private final Path home;
+  private final List<String> jvmOptions;
   private Process process;
 
-  public DaemonProcess(Path home) {
+  public DaemonProcess(Path home, String... jvmOptions) {
     this.home = home;
+    this.jvmOptions = List.of(jvmOptions);
   }
 
-  public static DaemonProcess start(Path home) {
-    DaemonProcess d = new DaemonProcess(home);
+  /** Starts tetherd in {@code home}; {@code jvmOptions} (such as {@code -Dname=value}) apply to every (re)start. */
+  public static DaemonProcess start(Path home, String... jvmOptions) {
+    DaemonProcess d = new DaemonProcess(home, jvmOptions);
     d.start();
     return d;
   }
@@ -37,6 +40,7 @@ public final class DaemonProcess implements AutoCloseable {
       throw new IllegalStateException("already running");
     }
     List<String> cmd = new ArrayList<>(JavaProcesses.javaCommand("dev.tether.daemon.Tetherd"));
+    cmd.addAll(1, jvmOptions);
     cmd.add("--home");
     cmd.add(home.toString());
     try {

@@ -24,9 +24,10 @@ public final class PairedDaemons implements AutoCloseable {
     this.proxy = proxy;
   }
 
-  public static PairedDaemons start(Path dir) throws IOException {
-    DaemonProcess p = DaemonProcess.start(dir.resolve("primary"));
-    DaemonProcess c = DaemonProcess.start(dir.resolve("companion"));
+  /** Two daemons paired through a fault proxy; {@code jvmOptions} apply to both, at every (re)start. */
+  public static PairedDaemons start(Path dir, String... jvmOptions) throws IOException {
+    DaemonProcess p = DaemonProcess.start(dir.resolve("primary"), jvmOptions);
+    DaemonProcess c = DaemonProcess.start(dir.resolve("companion"), jvmOptions);
     ObjectNode offer;
     try (DaemonClient pc = p.client("dev.tether.cli")) {
       ObjectNode b = Json.object();
