@@ -31,6 +31,14 @@ public final class RelayCommand {
         + (r.hasNonNull("lastError") ? "  last error: " + r.path("lastError").asText() : ""));
   }
 
+  /** Sends one relay request to tetherd and prints its answer (the relay's state after it). */
+  static int call(CommandSpec spec, String type, ObjectNode body, boolean json) {
+    try (DaemonClient c = ConnectivityCommands.root(spec).connect(TetherCommand.CLI_APP_ID)) {
+      print(spec, c.call(type, body), json);
+      return 0;
+    }
+  }
+
   /** {@code tether relay set mqtt://HOST:PORT}. */
   @Command(name = "set", description = "Relay through the MQTT broker at mqtt://HOST[:PORT] (port 1883 by default).")
   public static final class Set implements Callable<Integer> {
@@ -42,12 +50,9 @@ public final class RelayCommand {
 
     @Override
     public Integer call() {
-      try (DaemonClient c = ConnectivityCommands.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-        ObjectNode b = Json.object();
-        b.put("broker", broker);
-        print(spec, c.call("cx.relay.set", b), json);
-        return 0;
-      }
+      ObjectNode b = Json.object();
+      b.put("broker", broker);
+      return RelayCommand.call(spec, "cx.relay.set", b, json);
     }
   }
 
@@ -60,10 +65,7 @@ public final class RelayCommand {
 
     @Override
     public Integer call() {
-      try (DaemonClient c = ConnectivityCommands.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-        print(spec, c.call("cx.relay.clear", Json.object()), json);
-        return 0;
-      }
+      return RelayCommand.call(spec, "cx.relay.clear", Json.object(), json);
     }
   }
 
@@ -76,10 +78,7 @@ public final class RelayCommand {
 
     @Override
     public Integer call() {
-      try (DaemonClient c = ConnectivityCommands.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-        print(spec, c.call("cx.relay.status", Json.object()), json);
-        return 0;
-      }
+      return RelayCommand.call(spec, "cx.relay.status", Json.object(), json);
     }
   }
 }

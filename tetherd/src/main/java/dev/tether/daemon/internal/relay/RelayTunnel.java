@@ -48,7 +48,7 @@ public final class RelayTunnel implements AutoCloseable {
   /** The largest DATA payload; the broker must accept messages of this size plus a few hundred bytes. */
   public static final int CHUNK = 32 * 1024;
   /** The most bytes a stream direction has unacknowledged. */
-  public static final long WINDOW = 2L * 1024 * 1024;
+  public static final long WINDOW = 8L * 1024 * 1024;
   static final byte OPEN = 1;
   static final byte DATA = 2;
   static final byte ACK = 3;
@@ -347,6 +347,7 @@ public final class RelayTunnel implements AutoCloseable {
       try {
         OutputStream out = local.getOutputStream();
         byte[] ack = new byte[8];
+        long told = 0;
         while (true) {
           byte[] chunk = inbound.take();
           if (chunk == END) {
@@ -355,10 +356,13 @@ public final class RelayTunnel implements AutoCloseable {
           }
           out.write(chunk);
           written += chunk.length;
-          if (inbound.isEmpty()) {
+          // acknowledge when caught up, and every quarter window while data keeps coming: waiting for an empty queue
+          // alone let the sender fill its window and stall until this side had drained it (stop and go)
+          if (inbound.isEmpty() || written - told >= WINDOW / 4) {
             out.flush();
             ByteBuffer.wrap(ack).putLong(written);
             send(ACK, ack);
+            told = written;
           }
         }
       } catch (IOException e) {

@@ -81,7 +81,7 @@ class RelayTunnelTest {
   @Test
   void severalMibEchoBackIntactThroughTheBrokerWithTheWindowInForce() throws Exception {
     start(true);
-    byte[] data = new byte[6 * 1024 * 1024 + 12345];
+    byte[] data = new byte[(int) (2 * RelayTunnel.WINDOW) + 12345]; // more than the window each way
     new Random(5).nextBytes(data);
     try (Socket s = a.open(B)) {
       CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
