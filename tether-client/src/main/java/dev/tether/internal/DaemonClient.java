@@ -94,9 +94,12 @@ public final class DaemonClient implements AutoCloseable {
     } catch (IOException e) {
       last = e;
     }
-    if (!autostart) {
+    String managed = System.getenv(dev.tether.protocol.Protocol.ENV_NO_AUTOSTART);
+    boolean managedElsewhere = managed != null && !managed.isBlank() && !managed.trim().equals("0");
+    if (!autostart || managedElsewhere) {
       throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "tetherd is not running for home " + home
-          + " (" + last.getMessage() + "); start it with 'tether --home " + home + " daemon start'", last);
+          + " (" + last.getMessage() + "); start it with 'tether --home " + home + " daemon start'"
+          + (autostart ? " (" + dev.tether.protocol.Protocol.ENV_NO_AUTOSTART + " is set: clients do not start it)" : ""), last);
     }
     DaemonStarter.start(home);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

@@ -19,6 +19,11 @@ public final class Protocol {
   public static final String ENV_APP_ID = "TETHER_APP_ID";
   /** The id of the wake a background launch belongs to. */
   public static final String ENV_WAKE_ID = "TETHER_WAKE_ID";
+  /**
+   * Set to {@code 1} where tetherd is managed by something else (a systemd unit, a test harness): clients then never
+   * start one themselves, and fail with {@code DAEMON_UNAVAILABLE} while it is down instead.
+   */
+  public static final String ENV_NO_AUTOSTART = "TETHER_NO_AUTOSTART";
 
   private Protocol() {}
 }

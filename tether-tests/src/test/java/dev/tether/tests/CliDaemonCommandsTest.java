@@ -49,6 +49,23 @@ class CliDaemonCommandsTest {
   }
 
   @Test
+  void aDaemonManagedElsewhereIsNotStartedByClients() {
+    Path home = tmp.resolve("managed");
+    Cli.Result refused = Cli.run(home, java.util.Map.of("TETHER_NO_AUTOSTART", "1"), "peers");
+    assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(3);
+    assertThat(refused.err()).contains("tetherd is not running").contains("TETHER_NO_AUTOSTART");
+    assertThat(Cli.run(home, "daemon", "status").out()).contains("not running");
+    try {
+      // without it, the same command starts the daemon itself
+      Cli.Result started = Cli.run(home, java.util.Map.of("TETHER_NO_AUTOSTART", "0"), "peers");
+      assertThat(started.exitCode()).as(started.toString()).isZero();
+      assertThat(Json.parse(Cli.run(home, "daemon", "status", "--json").out()).path("running").asBoolean()).isTrue();
+    } finally {
+      Cli.run(home, "daemon", "stop");
+    }
+  }
+
+  @Test
   void tetherHomeEnvironmentWorksLikeTheOption() {
     Path home = tmp.resolve("envhome");
     Cli.Result r = Cli.run(null, java.util.Map.of("TETHER_HOME", home.toString()), "daemon", "status", "--json");

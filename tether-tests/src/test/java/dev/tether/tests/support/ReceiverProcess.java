@@ -1,5 +1,6 @@
 package dev.tether.tests.support;
 
+import dev.tether.protocol.Protocol;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +20,9 @@ public final class ReceiverProcess implements AutoCloseable {
     List<String> args = new ArrayList<>(List.of("--home", home.toString(), "receive", "--app", app, "--out", out.toString()));
     args.addAll(List.of(extra));
     ProcessBuilder pb = new ProcessBuilder(JavaProcesses.javaCommand("dev.tether.cli.Main", args.toArray(String[]::new)));
+    // the test owns the daemons: a receiver whose first connection falls in a moment the test killed its daemon must
+    // not start one of its own (the test's restart would then find the home taken)
+    pb.environment().put(Protocol.ENV_NO_AUTOSTART, "1");
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(out.resolveSibling(out.getFileName() + ".log").toFile()));
     return new ReceiverProcess(pb.start());
