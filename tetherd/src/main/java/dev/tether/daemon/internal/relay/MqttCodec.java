@@ -50,11 +50,20 @@ public final class MqttCodec {
     int first;
     if (packet instanceof Connect c) {
       first = CONNECT << 4;
+      if (c.password() != null && c.username() == null) {
+        throw new IllegalArgumentException("MQTT 3.1.1 allows a password only together with a user name");
+      }
       b.string("MQTT");
       b.write(4);
-      b.write(c.cleanSession() ? 0x02 : 0);
+      b.write((c.username() != null ? 0x80 : 0) | (c.password() != null ? 0x40 : 0) | (c.cleanSession() ? 0x02 : 0));
       b.u16(checkU16(c.keepAliveSeconds(), "keep-alive"));
       b.string(c.clientId());
+      if (c.username() != null) {
+        b.string(c.username());
+      }
+      if (c.password() != null) {
+        b.binary(c.password());
+      }
     } else if (packet instanceof ConnAck a) {
       first = CONNACK << 4;
       b.write(a.sessionPresent() ? 1 : 0);
@@ -137,7 +146,10 @@ public final class MqttCodec {
     }
 
     void string(String s) {
-      byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+      binary(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    void binary(byte[] bytes) {
       if (bytes.length > 0xffff) {
         throw new IllegalArgumentException("string of " + bytes.length + " bytes is too long for MQTT");
       }
@@ -213,11 +225,20 @@ public final class MqttCodec {
           throw new MalformedPacketException("CONNECT for protocol " + protocol + " level " + level + ", not MQTT 3.1.1");
         }
         int connectFlags = r.u8();
-        if ((connectFlags & 0xfd) != 0) {
-          throw new MalformedPacketException("CONNECT flags 0x" + Integer.toHexString(connectFlags) + " (only clean session is supported)");
+        if ((connectFlags & 0x3d) != 0) {
+          throw new MalformedPacketException("CONNECT flags 0x" + Integer.toHexString(connectFlags)
+              + " (reserved bit or a will: only clean session, user name and password are supported)");
+        }
+        boolean hasUser = (connectFlags & 0x80) != 0;
+        boolean hasPassword = (connectFlags & 0x40) != 0;
+        if (hasPassword && !hasUser) {
+          throw new MalformedPacketException("CONNECT with a password but no user name");
         }
         int keepAlive = r.u16();
-        p = new Connect(r.string(), (connectFlags & 0x02) != 0, keepAlive);
+        String clientId = r.string();
+        String username = hasUser ? r.string() : null;
+        byte[] password = hasPassword ? r.binary() : null;
+        p = new Connect(clientId, (connectFlags & 0x02) != 0, keepAlive, username, password);
       }
       case CONNACK -> {
         flags(type, flags, 0);
@@ -362,6 +383,14 @@ public final class MqttCodec {
       } catch (CharacterCodingException e) {
         throw new MalformedPacketException("string that is not UTF-8 in packet type " + type);
       }
+    }
+
+    byte[] binary() throws MalformedPacketException {
+      int n = u16();
+      need(n);
+      byte[] r = java.util.Arrays.copyOfRange(b, pos, pos + n);
+      pos += n;
+      return r;
     }
 
     byte[] rest() {

@@ -5,8 +5,36 @@ import java.util.List;
 
 /** The MQTT 3.1.1 control packets the relay uses (see {@link MqttCodec}). */
 public sealed interface MqttPacket {
-  /** CONNECT with a client id, the clean-session flag and the keep-alive in seconds (no will, no credentials). */
-  record Connect(String clientId, boolean cleanSession, int keepAliveSeconds) implements MqttPacket {}
+  /**
+   * CONNECT with a client id, the clean-session flag, the keep-alive in seconds and optional credentials (no will):
+   * {@code username} null for none, {@code password} null for none (MQTT 3.1.1 allows a password only with a user
+   * name). {@link #toString} never shows the password.
+   */
+  record Connect(String clientId, boolean cleanSession, int keepAliveSeconds, String username, byte[] password)
+      implements MqttPacket {
+    /** A CONNECT without credentials. */
+    public Connect(String clientId, boolean cleanSession, int keepAliveSeconds) {
+      this(clientId, cleanSession, keepAliveSeconds, null, null);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Connect c && clientId.equals(c.clientId) && cleanSession == c.cleanSession
+          && keepAliveSeconds == c.keepAliveSeconds && java.util.Objects.equals(username, c.username)
+          && Arrays.equals(password, c.password);
+    }
+
+    @Override
+    public int hashCode() {
+      return clientId.hashCode() * 31 + keepAliveSeconds;
+    }
+
+    @Override
+    public String toString() {
+      return "Connect[" + clientId + ", clean " + cleanSession + ", keep-alive " + keepAliveSeconds
+          + (username == null ? "" : ", user " + username) + (password == null ? "" : ", password set") + "]";
+    }
+  }
 
   /** CONNACK: {@code returnCode} 0 is accepted. */
   record ConnAck(boolean sessionPresent, int returnCode) implements MqttPacket {}

@@ -17,6 +17,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -38,6 +39,30 @@ class MqttCodecTest {
     assertThat(MqttCodec.encode(new Publish("t", 1, 7, false, false, new byte[] {9}))).isEqualTo(hex("32 06 0001 74 0007 09"));
     assertThat(MqttCodec.encode(new PingReq())).isEqualTo(hex("c0 00"));
     assertThat(MqttCodec.encode(new Disconnect())).isEqualTo(hex("e0 00"));
+  }
+
+  @Test
+  void connectCarriesAUserNameAndAPasswordInTheSpecsLayout() throws IOException {
+    // flags 0xc2: user name, password, clean session; the payload is client id, user name, password (binary)
+    Connect full = new Connect("ab", true, 60, "u", "pw".getBytes(StandardCharsets.UTF_8));
+    byte[] bytes = hex("10 15 0004 4d515454 04 c2 003c 0002 6162 0001 75 0002 7077");
+    assertThat(MqttCodec.encode(full)).isEqualTo(bytes);
+    assertThat(MqttCodec.decode(bytes)).isEqualTo(full);
+    // a user name alone (flags 0x82)
+    Connect userOnly = new Connect("ab", true, 60, "u", null);
+    assertThat(MqttCodec.encode(userOnly)).isEqualTo(hex("10 11 0004 4d515454 04 82 003c 0002 6162 0001 75"));
+    assertThat(MqttCodec.decode(MqttCodec.encode(userOnly))).isEqualTo(userOnly);
+    // the password is binary data, not UTF-8, and may be empty
+    Connect binary = new Connect("c", false, 0, "", new byte[] {(byte) 0xff, 0, (byte) 0xfe});
+    assertThat(MqttCodec.encode(binary)).isEqualTo(hex("10 14 0004 4d515454 04 c0 0000 0001 63 0000 0003 ff00fe"));
+    assertThat(MqttCodec.decode(MqttCodec.encode(binary))).isEqualTo(binary);
+    assertThat(MqttCodec.decode(MqttCodec.encode(new Connect("c", true, 1, "u", new byte[0]))))
+        .isEqualTo(new Connect("c", true, 1, "u", new byte[0])).isNotEqualTo(new Connect("c", true, 1, "u", null));
+    // the password never shows in what is logged
+    assertThat(full.toString()).doesNotContain("pw").contains("user u").contains("password set");
+    // MQTT 3.1.1 [MQTT-3.1.2-22]: no password without a user name
+    assertThatThrownBy(() -> MqttCodec.encode(new Connect("ab", true, 60, null, new byte[] {1})))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -108,6 +133,14 @@ class MqttCodecTest {
         "82 02 0001",             // SUBSCRIBE without a filter
         "10 0c 0004 4d515454 03 02 003c 0000", // CONNECT level 3
         "10 0c 0004 4d515454 04 06 003c 0000", // CONNECT with a will
+        "10 0c 0004 4d515454 04 03 003c 0000", // CONNECT with the reserved flag
+        "10 0c 0004 4d515454 04 22 003c 0000", // CONNECT with will retain
+        "10 11 0004 4d515454 04 42 003c 0002 6162 0001 75", // a password without a user name
+        "10 0e 0004 4d515454 04 82 003c 0002 6162",      // user name flag, no user name
+        "10 11 0004 4d515454 04 c2 003c 0002 6162 0001 75", // password flag, no password
+        "10 14 0004 4d515454 04 c2 003c 0002 6162 0001 75 0002 70", // password cut short
+        "10 11 0004 4d515454 04 82 003c 0002 6162 0001 ff", // user name that is not UTF-8
+        "10 13 0004 4d515454 04 82 003c 0002 6162 0001 75 0000", // bytes after the user name
         "00 00",                  // type 0
         "f0 00",                  // type 15 (AUTH is MQTT 5)
         "50 02 0001",             // PUBREC: QoS 2 is not supported
@@ -161,7 +194,14 @@ class MqttCodecTest {
     int id = 1 + r.nextInt(0xffff);
     switch (r.nextInt(9)) {
       case 0:
-        return new Connect(randomString(r, 1 + r.nextInt(23)), r.nextBoolean(), r.nextInt(0x10000));
+        {
+          String user = r.nextBoolean() ? randomString(r, r.nextInt(30)) : null;
+          byte[] password = user != null && r.nextBoolean() ? new byte[r.nextInt(40)] : null;
+          if (password != null) {
+            r.nextBytes(password);
+          }
+          return new Connect(randomString(r, 1 + r.nextInt(23)), r.nextBoolean(), r.nextInt(0x10000), user, password);
+        }
       case 1:
         return new ConnAck(r.nextBoolean(), r.nextInt(6));
       case 2: {
