@@ -13,6 +13,7 @@ import dev.tether.daemon.internal.link.Identity;
 import dev.tether.daemon.internal.link.LinkManager;
 import dev.tether.daemon.internal.link.LinkManager.Peer;
 import dev.tether.daemon.internal.link.PeerLink;
+import dev.tether.daemon.internal.relay.RelayBroker;
 import dev.tether.daemon.internal.store.Migration;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.protocol.Frame;
@@ -128,6 +129,18 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     final Set<Long> redelivered = new HashSet<>();
   }
 
+  /** A string field of a request body; null when it is absent or JSON null. */
+  private static String text(JsonNode body, String field) {
+    JsonNode n = body.get(field);
+    if (n == null || n.isNull()) {
+      return null;
+    }
+    if (!n.isTextual()) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "\"" + field + "\" must be a string");
+    }
+    return n.asText();
+  }
+
   @Override
   public List<Migration> migrations() {
     return List.of(new Migration("connectivity-001", """
@@ -158,7 +171,14 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             CREATE INDEX cx_failed_app ON cx_failed(app, seq);
             """),
         // the MQTT broker links relay through when the peer cannot be reached directly (LinkManager.setRelay)
-        new Migration("connectivity-004", "CREATE TABLE cx_relay (id INTEGER PRIMARY KEY CHECK (id = 1), broker TEXT NOT NULL)"));
+        new Migration("connectivity-004", "CREATE TABLE cx_relay (id INTEGER PRIMARY KEY CHECK (id = 1), broker TEXT NOT NULL)"),
+        // the relay broker's MQTT credentials and the PEM text of the CA bundle its TLS certificate is checked against
+        // (the database is in the 0700 home, like the link's private key)
+        new Migration("connectivity-005", """
+            ALTER TABLE cx_relay ADD COLUMN username TEXT;
+            ALTER TABLE cx_relay ADD COLUMN password TEXT;
+            ALTER TABLE cx_relay ADD COLUMN ca_pem TEXT;
+            """));
   }
 
   @Override
@@ -330,9 +350,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
     ipc.register("cx.relay.set", (c, b) -> CompletableFuture.supplyAsync(() -> {
       if (!b.hasNonNull("broker") || b.get("broker").asText().isBlank()) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "cx.relay.set needs \"broker\": \"mqtt://HOST:PORT\"");
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "cx.relay.set needs \"broker\": \"mqtts://HOST[:PORT]\" "
+            + "or \"mqtt://HOST[:PORT]\"");
       }
-      links.setRelay(b.get("broker").asText().trim());
+      links.setRelay(RelayBroker.parse(b.get("broker").asText().trim(), text(b, "username"), text(b, "password"),
+          text(b, "caPem")));
       return links.relayStatus();
     }));
     ipc.register("cx.relay.clear", (c, b) -> CompletableFuture.supplyAsync(() -> {

@@ -3,6 +3,7 @@ package dev.tether.daemon.internal.link;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
+import dev.tether.daemon.internal.relay.RelayBroker;
 import dev.tether.daemon.internal.relay.RelayTunnel;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.protocol.Frame;
@@ -193,12 +194,13 @@ public final class LinkManager implements AutoCloseable {
     }
     String stored = setting("peer_port");
     bind(stored == null ? 0 : Integer.parseInt(stored));
-    String broker = store.read(c -> {
-      try (PreparedStatement s = c.prepareStatement("SELECT broker FROM cx_relay WHERE id = 1");
+    Object[] row = store.read(c -> {
+      try (PreparedStatement s = c.prepareStatement("SELECT broker, username, password, ca_pem FROM cx_relay WHERE id = 1");
            ResultSet rs = s.executeQuery()) {
-        return rs.next() ? rs.getString(1) : null;
+        return rs.next() ? new Object[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)} : null;
       }
     });
+    RelayBroker broker = row == null ? null : storedBroker(row);
     if (broker != null) {
       startRelay(broker);
     }
@@ -255,23 +257,35 @@ public final class LinkManager implements AutoCloseable {
 
   // ---------------------------------------------------------------------------------------------------- relay
 
-  /**
-   * Sets ({@code mqtt://HOST[:PORT]}) or, with null, clears the relay broker; stored durably, effective at once. Links
-   * that run through the relay when it is cleared or changed drop and are dialed again.
-   */
-  public synchronized void setRelay(String broker) {
-    if (broker != null) {
-      RelayTunnel.brokerAddress(broker);
+  private static RelayBroker storedBroker(Object[] row) {
+    try {
+      return RelayBroker.parse((String) row[0], (String) row[1], (String) row[2], (String) row[3]);
+    } catch (TetherException e) {
+      // only a setting that passed these checks is stored; a stricter later version may refuse an old one
+      log.warn("the stored relay broker setting is no longer valid, so the relay is off: {}", e.getMessage());
+      return null;
     }
+  }
+
+  /**
+   * Sets (checked by {@link RelayBroker#parse}) or, with null, clears the relay broker and its credentials; stored
+   * durably, effective at once. Links that run through the relay when it is cleared or changed drop and are dialed
+   * again.
+   */
+  public synchronized void setRelay(RelayBroker broker) {
     store.writeAndWait(c -> {
       if (broker == null) {
         try (PreparedStatement s = c.prepareStatement("DELETE FROM cx_relay")) {
           s.executeUpdate();
         }
       } else {
-        try (PreparedStatement s = c.prepareStatement("INSERT INTO cx_relay(id, broker) VALUES (1, ?) "
-            + "ON CONFLICT(id) DO UPDATE SET broker = excluded.broker")) {
-          s.setString(1, broker);
+        try (PreparedStatement s = c.prepareStatement("INSERT INTO cx_relay(id, broker, username, password, ca_pem) "
+            + "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET broker = excluded.broker, username = excluded.username, "
+            + "password = excluded.password, ca_pem = excluded.ca_pem")) {
+          s.setString(1, broker.uri());
+          s.setString(2, broker.username());
+          s.setString(3, broker.password());
+          s.setString(4, broker.caPem());
           s.executeUpdate();
         }
       }
@@ -281,21 +295,30 @@ public final class LinkManager implements AutoCloseable {
     relay = null;
     if (old != null) {
       old.close();
-      log.info("relay through {} stopped", old.broker());
+      log.info("relay through {} stopped", old.broker().uri());
     }
     if (broker != null) {
       startRelay(broker);
     }
   }
 
-  private synchronized void startRelay(String broker) {
+  private synchronized void startRelay(RelayBroker broker) {
     RelayTunnel t = new RelayTunnel(broker, identity.fingerprint(), peers::containsKey, this::port);
     relay = t;
     t.start();
-    log.info("relaying through the MQTT broker {} when a peer cannot be reached directly", broker);
+    if (!broker.tls() && broker.password() != null) {
+      log.warn("the relay sends its MQTT password to {} unencrypted (mqtt://); use mqtts:// where the broker offers TLS",
+          broker.address());
+    }
+    log.info("relaying through the MQTT broker {}{} when a peer cannot be reached directly", broker.uri(),
+        broker.username() == null ? "" : " as " + broker.username());
   }
 
-  /** The relay's state: {@code broker} (null when none is set), {@code connected}, {@code lastError}, {@code streams}. */
+  /**
+   * The relay's state: {@code broker} (the URL, null when none is set), {@code tls}, {@code username} (null when none),
+   * {@code passwordSet}, {@code customCa}, {@code connected}, {@code lastError} and {@code lastErrorAt} (when the
+   * connection last failed or ended, absent when it has not), {@code streams}. Never the password.
+   */
   public ObjectNode relayStatus() {
     ObjectNode o = Json.object();
     RelayTunnel t = relay;
@@ -304,10 +327,20 @@ public final class LinkManager implements AutoCloseable {
       o.put("connected", false);
       return o;
     }
-    o.put("broker", t.broker());
+    RelayBroker b = t.broker();
+    o.put("broker", b.uri());
+    o.put("tls", b.tls());
+    if (b.username() == null) {
+      o.putNull("username");
+    } else {
+      o.put("username", b.username());
+    }
+    o.put("passwordSet", b.password() != null);
+    o.put("customCa", b.caPem() != null);
     o.put("connected", t.isConnected());
     if (t.lastError() != null) {
       o.put("lastError", t.lastError());
+      o.put("lastErrorAt", t.lastErrorAt().toString());
     }
     o.put("streams", t.streams());
     return o;

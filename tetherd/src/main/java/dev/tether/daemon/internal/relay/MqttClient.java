@@ -17,19 +17,34 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
+import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A minimal MQTT 3.1.1 client: one TCP connection to the broker with a clean session, one subscription, QoS 1
+ * A minimal MQTT 3.1.1 client: one TCP connection to the broker (TLS 1.2/1.3 for {@code mqtts://}, with the broker's
+ * certificate and host name verified) with a clean session and optional user name and password, one subscription, QoS 1
  * publishing and receiving (PUBACK both ways), PINGREQ every half keep-alive, and a reconnect with back-off (200 ms
- * doubling to 10 s, with jitter) whenever the broker goes away. One thread reads and reconnects; publishers write
- * under a lock. Messages are not queued while disconnected: {@link #publish} fails, and the caller (the relay
- * tunnel) closes what depended on the connection.
+ * doubling to 10 s, with jitter; to 60 s while the broker refuses the credentials or the TLS handshake fails, since
+ * only a change of setting or of the broker fixes that) whenever the broker goes away. One thread reads and reconnects;
+ * publishers write under a lock. Messages are not queued while disconnected: {@link #publish} fails, and the caller
+ * (the relay tunnel) closes what depended on the connection. Failures are put in words a person can act on
+ * ({@link #lastError}), logged at WARN when they change.
  */
 public final class MqttClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MqttClient.class);
@@ -46,7 +61,7 @@ public final class MqttClient implements AutoCloseable {
     void disconnected(String reason);
   }
 
-  private final InetSocketAddress broker;
+  private final RelayBroker broker;
   private final String clientId;
   private final String subscription;
   private final int keepAliveSeconds;
@@ -61,8 +76,10 @@ public final class MqttClient implements AutoCloseable {
   private volatile boolean connected;
   private volatile boolean closed;
   private volatile String lastError;
+  private volatile Instant lastErrorAt;
+  private String lastLogged;
 
-  public MqttClient(InetSocketAddress broker, String clientId, String subscription, int keepAliveSeconds,
+  public MqttClient(RelayBroker broker, String clientId, String subscription, int keepAliveSeconds,
       int maxPacketBytes, Handler handler) {
     this.broker = broker;
     this.clientId = clientId;
@@ -82,16 +99,21 @@ public final class MqttClient implements AutoCloseable {
     return connected;
   }
 
-  /** Why the last connection failed or ended; null when none has. */
+  /** Why the last connection failed or ended, in words a person can act on; null when none has. */
   public String lastError() {
     return lastError;
+  }
+
+  /** When {@link #lastError} happened; null when none has. */
+  public Instant lastErrorAt() {
+    return lastErrorAt;
   }
 
   /** Publishes with QoS 1; fails when the client is not connected or the write fails. */
   public void publish(String topic, byte[] payload) throws IOException {
     synchronized (writeLock) {
       if (!connected) {
-        throw new IOException("not connected to the MQTT broker " + broker.getHostString() + ":" + broker.getPort());
+        throw new IOException("not connected to the MQTT broker " + broker.address());
       }
       int id = nextId;
       nextId = nextId == 0xffff ? 1 : nextId + 1;
@@ -122,10 +144,17 @@ public final class MqttClient implements AutoCloseable {
     long backoff = 200;
     while (!closed) {
       boolean wasUp = false;
+      boolean refused = false;
       String reason;
       try {
         session();
         reason = "the broker closed the connection";
+      } catch (BrokerRefusedException e) {
+        reason = e.getMessage();
+        refused = true;
+      } catch (SSLException e) {
+        reason = describeTls(e);
+        refused = true;
       } catch (IOException | RuntimeException e) {
         reason = e.getMessage() == null ? e.toString() : e.getMessage();
       } finally {
@@ -141,19 +170,23 @@ public final class MqttClient implements AutoCloseable {
         return;
       }
       lastError = reason;
+      lastErrorAt = Instant.now();
       if (wasUp) {
-        log.warn("lost the MQTT broker {}:{}: {}", broker.getHostString(), broker.getPort(), reason);
+        log.warn("lost the MQTT broker {}: {}", broker.address(), reason);
         backoff = 200;
+      } else if (!reason.equals(lastLogged)) {
+        log.warn("cannot connect to the MQTT broker {}: {}", broker.uri(), reason);
       } else {
-        log.debug("cannot reach the MQTT broker {}:{}: {}", broker.getHostString(), broker.getPort(), reason);
+        log.debug("cannot connect to the MQTT broker {}: {}", broker.uri(), reason);
       }
+      lastLogged = reason;
       handler.disconnected(reason);
       try {
         Thread.sleep(backoff + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
       } catch (InterruptedException e) {
         return;
       }
-      backoff = Math.min(10_000, backoff * 2);
+      backoff = Math.min(refused ? 60_000 : 10_000, backoff * 2);
     }
   }
 
@@ -164,21 +197,48 @@ public final class MqttClient implements AutoCloseable {
       s.close();
       return;
     }
-    s.connect(new InetSocketAddress(broker.getHostString(), broker.getPort()), 5_000); // resolved on each attempt
+    try {
+      s.connect(new InetSocketAddress(broker.host(), broker.port()), 5_000); // resolved on each attempt
+    } catch (IOException e) {
+      throw new IOException("cannot reach " + broker.address() + ": " + e.getMessage(), e);
+    }
     s.setTcpNoDelay(true);
+    s.setSoTimeout(10_000);
+    if (broker.tls()) {
+      s = tls(s);
+      socket = s;
+    }
     // the broker answers a PINGREQ every half keep-alive, so a keep-alive of silence means it is gone
     s.setSoTimeout(keepAliveSeconds * 1000);
     InputStream in = new BufferedInputStream(s.getInputStream(), 64 * 1024);
     synchronized (writeLock) {
       out = new BufferedOutputStream(s.getOutputStream(), 64 * 1024);
     }
-    write(new Connect(clientId, true, keepAliveSeconds));
+    byte[] password = broker.password() == null ? null : broker.password().getBytes(StandardCharsets.UTF_8);
+    write(new Connect(clientId, true, keepAliveSeconds, broker.username(), password));
+    in.mark(1);
+    int firstByte;
+    try {
+      firstByte = in.read();
+    } catch (SocketTimeoutException e) {
+      throw new IOException("the broker did not answer CONNECT within " + keepAliveSeconds + " s", e);
+    }
+    if (firstByte < 0) {
+      throw new BrokerRefusedException("the broker closed the connection without answering CONNECT"
+          + (broker.tls() ? " (a broker may do that instead of refusing a client)"
+              : ": if port " + broker.port() + " takes TLS, use mqtts://" + broker.address()));
+    }
+    if (!broker.tls() && (firstByte == 0x15 || firstByte == 0x16)) {
+      throw new BrokerRefusedException("the broker answered with TLS: port " + broker.port() + " takes TLS, use mqtts://"
+          + broker.address());
+    }
+    in.reset();
     MqttPacket first = MqttCodec.read(in, maxPacketBytes);
     if (!(first instanceof ConnAck ack)) {
       throw new MalformedPacketException("the broker answered CONNECT with " + first + ", not CONNACK");
     }
     if (ack.returnCode() != 0) {
-      throw new IOException("the broker refused the connection (CONNACK return code " + ack.returnCode() + ")");
+      throw new BrokerRefusedException(refusal(ack.returnCode()));
     }
     write(new Subscribe(1, List.of(new Subscription(subscription, 1))));
     Thread pinger = new Thread(this::ping, "tether-relay-ping");
@@ -211,7 +271,9 @@ public final class MqttClient implements AutoCloseable {
           if (!connected) {
             connected = true;
             lastError = null;
-            log.info("connected to the MQTT broker {}:{}", broker.getHostString(), broker.getPort());
+            lastLogged = null;
+            log.info("connected to the MQTT broker {}{}", broker.uri(),
+                broker.username() == null ? "" : " as " + broker.username());
             handler.connected();
           }
         } else if (!(p instanceof PingResp)) {
@@ -223,6 +285,95 @@ public final class MqttClient implements AutoCloseable {
     }
   }
 
+  /** Layers TLS over {@code plain}: TLS 1.2/1.3, the broker's certificate and host name verified, SNI when a name. */
+  private SSLSocket tls(Socket plain) throws IOException {
+    SSLSocket t = (SSLSocket) broker.socketFactory().createSocket(plain, broker.host(), broker.port(), true);
+    SSLParameters params = t.getSSLParameters();
+    // "HTTPS" is RFC 2818's check: the certificate's subject alternative names must include the host (or its IP)
+    params.setEndpointIdentificationAlgorithm("HTTPS");
+    List<String> protocols = new java.util.ArrayList<>();
+    for (String p : t.getSupportedProtocols()) {
+      if (p.equals("TLSv1.3") || p.equals("TLSv1.2")) {
+        protocols.add(p);
+      }
+    }
+    params.setProtocols(protocols.toArray(String[]::new));
+    if (!isIpLiteral(broker.host())) {
+      params.setServerNames(List.of(new SNIHostName(broker.host())));
+    }
+    t.setSSLParameters(params);
+    try {
+      t.startHandshake();
+    } catch (SocketTimeoutException e) {
+      t.close();
+      throw new IOException("the TLS handshake with " + broker.address() + " did not finish within 10 s: if port "
+          + broker.port() + " takes plain MQTT, use mqtt://" + broker.address(), e);
+    } catch (IOException e) {
+      t.close();
+      throw e;
+    }
+    return t;
+  }
+
+  private static boolean isIpLiteral(String host) {
+    return host.indexOf(':') >= 0 || host.matches("[0-9.]+");
+  }
+
+  /** A CONNACK refusal in words a person can act on. */
+  String refusal(int code) {
+    String user = broker.username();
+    return switch (code) {
+      case 1 -> "the broker refused the connection (CONNACK 1, unacceptable protocol version): it does not accept "
+          + "MQTT 3.1.1 clients; enable MQTT 3.1.1 on the broker or use another one";
+      case 2 -> "the broker refused the connection (CONNACK 2, identifier rejected): it does not accept the client id "
+          + clientId + "; allow client ids of 23 characters (letters, digits and '-') on the broker";
+      case 3 -> "the broker refused the connection (CONNACK 3, server unavailable): the MQTT service is not available "
+          + "right now; tetherd keeps retrying, and the broker's operator can tell why";
+      case 4 -> "the broker refused the connection (CONNACK 4, bad user name or password)"
+          + (user == null ? ": it needs a user name and password; set them with tether relay set " + broker.uri()
+              + " --username USER --password-file FILE"
+              : " for user " + user + ": check the user name and the password (tether relay set " + broker.uri()
+                  + " --username USER --password-file FILE, or TETHER_RELAY_PASSWORD)");
+      case 5 -> "the broker refused the connection (CONNACK 5, not authorized)"
+          + (user == null ? ": it does not accept anonymous clients; set a user name and password with tether relay set "
+              + broker.uri() + " --username USER --password-file FILE"
+              : ": user " + user + " may not connect; the broker's operator must allow it");
+      default -> "the broker refused the connection (CONNACK return code " + code + ")";
+    };
+  }
+
+  /** A failed TLS handshake in words: which check failed and what to do. */
+  String describeTls(SSLException e) {
+    String detail = e.getMessage() == null ? e.toString() : e.getMessage();
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof CertificateExpiredException || c instanceof CertificateNotYetValidException) {
+        return "TLS to " + broker.address() + " failed: the broker's certificate has expired or is not yet valid ("
+            + c.getMessage() + "); the broker's operator must renew it, or the clock here is wrong";
+      }
+      if (c instanceof CertificateException && c.getMessage() != null && (c.getMessage().startsWith("No subject alternative")
+          || c.getMessage().startsWith("No name matching"))) {
+        return "TLS to " + broker.address() + " failed: host name mismatch, the broker's certificate does not name "
+            + broker.host() + " (" + c.getMessage() + "); use the host name the certificate was issued for in the "
+            + "mqtts:// URL, or have the certificate reissued for " + broker.host();
+      }
+      if (c instanceof CertPathBuilderException || c instanceof CertPathValidatorException) {
+        return "TLS to " + broker.address() + " failed: the broker's certificate is not trusted by "
+            + broker.trustSource() + " (" + c.getMessage() + "); give the CA certificate that signed it with "
+            + "tether relay set " + broker.uri() + " --ca-file PEM";
+      }
+    }
+    if (detail.contains("Unsupported or unrecognized SSL message")) {
+      return "TLS to " + broker.address() + " failed: the broker did not answer with TLS; if port " + broker.port()
+          + " takes plain MQTT, use mqtt://" + broker.address() + ", otherwise use the broker's TLS port (usually 8883)";
+    }
+    if (detail.contains("Remote host terminated the handshake") || e.getCause() instanceof java.io.EOFException) {
+      return "TLS to " + broker.address() + " failed: the broker closed the connection during the handshake; if port "
+          + broker.port() + " takes plain MQTT, use mqtt://" + broker.address()
+          + ", otherwise check that it accepts TLS 1.2 or 1.3 without a client certificate";
+    }
+    return "TLS to " + broker.address() + " failed: " + detail + " (check the broker's TLS port and certificate)";
+  }
+
   private void ping() {
     long interval = keepAliveSeconds * 500L;
     while (!closed) {
@@ -232,6 +383,13 @@ public final class MqttClient implements AutoCloseable {
       } catch (InterruptedException | IOException e) {
         return;
       }
+    }
+  }
+
+  /** The broker refused the session (a CONNACK refusal, or it hung up or spoke TLS instead of answering CONNECT). */
+  static final class BrokerRefusedException extends IOException {
+    BrokerRefusedException(String message) {
+      super(message);
     }
   }
 

@@ -1,7 +1,5 @@
 package dev.tether.daemon.internal.relay;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -9,8 +7,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.HexFormat;
@@ -63,7 +59,7 @@ public final class RelayTunnel implements AutoCloseable {
   private static final byte[] END = new byte[0];
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  private final String broker;
+  private final RelayBroker broker;
   private final String self;
   private final Predicate<String> paired;
   private final IntSupplier linkPort;
@@ -73,15 +69,15 @@ public final class RelayTunnel implements AutoCloseable {
   private volatile boolean closed;
 
   /**
-   * A tunnel through {@code broker} ({@code mqtt://HOST[:PORT]}) for the daemon with fingerprint {@code self};
-   * {@code paired} says which peers may open streams, {@code linkPort} is this daemon's own link port.
+   * A tunnel through {@code broker} for the daemon with fingerprint {@code self}; {@code paired} says which peers may
+   * open streams, {@code linkPort} is this daemon's own link port.
    */
-  public RelayTunnel(String broker, String self, Predicate<String> paired, IntSupplier linkPort) {
+  public RelayTunnel(RelayBroker broker, String self, Predicate<String> paired, IntSupplier linkPort) {
     this.broker = broker;
     this.self = self;
     this.paired = paired;
     this.linkPort = linkPort;
-    this.client = new MqttClient(brokerAddress(broker), "tether-" + self.substring(0, 16), PREFIX + self + "/#", 30,
+    this.client = new MqttClient(broker, "tether-" + self.substring(0, 16), PREFIX + self + "/#", 30,
         CHUNK + 4096, new MqttClient.Handler() {
           @Override
           public void message(String topic, byte[] payload) {
@@ -102,31 +98,12 @@ public final class RelayTunnel implements AutoCloseable {
         });
   }
 
-  /** Checks a broker address ({@code mqtt://HOST[:PORT]}, port 1883 by default) and returns it resolved lazily. */
-  public static InetSocketAddress brokerAddress(String broker) {
-    URI u;
-    try {
-      u = new URI(broker);
-    } catch (URISyntaxException e) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "relay broker " + broker + " is not a URI: " + e.getMessage());
-    }
-    if (!"mqtt".equals(u.getScheme()) || u.getHost() == null) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "relay broker " + broker + " is not mqtt://HOST[:PORT] "
-          + "(the link's own TLS protects what goes through it, so plain MQTT is all the relay needs)");
-    }
-    if ((u.getPath() != null && !u.getPath().isEmpty() && !u.getPath().equals("/")) || u.getQuery() != null
-        || u.getUserInfo() != null) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "relay broker " + broker + " must be just mqtt://HOST[:PORT]");
-    }
-    return InetSocketAddress.createUnresolved(u.getHost(), u.getPort() < 0 ? 1883 : u.getPort());
-  }
-
   public void start() {
     client.start();
   }
 
-  /** The configured broker, as given. */
-  public String broker() {
+  /** The configured broker. */
+  public RelayBroker broker() {
     return broker;
   }
 
@@ -137,6 +114,11 @@ public final class RelayTunnel implements AutoCloseable {
   /** Why the broker connection last failed or ended; null when it has not. */
   public String lastError() {
     return client.lastError();
+  }
+
+  /** When {@link #lastError} happened; null when it has not. */
+  public java.time.Instant lastErrorAt() {
+    return client.lastErrorAt();
   }
 
   /** The number of open streams. */
@@ -154,7 +136,7 @@ public final class RelayTunnel implements AutoCloseable {
    */
   public Socket open(String peer) throws IOException {
     if (!client.isConnected()) {
-      throw new IOException("the relay is not connected to its MQTT broker " + broker
+      throw new IOException("the relay is not connected to its MQTT broker " + broker.uri()
           + (lastError() == null ? "" : " (" + lastError() + ")"));
     }
     byte[] idBytes = new byte[16];

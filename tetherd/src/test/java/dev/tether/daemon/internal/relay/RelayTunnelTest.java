@@ -1,10 +1,8 @@
 package dev.tether.daemon.internal.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.tether.TetherException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -54,8 +52,8 @@ class RelayTunnelTest {
     });
     t.setDaemon(true);
     t.start();
-    a = new RelayTunnel(broker.uri(), A, B::equals, () -> 1);
-    b = new RelayTunnel(broker.uri(), B, fp -> bAcceptsA && fp.equals(A), echo::getLocalPort);
+    a = new RelayTunnel(RelayBroker.of(broker.uri()), A, B::equals, () -> 1);
+    b = new RelayTunnel(RelayBroker.of(broker.uri()), B, fp -> bAcceptsA && fp.equals(A), echo::getLocalPort);
     a.start();
     b.start();
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(a.isConnected() && b.isConnected())
@@ -142,7 +140,7 @@ class RelayTunnelTest {
   void aRepeatedMessageIsDroppedAnEarlyOneWaitsAndAGapThatStaysOrAnUnknownStreamClosesTheStream() throws Exception {
     start(true);
     java.util.Queue<Seen> seen = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    MqttClient observer = new MqttClient(new java.net.InetSocketAddress("127.0.0.1", broker.port()), "observer", "tether/v1/#",
+    MqttClient observer = new MqttClient(RelayBroker.of(broker.uri()), "observer", "tether/v1/#",
         30, 1 << 20, new MqttClient.Handler() {
           @Override
           public void message(String topic, byte[] payload) {
@@ -187,15 +185,6 @@ class RelayTunnelTest {
       await().atMost(Duration.ofSeconds(10)).until(() -> seen.stream()
           .anyMatch(m -> m.topic().equals("tether/v1/" + A + "/" + B + "/" + unknown) && m.payload()[0] == RelayTunnel.CLOSE));
       assertThat(b.streams()).isZero();
-    }
-  }
-
-  @Test
-  void onlyPlainMqttBrokerAddressesAreAccepted() {
-    assertThat(RelayTunnel.brokerAddress("mqtt://broker.example:1884").getPort()).isEqualTo(1884);
-    assertThat(RelayTunnel.brokerAddress("mqtt://broker.example").getPort()).isEqualTo(1883);
-    for (String bad : new String[] {"tcp://h:1", "mqtt://", "broker:1883", "mqtt://h:1/path", "mqtt://u:p@h:1", "mqtt://h:1?x=1"}) {
-      assertThatThrownBy(() -> RelayTunnel.brokerAddress(bad)).as(bad).isInstanceOf(TetherException.class);
     }
   }
 }
