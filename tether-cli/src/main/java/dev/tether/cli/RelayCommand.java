@@ -1,9 +1,22 @@
 package dev.tether.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.ErrorCode;
+import dev.tether.TetherException;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.MalformedInputException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,9 +39,71 @@ public final class RelayCommand {
       out.println("no relay: links are direct only");
       return;
     }
+    String user = r.hasNonNull("username") ? "  user " + r.path("username").asText()
+        + (r.path("passwordSet").asBoolean() ? " (password set)" : " (no password)") : "";
+    String ca = r.path("tls").asBoolean()
+        ? (r.path("customCa").asBoolean() ? "  TLS, CA bundle from --ca-file" : "  TLS, JDK trust store") : "";
     out.println("relay " + r.path("broker").asText() + "  " + (r.path("connected").asBoolean() ? "connected" : "not connected")
-        + "  " + r.path("streams").asInt() + " stream(s)"
-        + (r.hasNonNull("lastError") ? "  last error: " + r.path("lastError").asText() : ""));
+        + user + ca + "  " + r.path("streams").asInt() + " stream(s)");
+    if (r.hasNonNull("lastError")) {
+      out.println("last error at " + r.path("lastErrorAt").asText() + ": " + r.path("lastError").asText());
+    }
+  }
+
+  /** The environment variable {@code relay set --username} takes the password from when no --password-file is given. */
+  public static final String ENV_PASSWORD = "TETHER_RELAY_PASSWORD";
+
+  private static TetherException invalid(String message) {
+    return new TetherException(ErrorCode.INVALID_PARAMETER, message);
+  }
+
+  /** The first line of {@code file} (without its line end); a typed error when it cannot be read or is empty. */
+  static String passwordFrom(Path file) {
+    String line;
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(Files.newInputStream(file),
+        StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)))) {
+      line = r.readLine();
+    } catch (MalformedInputException e) {
+      throw invalid("the password file " + file + " is not UTF-8 text");
+    } catch (IOException e) {
+      throw invalid("cannot read the password file " + file + ": " + describe(e));
+    }
+    if (line == null || line.isEmpty()) {
+      throw invalid("the password file " + file + " is empty: its first line is the password");
+    }
+    return line;
+  }
+
+  /** The PEM text of a CA bundle, checked to hold at least one X.509 certificate. */
+  static String caFrom(Path file) {
+    String pem;
+    try {
+      pem = Files.readString(file, StandardCharsets.US_ASCII);
+    } catch (IOException e) {
+      throw invalid("cannot read the CA file " + file + ": " + describe(e));
+    }
+    if (!pem.contains("-----BEGIN CERTIFICATE-----")) {
+      throw invalid("the CA file " + file + " holds no certificate: give a PEM file with -----BEGIN CERTIFICATE----- blocks");
+    }
+    try {
+      if (CertificateFactory.getInstance("X.509").generateCertificates(
+          new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII))).isEmpty()) {
+        throw invalid("the CA file " + file + " holds no certificate: give a PEM file with -----BEGIN CERTIFICATE----- blocks");
+      }
+    } catch (CertificateException e) {
+      throw invalid("the CA file " + file + " is not PEM certificates (-----BEGIN CERTIFICATE-----): " + e.getMessage());
+    }
+    return pem;
+  }
+
+  private static String describe(IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such file";
+    }
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    return e.getMessage() == null ? e.toString() : e.getMessage();
   }
 
   /** Sends one relay request to tetherd and prints its answer (the relay's state after it). */
@@ -39,19 +114,50 @@ public final class RelayCommand {
     }
   }
 
-  /** {@code tether relay set mqtt://HOST:PORT}. */
-  @Command(name = "set", description = "Relay through the MQTT broker at mqtt://HOST[:PORT] (port 1883 by default).")
+  /** {@code tether relay set mqtts://HOST[:PORT] [--ca-file PEM] [--username U [--password-file FILE]]}. */
+  @Command(name = "set", description = "Relay through the MQTT broker at mqtts://HOST[:PORT] (TLS, port 8883 by default; "
+      + "the broker's certificate and host name are verified) or mqtt://HOST[:PORT] (plain, port 1883 by default). "
+      + "The password comes from --password-file or the environment variable TETHER_RELAY_PASSWORD, never the "
+      + "command line. The setting replaces the previous one whole, and is left as it was when anything is wrong.")
   public static final class Set implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "BROKER", description = "mqtt://HOST[:PORT]") String broker;
+    @Parameters(index = "0", paramLabel = "BROKER", description = "mqtts://HOST[:PORT] or mqtt://HOST[:PORT]") String broker;
+
+    @Option(names = "--username", paramLabel = "USER", description = "The MQTT user name.") String username;
+
+    @Option(names = "--password-file", paramLabel = "FILE", description = "A file whose first line is the MQTT password "
+        + "(needs --username); without it, TETHER_RELAY_PASSWORD is the password when set.") Path passwordFile;
+
+    @Option(names = "--ca-file", paramLabel = "PEM", description = "CA certificates (PEM) the broker's certificate must "
+        + "chain to, instead of the JDK's default trust store (mqtts:// only); the PEM text is stored, not the path.")
+    Path caFile;
 
     @Option(names = "--json", description = "Print one JSON object.") boolean json;
 
     @Override
     public Integer call() {
       ObjectNode b = Json.object();
-      b.put("broker", broker);
+      b.put("broker", broker.trim());
+      if (passwordFile != null && username == null) {
+        throw invalid("--password-file needs --username: MQTT sends a password only with a user name");
+      }
+      if (username != null) {
+        if (username.isEmpty()) {
+          throw invalid("--username is empty");
+        }
+        b.put("username", username);
+        String password = passwordFile != null ? passwordFrom(passwordFile) : System.getenv(ENV_PASSWORD);
+        if (password != null && password.isEmpty()) {
+          throw invalid(ENV_PASSWORD + " is set but empty");
+        }
+        if (password != null) {
+          b.put("password", password);
+        }
+      }
+      if (caFile != null) {
+        b.put("caPem", caFrom(caFile));
+      }
       return RelayCommand.call(spec, "cx.relay.set", b, json);
     }
   }
@@ -70,7 +176,8 @@ public final class RelayCommand {
   }
 
   /** {@code tether relay status}. */
-  @Command(name = "status", description = "The relay broker, whether tetherd is connected to it, and its last error.")
+  @Command(name = "status", description = "The relay broker, its user name and whether a password and a CA bundle are set "
+      + "(never the password), whether tetherd is connected to it, and its last error and when.")
   public static final class Status implements Callable<Integer> {
     @Spec CommandSpec spec;
 

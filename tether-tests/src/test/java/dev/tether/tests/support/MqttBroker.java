@@ -3,20 +3,47 @@ package dev.tether.tests.support;
 import static org.awaitility.Awaitility.await;
 
 import io.moquette.broker.Server;
+import io.moquette.broker.config.MemoryConfig;
+import io.moquette.broker.security.IAuthenticator;
+import io.moquette.broker.security.PermitAllAuthorizatorPolicy;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Properties;
+import javax.net.ssl.SSLException;
 
 /**
  * A real MQTT broker (Moquette) in the test JVM on an ephemeral loopback port, with a {@link TcpFaultProxy} in front
- * so a test can cut its connections and see every byte it was sent.
+ * so a test can cut its connections and see every byte it was sent. {@link #withTls} makes one that takes only TLS
+ * clients (the proxy is in front of its TLS port) with a user name and password.
  */
 public final class MqttBroker implements AutoCloseable {
   private final Server server = new Server();
+  private final boolean tls;
   public final TcpFaultProxy proxy;
 
   public MqttBroker(Path dataDir) throws IOException {
+    this(dataDir, null, null);
+  }
+
+  /**
+   * A broker whose proxied port takes TLS with {@code cert} (issued by {@code ca}) and accepts only {@code users} (user
+   * name to password); {@link #uri} is {@code mqtts://localhost:PORT}.
+   */
+  public static MqttBroker withTls(Path dataDir, TestCa.Issued cert, TestCa ca, Map<String, String> users) throws IOException {
+    try {
+      return new MqttBroker(dataDir, SslContextBuilder.forServer(cert.key().getPrivate(), cert.cert(), ca.cert).build(), users);
+    } catch (SSLException e) {
+      throw new IOException(e);
+    }
+  }
+
+  private MqttBroker(Path dataDir, SslContext sslContext, Map<String, String> users) throws IOException {
+    this.tls = sslContext != null;
     Properties p = new Properties();
     p.setProperty("host", "127.0.0.1");
     p.setProperty("port", "0");
@@ -26,15 +53,27 @@ public final class MqttBroker implements AutoCloseable {
     p.setProperty("data_path", dataDir.toString());
     // the relay's messages carry up to 32 KiB of TLS records (Moquette's default limit is 8 KiB)
     p.setProperty("netty.mqtt.message_size", Integer.toString(64 * 1024));
-    server.startServer(p);
+    if (sslContext == null) {
+      server.startServer(p);
+    } else {
+      p.setProperty("ssl_port", "0");
+      p.setProperty("allow_anonymous", "false");
+      IAuthenticator auth = (clientId, user, password) -> user != null && password != null && users.containsKey(user)
+          && users.get(user).equals(new String(password, StandardCharsets.UTF_8));
+      server.startServer(new MemoryConfig(p), null, () -> sslContext, auth, new PermitAllAuthorizatorPolicy());
+    }
     // Moquette records the bound port when its asynchronous bind completes; until then it reports 0
-    await().atMost(Duration.ofSeconds(30)).until(() -> server.getPort() > 0);
-    proxy = new TcpFaultProxy(server.getPort());
+    await().atMost(Duration.ofSeconds(30)).until(() -> server.getPort() > 0 && (!tls || server.getSslPort() > 0));
+    proxy = new TcpFaultProxy(tls ? server.getSslPort() : server.getPort());
   }
 
-  /** The broker's address as daemons are given it: through the proxy. */
+  /**
+   * The broker's address as daemons are given it: through the proxy ({@code mqtts://localhost:PORT} with TLS, for the
+   * name its certificate carries).
+   */
   public String uri() {
-    return "mqtt://" + proxy.address();
+    return tls ? "mqtts://localhost:" + proxy.port()
+        : "mqtt://" + proxy.address();
   }
 
   @Override

@@ -101,6 +101,9 @@ public record RelayBroker(String uri, String host, int port, boolean tls, String
 
   /** The X.509 certificates in a PEM bundle; at least one, or a {@link TetherException} (INVALID_PARAMETER). */
   public static List<X509Certificate> certificates(String pem) {
+    if (!pem.contains("-----BEGIN CERTIFICATE-----")) {
+      throw invalid("the CA bundle holds no certificate (a PEM file with -----BEGIN CERTIFICATE----- blocks is needed)");
+    }
     Collection<? extends Certificate> certs;
     try {
       certs = CertificateFactory.getInstance("X.509")
