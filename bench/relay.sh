@@ -7,7 +7,10 @@
 #  2. A FILE_MIB MiB file through the relay (snapshot, chunks, SHA-256 both sides), against the same bytes published
 #     to the broker as 32 KiB QoS 1 messages by mosquitto_pub (one message per line of a hex dump) and counted by a
 #     subscriber.
-# Usage: bench/relay.sh [N=20000] [FILE_MIB=64]      (needs root or sudo for apt-get the first time)
+# With TLS=1 the broker is the production shape: Mosquitto takes only TLS (a CA and server certificate made here with
+# openssl) and only a user with a password; the daemons relay through mqtts://localhost:PORT with --ca-file,
+# --username and --password-file, and mosquitto_pub/sub use the same TLS and login.
+# Usage: [TLS=1] bench/relay.sh [N=20000] [FILE_MIB=64]      (needs root or sudo for apt-get the first time)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N="${1:-20000}"
@@ -43,7 +46,34 @@ waitfor() { for _ in $(seq 300); do eval "$1" && return 0; sleep 0.2; done; echo
 
 echo "== machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 mport="$(freeport)"
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n' "$mport" > "$work/mosquitto.conf"
+printf 'listener %s 127.0.0.1\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\n' "$mport" > "$work/mosquitto.conf"
+if [ "${TLS:-0}" = 1 ]; then
+  # the broker's files must be readable after Mosquitto drops root for its own user
+  chmod 755 "$work"
+  ( cd "$work"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 \
+      -subj /CN=bench-relay-ca 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr \
+      -subj /CN=localhost 2>/dev/null
+    printf 'subjectAltName=DNS:localhost\n' > san.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
+      -extfile san.ext 2>/dev/null
+    chmod 644 server.key
+    printf 'bench-relay-password\n' > password
+    mosquitto_passwd -b -c passwd bench bench-relay-password 2>/dev/null
+    chmod 644 passwd )
+  printf 'allow_anonymous false\npassword_file %s\ncafile %s\ncertfile %s\nkeyfile %s\n' "$work/passwd" "$work/ca.pem" \
+    "$work/server.pem" "$work/server.key" >> "$work/mosquitto.conf"
+  broker="mqtts://localhost:$mport"
+  relay_args=(--ca-file "$work/ca.pem" --username bench --password-file "$work/password")
+  mq_args=(-h localhost -p "$mport" --cafile "$work/ca.pem" -u bench -P bench-relay-password)
+else
+  printf 'allow_anonymous true\n' >> "$work/mosquitto.conf"
+  broker="mqtt://127.0.0.1:$mport"
+  relay_args=()
+  mq_args=(-h 127.0.0.1 -p "$mport")
+fi
+echo "== broker: $broker"
 "$MOSQUITTO" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 pids+=($!)
 
@@ -80,8 +110,8 @@ pids+=($fwd)
 sleep 0.5
 tether --home "$work/companion" pair connect "127.0.0.1:$pport" "$code" >/dev/null
 waitfor "tether --home '$work/companion' peers --json | grep -q '\"connected\":true'"
-tether --home "$work/primary" relay set "mqtt://127.0.0.1:$mport" >/dev/null
-tether --home "$work/companion" relay set "mqtt://127.0.0.1:$mport" >/dev/null
+tether --home "$work/primary" relay set "$broker" "${relay_args[@]}" >/dev/null
+tether --home "$work/companion" relay set "$broker" "${relay_args[@]}" >/dev/null
 kill "$fwd"; wait "$fwd" 2>/dev/null || true
 waitfor "tether --home '$work/companion' peers --json | grep -q '\"via\":\"relay\"'"
 echo "link: $(tether --home "$work/companion" peers | tail -n +2 | head -1)"
@@ -110,12 +140,12 @@ round() {
 round "first" bench.relay1 "$N"
 round "second, warm" bench.relay2 "$N"
 
-mosquitto_sub -h 127.0.0.1 -p "$mport" -q 1 -t bench/plain -C "$N" > "$work/mqtt.out" &
+mosquitto_sub "${mq_args[@]}" -q 1 -t bench/plain -C "$N" > "$work/mqtt.out" &
 sp=$!
 pids+=($sp)
 sleep 1
 t0="$(now)"
-mosquitto_pub -h 127.0.0.1 -p "$mport" -q 1 -t bench/plain -l < "$work/userinfo.jsonl" 2> "$work/mqtt-pub.err" || true
+mosquitto_pub "${mq_args[@]}" -q 1 -t bench/plain -l < "$work/userinfo.jsonl" 2> "$work/mqtt-pub.err" || true
 last=-1; t1="$(now)"; quiet=0
 while [ "$quiet" -lt 30 ]; do
   c="$(wc -l < "$work/mqtt.out")"
@@ -151,12 +181,12 @@ with open(sys.argv[1], 'rb') as f:
         if not b: break
         print(b.hex())" "$work/file.bin" > "$work/file.hex"
 msgs="$(wc -l < "$work/file.hex")"
-mosquitto_sub -h 127.0.0.1 -p "$mport" -q 1 -t bench/file -C "$msgs" -W 300 > /dev/null &
+mosquitto_sub "${mq_args[@]}" -q 1 -t bench/file -C "$msgs" -W 300 > /dev/null &
 sp=$!
 pids+=($sp)
 sleep 1
 t0="$(now)"
-mosquitto_pub -h 127.0.0.1 -p "$mport" -q 1 -t bench/file -l < "$work/file.hex" 2>/dev/null || true
+mosquitto_pub "${mq_args[@]}" -q 1 -t bench/file -l < "$work/file.hex" 2>/dev/null || true
 wait "$sp" || true
 t1="$(now)"
 m_mib="$(python3 -c "print('%.1f' % ($FILE_MIB / ($t1 - $t0)))")"
