@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.PropertyList;
+import dev.tether.protocol.TetherPaths;
 import dev.tether.tests.support.DeliveryChecker;
 import dev.tether.tests.support.PairedDaemons;
 import dev.tether.tests.support.ReceiverProcess;
@@ -27,6 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
  * and of the receiving app, at random points of a stream of transfers. Every transfer the sending daemon acknowledged
  * reaches the app exactly once and in order; one whose acknowledgement was lost with a killed sender may arrive or
  * not, but never twice and never out of order. A failure names the seed; {@code -Dtether.chaos.seed=S} replays it.
+ *
+ * <p>The daemons tell each other how far their outboxes are acknowledged every 50 ms instead of every 5 s, so the
+ * receiving daemon forgets the ids it has seen (what drops a resent duplicate) as early and as often as it ever
+ * would, all through the faults; at the end, what it still keeps is checked to be only the last few ids.
  */
 class UserInfoChaosTest {
   static final String APP = "com.example.chaos";
@@ -47,7 +52,7 @@ class UserInfoChaosTest {
     }
     String plan = "seed " + seed + ", faults " + schedule;
     System.out.println("UserInfoChaosTest: " + plan); // in the build log, so any run can be replayed
-    try (PairedDaemons d = PairedDaemons.start(tmp)) {
+    try (PairedDaemons d = PairedDaemons.start(tmp, "-Dtether.cx.lowEveryMillis=50")) {
       Path out = tmp.resolve("received.jsonl");
       ReceiverProcess receiver = ReceiverProcess.start(d.companion.home(), APP, out);
       DeliveryChecker checker = new DeliveryChecker();
@@ -115,6 +120,24 @@ class UserInfoChaosTest {
       DeliveryChecker.Verdict v = checker.check();
       assertThat(v.valid()).as(plan + ": " + v).isTrue();
       assertThat(v.acknowledged()).as(plan).isGreaterThan(N / 2);
+
+      // the receiving daemon keeps seen ids only while the sender could still send them again: with more traffic,
+      // everything but the newest is forgotten (without pruning, all N stay for good)
+      try (DaemonClient s = d.primary.client(APP)) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
+          ObjectNode b = Json.object();
+          b.set("payload", PropertyList.encodeTree(Map.of("n", (long) N), PropertyList.MAX_MESSAGE_BYTES, "user info"));
+          s.call("cx.userinfo", b);
+          return seenIds(d.companion.home()) <= 2;
+        });
+      }
+    }
+  }
+
+  private static int seenIds(Path home) throws java.sql.SQLException {
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + TetherPaths.database(home));
+         java.sql.ResultSet rs = c.createStatement().executeQuery("SELECT count(*) FROM cx_seen")) {
+      return rs.getInt(1);
     }
   }
 }

@@ -61,7 +61,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Durability.</b> A transfer is committed to {@code cx_outbox} before the app's call returns. The sender sends
  * the outbox in sequence order (complication user info first) and deletes a row only when the receiving daemon
  * acknowledged it, which that daemon does only after committing it to {@code cx_inbox} together with its id in
- * {@code cx_seen} (a permanent UNIQUE id: a resent duplicate is dropped for good). The receiving app gets its inbox
+ * {@code cx_seen} (a UNIQUE id: a resent duplicate is dropped). {@code cx_seen} is kept only as long as the sender may
+ * still send an item again: the sender tells the receiver now and then the lowest sequence number left in its outbox
+ * for it ({@code low}), and the receiver forgets the ids below the one it was told the time before. The receiving app gets its inbox
  * rows in order, one session at a time, and each row is deleted only when the app acknowledged it after its delegate
  * returned. Rows are gathered into group commits ({@link GroupWriter}): one fsync carries hundreds of rows.
  */
@@ -178,6 +180,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             ALTER TABLE cx_relay ADD COLUMN username TEXT;
             ALTER TABLE cx_relay ADD COLUMN password TEXT;
             ALTER TABLE cx_relay ADD COLUMN ca_pem TEXT;
+            """),
+        // which peer sent each seen id, under which of its sequence numbers: what lets cx_seen be pruned (ids seen
+        // before this migration keep NULLs and stay)
+        new Migration("connectivity-006", """
+            ALTER TABLE cx_seen ADD COLUMN peer TEXT;
+            ALTER TABLE cx_seen ADD COLUMN peer_seq INTEGER
             """));
   }
 
@@ -655,7 +663,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     long now = System.currentTimeMillis();
     try (PreparedStatement s = conn.prepareStatement("INSERT INTO cx_outbox(id, peer, app, kind, payload, file, size, sha256, created_at) "
         + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-         PreparedStatement log = conn.prepareStatement("INSERT INTO cx_complications(app, at) VALUES (?, ?)")) {
+         PreparedStatement log = conn.prepareStatement("INSERT INTO cx_complications(app, at) VALUES (?, ?)");
+         PreparedStatement forget = conn.prepareStatement("DELETE FROM cx_complications WHERE app = ? AND at <= ?")) {
       for (Outgoing o : items) {
         s.setString(1, o.id());
         s.setString(2, o.peer());
@@ -669,9 +678,14 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         s.executeUpdate();
         seqs.add(0L);
         if (o.kind().equals("complication")) {
+          long at = context.clock().now().toEpochMilli();
           log.setString(1, o.app());
-          log.setLong(2, context.clock().now().toEpochMilli());
+          log.setLong(2, at);
           log.executeUpdate();
+          // only the last day counts (remainingComplications): older entries go
+          forget.setString(1, o.app());
+          forget.setLong(2, at - Duration.ofDays(1).toMillis());
+          forget.executeUpdate();
         }
       }
     }
@@ -1129,6 +1143,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       case "item" -> receiveItem(link, f.body());
       case "ack" -> peerAcked(link, f.body());
+      case "low" -> receiveLow(link, f.body().path("low").asLong());
       case "items.refused" -> itemsRefusedByPeer(link, f.body());
       case "items.retry" -> {
         if (refusingPeers.remove(link.peer()) != null) {
@@ -1325,14 +1340,28 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private List<Boolean> insertIncoming(Connection conn, List<Incoming> items) throws SQLException {
     List<Boolean> fresh = new ArrayList<>(items.size());
     long now = System.currentTimeMillis();
-    try (PreparedStatement seen = conn.prepareStatement("INSERT OR IGNORE INTO cx_seen(id) VALUES (?)");
+    try (PreparedStatement seen = conn.prepareStatement("INSERT OR IGNORE INTO cx_seen(id, peer, peer_seq) VALUES (?, ?, ?)");
          PreparedStatement ins = conn.prepareStatement("INSERT INTO cx_inbox(id, peer, app, kind, payload, file, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
       for (Incoming i : items) {
+        if (i.kind().equals(FORGET_SEEN)) {
+          try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_seen WHERE peer = ? AND peer_seq < ?")) {
+            del.setString(1, i.peer());
+            del.setLong(2, i.peerSeq());
+            int n = del.executeUpdate();
+            if (n > 0) {
+              log.debug("forgot {} ids seen from peer {} below its sequence number {}", n, i.peer(), i.peerSeq());
+            }
+          }
+          fresh.add(false);
+          continue;
+        }
         if (!i.kind().equals("file") && refusingPeers.containsKey(i.peer())) {
           fresh.add(null);
           continue;
         }
         seen.setString(1, i.id());
+        seen.setString(2, i.peer());
+        seen.setLong(3, i.peerSeq());
         if (seen.executeUpdate() == 0) {
           fresh.add(false);
           continue;
@@ -1391,6 +1420,62 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
   }
 
+  /** The kind of an {@link Incoming} that is not an item: forget the ids seen from its peer below its sequence number. */
+  private static final String FORGET_SEEN = "forget-seen";
+  /** How often at most this device tells a peer how far its outbox for that peer is acknowledged. */
+  private static final long LOW_EVERY_MILLIS = Long.getLong("tether.cx.lowEveryMillis", 5_000);
+  /** When each peer was last told ({@link #announceLow}). */
+  private final Map<String, Long> lowAnnounced = new ConcurrentHashMap<>();
+  /** The last {@code low} each peer told this device ({@link #receiveLow}). */
+  private final Map<String, Long> lowReceived = new ConcurrentHashMap<>();
+
+  /**
+   * Tells the peer (at most every {@link #LOW_EVERY_MILLIS}) the lowest sequence number still in this device's outbox
+   * for it: everything below has been acknowledged and deleted, so it is never sent again and the peer may forget
+   * those ids. Sequence numbers only grow ({@code AUTOINCREMENT}), so with an empty outbox the next one to be
+   * assigned is the bound.
+   */
+  private void announceLow(PeerLink link) {
+    long now = System.currentTimeMillis();
+    Long last = lowAnnounced.get(link.peer());
+    if (last != null && now - last < LOW_EVERY_MILLIS || !link.isOpen()) {
+      return;
+    }
+    lowAnnounced.put(link.peer(), now);
+    exec.execute(() -> {
+      long low = store.read(conn -> {
+        try (PreparedStatement q = conn.prepareStatement("SELECT min(seq) FROM cx_outbox WHERE peer = ?")) {
+          q.setString(1, link.peer());
+          try (ResultSet rs = q.executeQuery()) {
+            if (rs.next() && rs.getObject(1) != null) {
+              return rs.getLong(1);
+            }
+          }
+        }
+        try (PreparedStatement q = conn.prepareStatement("SELECT seq FROM sqlite_sequence WHERE name = 'cx_outbox'");
+             ResultSet rs = q.executeQuery()) {
+          return rs.next() ? rs.getLong(1) + 1 : 1L;
+        }
+      });
+      ObjectNode b = Json.object();
+      b.put("low", low);
+      link.send("low", b);
+    });
+  }
+
+  /**
+   * The peer's outbox holds nothing below {@code low}. The ids seen from it below the bound it sent the time before
+   * are forgotten, in order with the items still being stored (through the inbox writer): a copy of an item that
+   * was resent before it was acknowledged, and is still on its way, meets its id. Waiting one announcement (seconds)
+   * covers a copy still coming over an older link.
+   */
+  private void receiveLow(PeerLink link, long low) {
+    Long before = lowReceived.put(link.peer(), low);
+    if (before != null && before > 1 && before <= low) {
+      inboxWriter.add(new Incoming(before, null, link.peer(), null, FORGET_SEEN, null, null));
+    }
+  }
+
   private void peerAcked(PeerLink link, ObjectNode body) {
     List<Long> seqs = new ArrayList<>();
     body.path("seqs").forEach(n -> seqs.add(n.asLong()));
@@ -1420,6 +1505,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         log.error("recording acknowledgements from {} failed", link.peer(), failure);
         return;
       }
+      announceLow(link);
       exec.execute(() -> {
         for (String[] d : done) {
           if (!d[2].equals("file") && blockedInfo.remove(d[0]) != null) {
@@ -1445,12 +1531,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     long version = b.path("version").asLong();
     String payload = b.get("payload").toString();
     store.write(conn -> {
-      try (PreparedStatement s = conn.prepareStatement("INSERT OR IGNORE INTO cx_seen(id) VALUES (?)")) {
-        s.setString(1, id);
-        if (s.executeUpdate() == 0) {
-          return false;
-        }
-      }
+      // a context sent again, or overtaken by a newer one, has a version not above the stored one: dropped (contexts
+      // are not kept in cx_seen, which only the outbox's sequence numbers prune)
       try (PreparedStatement s = conn.prepareStatement("SELECT version FROM cx_context_in WHERE app = ?")) {
         s.setString(1, app);
         try (ResultSet rs = s.executeQuery()) {
