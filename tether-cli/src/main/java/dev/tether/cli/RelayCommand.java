@@ -106,6 +106,16 @@ public final class RelayCommand {
     return e.getMessage() == null ? e.toString() : e.getMessage();
   }
 
+  private static boolean readableByOthers(Path file) {
+    try {
+      java.util.Set<java.nio.file.attribute.PosixFilePermission> p = java.nio.file.Files.getPosixFilePermissions(file);
+      return p.contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ)
+          || p.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+    } catch (IOException | UnsupportedOperationException e) {
+      return false; // read already, so it exists; a file system without POSIX modes has nothing to say here
+    }
+  }
+
   /** Sends one relay request to tetherd and prints its answer (the relay's state after it). */
   static int call(CommandSpec spec, String type, ObjectNode body, boolean json) {
     try (DaemonClient c = ConnectivityCommands.root(spec).connect(TetherCommand.CLI_APP_ID)) {
@@ -157,6 +167,14 @@ public final class RelayCommand {
       }
       if (caFile != null) {
         b.put("caPem", caFrom(caFile));
+      }
+      if (b.has("password") && broker.trim().regionMatches(true, 0, "mqtt://", 0, 7)) {
+        spec.commandLine().getErr().println("tether: warning: over mqtt:// the password reaches the broker unencrypted "
+            + "(anyone on the path can read it); use mqtts:// where the broker offers TLS");
+      }
+      if (passwordFile != null && readableByOthers(passwordFile)) {
+        spec.commandLine().getErr().println("tether: warning: " + passwordFile + " can be read by other users; "
+            + "chmod 600 " + passwordFile);
       }
       return RelayCommand.call(spec, "cx.relay.set", b, json);
     }

@@ -49,6 +49,26 @@ class CliDaemonCommandsTest {
   }
 
   @Test
+  void relaySetWarnsOfAPasswordInTheClearAndOfAPasswordFileOthersCanRead() throws Exception {
+    Path home = tmp.resolve("relay");
+    Path open = tmp.resolve("open-password");
+    java.nio.file.Files.writeString(open, "secret\n");
+    java.nio.file.Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    java.util.Map<String, String> noDaemon = java.util.Map.of("TETHER_NO_AUTOSTART", "1");
+    // the warnings come before tetherd is asked (here it is not running: exit 3)
+    Cli.Result plain = Cli.run(home, noDaemon, "relay", "set", "mqtt://broker.example:1883", "--username", "u",
+        "--password-file", open.toString());
+    assertThat(plain.exitCode()).as(plain.toString()).isEqualTo(3);
+    assertThat(plain.err()).contains("password reaches the broker unencrypted").contains("chmod 600 " + open)
+        .doesNotContain("secret");
+    java.nio.file.Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    Cli.Result tls = Cli.run(home, noDaemon, "relay", "set", "mqtts://broker.example", "--username", "u",
+        "--password-file", open.toString());
+    assertThat(tls.exitCode()).as(tls.toString()).isEqualTo(3);
+    assertThat(tls.err()).doesNotContain("warning");
+  }
+
+  @Test
   void aDaemonManagedElsewhereIsNotStartedByClients() {
     Path home = tmp.resolve("managed");
     Cli.Result refused = Cli.run(home, java.util.Map.of("TETHER_NO_AUTOSTART", "1"), "peers");
