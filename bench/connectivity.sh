@@ -127,6 +127,23 @@ userinfo_round "fresh daemons" bench.cold "$(( N < 20000 ? N : 20000 ))"
 WARM_N="${WARM_N:-$N}"
 if [ "$WARM_N" -gt 0 ]; then userinfo_round "warming up" bench.warm "$(( WARM_N < N ? WARM_N : N ))"; fi
 userinfo_round "warm daemons" bench.counter "$N"
+# what the rounds left in the stores: a daemon that runs for days must not keep every id it ever received
+store_report() {
+  python3 - "$1" "$2" <<'PY'
+import os, sqlite3, sys
+db = os.path.join(sys.argv[2], "tether.db")
+size = lambda f: os.path.getsize(f) / 2**20 if os.path.exists(f) else 0.0
+c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+rows = {t: c.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in ("cx_outbox", "cx_inbox", "cx_seen")}
+print("store of the %s after the rounds: tether.db %.1f MiB, WAL %.1f MiB; rows: %s" % (sys.argv[1], size(db), size(db + "-wal"),
+      ", ".join("%s %d" % kv for kv in rows.items())))
+PY
+}
+# the receiver forgets seen ids below the bound the sender announced the time before (every 5 s at most, and once more
+# after the last change): 11 s after the last acknowledgement it keeps none
+sleep 11
+store_report sender "$work/primary"
+store_report receiver "$work/companion"
 
 # ---- 2. Mosquitto QoS 1
 mport="$(freeport)"

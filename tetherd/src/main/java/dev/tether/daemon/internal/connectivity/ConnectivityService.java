@@ -954,6 +954,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       old.stop();
     }
     s.start();
+    announceLow(link);
     broadcastState();
   }
 
@@ -1426,6 +1427,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private static final long LOW_EVERY_MILLIS = Long.getLong("tether.cx.lowEveryMillis", 5_000);
   /** When each peer was last told ({@link #announceLow}). */
   private final Map<String, Long> lowAnnounced = new ConcurrentHashMap<>();
+  /** The last {@code low} sent on each link, and the links with an announcement scheduled. */
+  private final Map<PeerLink, Long> lowSent = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+  private final Set<PeerLink> lowLater = ConcurrentHashMap.newKeySet();
   /** The last {@code low} each peer told this device ({@link #receiveLow}). */
   private final Map<String, Long> lowReceived = new ConcurrentHashMap<>();
 
@@ -1433,19 +1437,26 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
    * Tells the peer (at most every {@link #LOW_EVERY_MILLIS}) the lowest sequence number still in this device's outbox
    * for it: everything below has been acknowledged and deleted, so it is never sent again and the peer may forget
    * those ids. Sequence numbers only grow ({@code AUTOINCREMENT}), so with an empty outbox the next one to be
-   * assigned is the bound.
+   * assigned is the bound. An announcement held back by the interval is sent at its end, and a new bound is sent once
+   * more an interval later (the peer forgets below the bound it was told the time before), so that once traffic
+   * stops the peer keeps nothing after two intervals.
    */
   private void announceLow(PeerLink link) {
-    long now = System.currentTimeMillis();
-    Long last = lowAnnounced.get(link.peer());
-    if (last != null && now - last < LOW_EVERY_MILLIS || !link.isOpen()) {
+    String peer = link.peer();
+    if (!link.isOpen()) {
       return;
     }
-    lowAnnounced.put(link.peer(), now);
+    long now = System.currentTimeMillis();
+    Long last = lowAnnounced.get(peer);
+    if (last != null && now - last < LOW_EVERY_MILLIS) {
+      announceLowLater(link, last + LOW_EVERY_MILLIS - now);
+      return;
+    }
+    lowAnnounced.put(peer, now);
     exec.execute(() -> {
       long low = store.read(conn -> {
         try (PreparedStatement q = conn.prepareStatement("SELECT min(seq) FROM cx_outbox WHERE peer = ?")) {
-          q.setString(1, link.peer());
+          q.setString(1, peer);
           try (ResultSet rs = q.executeQuery()) {
             if (rs.next() && rs.getObject(1) != null) {
               return rs.getLong(1);
@@ -1460,7 +1471,20 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       ObjectNode b = Json.object();
       b.put("low", low);
       link.send("low", b);
+      Long before = lowSent.put(link, low);
+      if (before == null || before != low) {
+        announceLowLater(link, LOW_EVERY_MILLIS);
+      }
     });
+  }
+
+  private void announceLowLater(PeerLink link, long millis) {
+    if (lowLater.add(link)) {
+      context.clock().schedule(context.clock().now().plusMillis(millis), () -> {
+        lowLater.remove(link);
+        announceLow(link);
+      });
+    }
   }
 
   /**
