@@ -70,6 +70,7 @@ public final class Main {
   }
 
   private static CommandLine withHandlers(CommandLine cl) {
+    addHelpOptions(cl);
     cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       if (ex instanceof TetherException te) {
         commandLine.getErr().println("tether: " + te.getMessage() + " [" + te.code() + "]");
@@ -79,6 +80,22 @@ public final class Main {
       return 1;
     });
     return cl;
+  }
+
+  /**
+   * Gives every command of the model that has no usage-help option {@code -h, --help} (the root has its own, from
+   * {@code mixinStandardHelpOptions}; so has {@code help}). Built here rather than declared on each command: one
+   * option spec per command, no reflection, and no command can be added without it.
+   */
+  private static void addHelpOptions(CommandLine cl) {
+    CommandSpec spec = cl.getCommandSpec();
+    if (spec.options().stream().noneMatch(CommandLine.Model.OptionSpec::usageHelp)) {
+      spec.addOption(CommandLine.Model.OptionSpec.builder("-h", "--help").usageHelp(true)
+          .description("Show this help message and exit.").build());
+    }
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      addHelpOptions(sub);
+    }
   }
 
   /** Exit codes: 1 for a failure of the operation, 3 when the daemon cannot be reached, 4 for bad input. */
