@@ -139,8 +139,9 @@ public final class AppCommand {
     }
   }
 
-  @Command(name = "stop", description = "Ask an app to exit; with --force, force-quit it: its background transfers are"
-      + " cancelled and it is not launched in the background until it runs in the foreground again.")
+  @Command(name = "stop", description = {"Ask an app to exit, or with --force force-quit it.",
+      "A force-quit app's background transfers are cancelled and it is not launched in the background until it runs in",
+      "the foreground again."})
   static final class Stop implements Callable<Integer> {
     @Spec CommandSpec spec;
 

@@ -10,8 +10,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code tether conditions}: shows or overrides what discretionary transfers wait for. */
-@Command(name = "conditions", description = {"Show the power and network conditions discretionary transfers wait for,",
-    "or override them (stored; 'auto' reads the system again)."})
+@Command(name = "conditions", description = {"Show or override the power and network conditions discretionary transfers wait for.",
+    "Overrides are stored; 'auto' reads the system again."})
 public final class ConditionsCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 

@@ -40,8 +40,9 @@ import picocli.CommandLine.Spec;
  * everything it started is stopped and removed.
  */
 @Command(name = "demo", description = {
-    "Show Tether working end to end on this machine: two paired daemons, a background download that outlives its app,",
-    "wakes with URL-session and connectivity tasks, and both timelines. Cleans up after itself."})
+    "Show Tether working end to end on this machine, in a temporary folder.",
+    "Two paired daemons, a background download that outlives its app, wakes with URL-session and connectivity tasks,",
+    "and both timelines. Cleans up after itself."})
 final class DemoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 

@@ -21,8 +21,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code tether download URL -o FILE}: a background download that tetherd moves to FILE itself. */
-@Command(name = "download", description = {"Download URL to FILE through tetherd: it goes on if this command is",
-    "interrupted, and survives a daemon restart. Waits and shows progress unless --detach."})
+@Command(name = "download", description = {"Download URL to FILE in the background, through tetherd.",
+    "The download goes on if this command is interrupted, and survives a daemon restart.",
+    "Waits and shows progress unless --detach."})
 public final class DownloadCommand implements Callable<Integer> {
   private static final java.util.regex.Pattern SPACE = java.util.regex.Pattern.compile("\\s+");
   @Spec CommandSpec spec;

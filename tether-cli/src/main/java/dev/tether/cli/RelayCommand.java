@@ -25,9 +25,10 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code tether relay set|clear|status}: the MQTT broker links go through when the peer is not reachable directly. */
-@Command(name = "relay", description = "The MQTT broker this device's links relay through when a paired device cannot be "
-    + "reached directly (each device of a pair sets it). The link's mutual TLS runs end to end: the broker sees only "
-    + "TLS records.", subcommands = {RelayCommand.Set.class, RelayCommand.Clear.class, RelayCommand.Status.class})
+@Command(name = "relay", description = {
+    "Set, clear or show the MQTT broker links relay through when the paired device cannot be reached directly.",
+    "Each device of a pair sets it. The link's mutual TLS runs end to end: the broker sees only TLS records."},
+    subcommands = {RelayCommand.Set.class, RelayCommand.Clear.class, RelayCommand.Status.class})
 public final class RelayCommand {
   static void print(CommandSpec spec, ObjectNode r, boolean json) {
     PrintWriter out = spec.commandLine().getOut();

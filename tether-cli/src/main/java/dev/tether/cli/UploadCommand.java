@@ -14,8 +14,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code tether upload FILE URL}: a background upload of a file's contents. */
-@Command(name = "upload", description = {"Upload FILE to URL through tetherd (PUT by default); it goes on if this",
-    "command is interrupted and restarts after a daemon restart. Waits unless --detach."})
+@Command(name = "upload", description = {"Upload FILE to URL in the background, through tetherd (PUT by default).",
+    "The upload goes on if this command is interrupted, and starts again after a daemon restart.",
+    "Waits unless --detach."})
 public final class UploadCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
