@@ -202,7 +202,7 @@ public final class AppCommand {
             return Duration.ofSeconds(Long.parseLong(v));
         }
       } catch (RuntimeException e) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "'" + value + "' is not a duration; use e.g. 500ms, 30s, 2m or 1h");
+        throw new picocli.CommandLine.TypeConversionException("'" + value + "' is not a duration; use e.g. 500ms, 30s, 2m or 1h");
       }
     }
   }

@@ -203,7 +203,8 @@ public final class ConnectivityCommands {
     @Override
     public Integer call() throws IOException {
       if ((json == null) == (from == null)) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "give the payload as JSON or --from FILE (one of them)");
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), json == null
+            ? "give the payload as JSON (e.g. '{\"temperature\": 21}') or --from FILE" : "give the payload as JSON or --from FILE, not both");
       }
       PrintWriter out = spec.commandLine().getOut();
       try (DaemonClient c = root(spec).connect(app)) {

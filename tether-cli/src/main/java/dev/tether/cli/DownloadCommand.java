@@ -17,6 +17,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -49,7 +50,8 @@ public final class DownloadCommand implements Callable<Integer> {
   @Option(names = "--connections", defaultValue = "6", description = "At most this many connections per host (1-64, default ${DEFAULT-VALUE}).")
   int connections;
 
-  @Option(names = "--not-before", paramLabel = "INSTANT", description = "Do not start before this ISO-8601 instant.")
+  @Option(names = "--not-before", paramLabel = "INSTANT", converter = InstantConverter.class,
+      description = "Do not start before this ISO-8601 instant (e.g. 2026-11-22T18:00:00Z).")
   Instant notBefore;
 
   @Option(names = "--description", description = "A free description shown by 'tether transfers'.")
@@ -63,7 +65,7 @@ public final class DownloadCommand implements Callable<Integer> {
     List<ObjectNode> bodies = new ArrayList<>();
     if (list != null) {
       if (url != null || output != null) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "give either URL -o FILE or --list LIST, not both");
+        throw new ParameterException(spec.commandLine(), "give either URL -o FILE or --list LIST, not both");
       }
       if (!Files.isReadable(list)) {
         throw new TetherException(ErrorCode.FILE_NOT_FOUND, "cannot read the list " + list);
@@ -83,7 +85,8 @@ public final class DownloadCommand implements Callable<Integer> {
       }
     } else {
       if (url == null || output == null) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "usage: tether download URL -o FILE (or --list LIST)");
+        throw new ParameterException(spec.commandLine(), url == null && output == null
+            ? "give URL -o FILE, or --list LIST" : url == null ? "give the URL to download" : "give the file to write: -o FILE");
       }
       bodies.add(body(url, output));
     }
@@ -92,6 +95,19 @@ public final class DownloadCommand implements Callable<Integer> {
     try (DaemonClient client = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
       return new TransferRunner(spec.commandLine().getOut(), spec.commandLine().getErr(), json)
           .run(client, config, "transfer.download", bodies, detach);
+    }
+  }
+
+  /** Parses {@code --not-before}: an ISO-8601 instant such as {@code 2026-11-22T18:00:00Z}. */
+  static final class InstantConverter implements picocli.CommandLine.ITypeConverter<Instant> {
+    @Override
+    public Instant convert(String value) {
+      try {
+        return Instant.parse(value.trim());
+      } catch (java.time.format.DateTimeParseException e) {
+        throw new picocli.CommandLine.TypeConversionException("'" + value
+            + "' is not an ISO-8601 instant; use e.g. 2026-11-22T18:00:00Z");
+      }
     }
   }
 

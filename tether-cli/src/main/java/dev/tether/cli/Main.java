@@ -76,10 +76,62 @@ public final class Main {
         commandLine.getErr().println("tether: " + te.getMessage() + " [" + te.code() + "]");
         return exitCode(te.code());
       }
-      commandLine.getErr().println("tether: " + ex);
+      commandLine.getErr().println("tether: " + describe(ex));
       return 1;
     });
+    cl.setParameterExceptionHandler((ex, args) -> {
+      CommandLine at = ex.getCommandLine();
+      at.getErr().println("tether: " + usageError(ex) + "; see '" + at.getCommandSpec().qualifiedName() + " --help'");
+      return 2;
+    });
     return cl;
+  }
+
+  /**
+   * A command line that does not parse, in one line: what is wrong (picocli's words, or ours where those name its
+   * internals), without the usage help that picocli prints by default (the line says where to find it).
+   */
+  static String usageError(CommandLine.ParameterException ex) {
+    CommandLine at = ex.getCommandLine();
+    String name = at.getCommandSpec().qualifiedName();
+    String message = String.valueOf(ex.getMessage());
+    if (!at.getSubcommands().isEmpty() && message.startsWith("Missing required subcommand")) {
+      return "'" + name + "' needs a command: " + String.join(", ", new java.util.LinkedHashSet<>(
+          at.getSubcommands().keySet()));
+    }
+    if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
+      String first = u.getUnmatched().get(0);
+      boolean command = !at.getSubcommands().isEmpty() && !first.startsWith("-")
+          && at.getCommandSpec().positionalParameters().isEmpty();
+      java.util.List<String> suggestions = u.getSuggestions();
+      return (first.startsWith("-") ? "unknown option '" : command ? "unknown command '" : "unexpected argument '")
+          + first + "'" + (suggestions.isEmpty() ? "" : " (did you mean " + String.join(" or ", suggestions) + "?)");
+    }
+    // picocli's own words, less its internals: "positional parameter at index 0 (ID)" is ID, a "long" a whole number
+    message = POSITIONAL.matcher(message).replaceAll("$1");
+    message = JAVA_NUMBER.matcher(message).replaceAll("is not a whole number");
+    message = message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
+    return message.isEmpty() ? message : Character.toLowerCase(message.charAt(0)) + message.substring(1);
+  }
+
+  private static final java.util.regex.Pattern POSITIONAL =
+      java.util.regex.Pattern.compile("positional parameter at index \\d+ \\(([^)]*)\\)");
+  private static final java.util.regex.Pattern JAVA_NUMBER =
+      java.util.regex.Pattern.compile("is not an? (long|int|short|byte|java\\.lang\\.(Long|Integer))\\b");
+
+  /** An unexpected failure in one line: what failed, without the exception's class where its message says it all. */
+  static String describe(Throwable ex) {
+    if (ex instanceof java.nio.file.NoSuchFileException e) {
+      return "no such file or folder: " + e.getFile();
+    }
+    if (ex instanceof java.nio.file.AccessDeniedException e) {
+      return "permission denied: " + e.getFile();
+    }
+    if (ex instanceof java.nio.file.FileSystemException e) {
+      return e.getFile() + ": " + (e.getReason() == null ? e.getClass().getSimpleName() : e.getReason());
+    }
+    String message = ex.getMessage();
+    return message == null || message.isBlank() ? ex.getClass().getSimpleName() : message;
   }
 
   /**
