@@ -157,9 +157,14 @@ public final class DaemonCommand {
         return 0;
       }
       Path dir = unitDir != null ? unitDir : SystemdUnit.defaultUnitDir(System.getenv());
-      java.nio.file.Files.createDirectories(dir);
       Path file = dir.resolve(SystemdUnit.UNIT_NAME);
-      java.nio.file.Files.writeString(file, unit);
+      try {
+        java.nio.file.Files.createDirectories(dir);
+        java.nio.file.Files.writeString(file, unit);
+      } catch (java.io.IOException e) {
+        throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot write " + file + " (" + Main.describe(e)
+            + "); choose a folder you can write with --unit-dir, or print the unit with --print");
+      }
       out.println("wrote " + file);
       out.println("to run tetherd at login:  systemctl --user daemon-reload && systemctl --user enable --now " + SystemdUnit.UNIT_NAME);
       out.println("to remove it:             systemctl --user disable --now " + SystemdUnit.UNIT_NAME + " && rm " + file);
