@@ -524,7 +524,15 @@ public final class LinkManager implements AutoCloseable {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "this device is a companion; a device is either a primary or a companion");
     }
     if (port != null) {
-      bind(port);
+      if (port < 0 || port > 65535) {
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the peer port is 1 to 65535 (or 0 for any free port), not " + port);
+      }
+      try {
+        bind(port);
+      } catch (IOException e) {
+        throw new TetherException(ErrorCode.PAIRING_FAILED, "cannot listen for the other device on port " + port + " ("
+            + e.getMessage() + "); choose another port, or leave out the port to keep the current one", e);
+      }
     }
     Offer old = offer;
     if (old != null) {
