@@ -206,6 +206,10 @@ public final class ConnectivityCommands {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), json == null
             ? "give the payload as JSON (e.g. '{\"temperature\": 21}') or --from FILE" : "give the payload as JSON or --from FILE, not both");
       }
+      if (from != null && !Files.isReadable(from)) {
+        throw new TetherException(ErrorCode.FILE_NOT_FOUND, "cannot read " + from + " (--from): "
+            + (Files.exists(from) ? "permission denied" : "no such file"));
+      }
       PrintWriter out = spec.commandLine().getOut();
       try (DaemonClient c = root(spec).connect(app)) {
         if (json != null) {
@@ -368,6 +372,10 @@ public final class ConnectivityCommands {
 
     @Override
     public Integer call() {
+      if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+        throw new TetherException(ErrorCode.FILE_NOT_FOUND, "cannot send " + path + ": "
+            + (!Files.exists(path) ? "no such file" : Files.isDirectory(path) ? "it is a folder" : "permission denied"));
+      }
       try (DaemonClient c = root(spec).connect(app)) {
         c.callTimeout(Duration.ofMinutes(30));
         ObjectNode b = Json.object();

@@ -249,6 +249,9 @@ public final class PropertyList {
     JsonNode n;
     try {
       n = Json.parse(text);
+    } catch (java.io.UncheckedIOException e) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "not valid JSON: "
+          + (e.getCause() instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getCause().getMessage()));
     } catch (RuntimeException e) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "not valid JSON: " + e.getMessage());
     }
