@@ -90,7 +90,16 @@ public final class ConnectivityCommands {
         c.callTimeout(Duration.ofSeconds(timeout));
         ObjectNode w = Json.object();
         w.put("code", offer.path("code").asText());
-        ObjectNode peer = c.call("cx.pair.wait", w);
+        ObjectNode peer;
+        try {
+          peer = c.call("cx.pair.wait", w);
+        } catch (TetherException e) {
+          if (e.code() != ErrorCode.TIMED_OUT) {
+            throw e;
+          }
+          throw new TetherException(ErrorCode.TIMED_OUT, "no device paired within " + timeout
+              + " s (--timeout); run 'tether pair listen' again for a new code");
+        }
         out.println("paired with " + peer.path("peer").asText() + " (" + peer.path("role").asText() + ")");
         return 0;
       }
