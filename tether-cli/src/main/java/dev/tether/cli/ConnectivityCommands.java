@@ -605,7 +605,12 @@ public final class ConnectivityCommands {
       if (sink != null) {
         sink.close();
       }
-      return count != null && received.get() < count && !background ? 1 : 0;
+      if (count != null && received.get() < count && !background) {
+        spec.commandLine().getErr().println("tether: received " + received.get() + " of " + count
+            + " deliveries within " + timeout + " s (--timeout); what did not arrive stays queued for the next receive");
+        return 1;
+      }
+      return 0;
     }
 
     private static void truncatePartialLine(Path file) throws IOException {
