@@ -62,6 +62,9 @@ public final class DownloadCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if (connections < 1 || connections > 64) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "--connections is 1 to 64, not " + connections);
+    }
     List<ObjectNode> bodies = new ArrayList<>();
     if (list != null) {
       if (url != null || output != null) {

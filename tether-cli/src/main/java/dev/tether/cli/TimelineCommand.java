@@ -32,6 +32,9 @@ public final class TimelineCommand implements Callable<Integer> {
       b.put("app", app);
     }
     if (limit != null) {
+      if (limit < 1) {
+        throw new dev.tether.TetherException(dev.tether.ErrorCode.INVALID_PARAMETER, "--limit is at least 1, not " + limit);
+      }
       b.put("limit", limit);
     }
     ObjectNode r = AppCommand.call(spec, "timeline", b);
