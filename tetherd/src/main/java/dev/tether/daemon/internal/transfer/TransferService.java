@@ -608,8 +608,9 @@ public final class TransferService implements DaemonService {
     long id = idNode.asLong();
     TransferRow r = load(id);
     if (r == null || !(r.appId().equals(conn.appId()) || CLI_APP_ID.equals(conn.appId()))) {
-      throw new TetherException(ErrorCode.UNKNOWN_TRANSFER, "app " + conn.appId() + " has no transfer " + id
-          + "; list yours with allTransfers() or 'tether transfers'");
+      throw new TetherException(ErrorCode.UNKNOWN_TRANSFER, CLI_APP_ID.equals(conn.appId())
+          ? "there is no transfer " + id + "; 'tether transfers' lists them"
+          : "app " + conn.appId() + " has no transfer " + id + "; list yours with allTransfers() or 'tether transfers'");
     }
     return r;
   }
