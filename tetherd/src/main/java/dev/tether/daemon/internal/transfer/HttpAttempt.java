@@ -136,7 +136,8 @@ final class HttpAttempt {
       return "URL '" + url + "' has no host";
     }
     if (scheme.equals("http") && !allowsPlainHttp && !isLoopback(url.getHost())) {
-      return "plain HTTP to " + url.getHost() + " is not allowed; use https:// or set allowsPlainHttp(true) on the session configuration";
+      return "plain HTTP to " + url.getHost() + " is not allowed; use https://, or allow it with allowsPlainHttp(true) on the"
+          + " session configuration (tether download/upload: --allow-plain-http)";
     }
     return null;
   }
