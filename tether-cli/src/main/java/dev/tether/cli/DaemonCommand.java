@@ -7,7 +7,6 @@ import dev.tether.daemon.Tetherd;
 import dev.tether.internal.DaemonClient;
 import dev.tether.internal.DaemonStarter;
 import dev.tether.protocol.Json;
-import dev.tether.protocol.TetherPaths;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -54,21 +53,19 @@ public final class DaemonCommand {
       }
       Process p = DaemonStarter.start(home);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      TetherException last = null;
       while (System.nanoTime() < deadline) {
         try (DaemonClient c = root(spec).connectIfRunning(TetherCommand.CLI_APP_ID)) {
           spec.commandLine().getOut().println("tetherd started (pid " + c.welcome().path("pid").asLong() + ", home " + home + ")");
           return 0;
         } catch (TetherException e) {
-          last = e;
           if (!p.isAlive() && p.exitValue() != 0) {
             break;
           }
           sleep(25);
         }
       }
-      throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "tetherd did not start for home " + home
-          + (last == null ? "" : " (" + last.getMessage() + ")") + "; see " + TetherPaths.logDir(home).resolve("tetherd.out"));
+      throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "tetherd did not start for home " + home + ": "
+          + DaemonStarter.whyNotStarted(home, p));
     }
   }
 

@@ -101,13 +101,22 @@ public final class DaemonClient implements AutoCloseable {
           + " (" + last.getMessage() + "); start it with 'tether --home " + home + " daemon start'"
           + (autostart ? " (" + dev.tether.protocol.Protocol.ENV_NO_AUTOSTART + " is set: clients do not start it)" : ""), last);
     }
-    DaemonStarter.start(home);
+    Process started = DaemonStarter.start(home);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    long exitedAt = 0;
     while (System.nanoTime() < deadline) {
       try {
         return new DaemonClient(home, open(socket), appId, helloExtras);
       } catch (IOException e) {
         last = e;
+        if (!started.isAlive() && started.exitValue() != 0) {
+          // it failed (or lost the race to a daemon another client started: give that one a moment to listen)
+          if (exitedAt == 0) {
+            exitedAt = System.nanoTime();
+          } else if (System.nanoTime() - exitedAt > TimeUnit.SECONDS.toNanos(3)) {
+            break;
+          }
+        }
         try {
           Thread.sleep(25);
         } catch (InterruptedException ie) {
@@ -116,8 +125,8 @@ public final class DaemonClient implements AutoCloseable {
         }
       }
     }
-    throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "started tetherd for home " + home
-        + " but it did not accept connections within 30 s; see " + TetherPaths.logDir(home) + "/tetherd.log", last);
+    throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "started tetherd for home " + home + " but "
+        + DaemonStarter.whyNotStarted(home, started), last);
   }
 
   private static SocketChannel open(Path socket) throws IOException {

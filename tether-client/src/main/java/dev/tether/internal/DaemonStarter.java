@@ -60,6 +60,34 @@ public final class DaemonStarter {
     return cmd;
   }
 
+  private static String reason(IOException e) {
+    if (e instanceof java.nio.file.FileSystemException f) {
+      String why = f.getReason() != null ? f.getReason() : e instanceof java.nio.file.NoSuchFileException
+          ? "no such file or folder" : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+          : e.getClass().getSimpleName();
+      return f.getFile() + ": " + why;
+    }
+    return String.valueOf(e.getMessage());
+  }
+
+  /**
+   * Why a tetherd started by {@link #start} is not accepting connections, for an error message: the status it exited
+   * with and the last line it printed (in the home's {@code logs/tetherd.out}), or where to look while it runs.
+   */
+  public static String whyNotStarted(Path home, Process p) {
+    Path out = TetherPaths.logDir(home).resolve("tetherd.out");
+    if (p.isAlive()) {
+      return "it runs but does not accept connections; see " + out + " and " + TetherPaths.logDir(home).resolve("tetherd.log");
+    }
+    String last = "";
+    try (var lines = Files.lines(out)) {
+      last = lines.filter(l -> !l.isBlank()).reduce((a, b) -> b).orElse("");
+    } catch (IOException | java.io.UncheckedIOException e) {
+      // no output to quote
+    }
+    return "it exited with status " + p.exitValue() + (last.isEmpty() ? "" : ": " + last.strip()) + "; see " + out;
+  }
+
   static String javaBinary() {
     return ProcessHandle.current().info().command()
         .filter(c -> c.endsWith("java"))
@@ -74,6 +102,11 @@ public final class DaemonStarter {
     }
     try {
       Files.createDirectories(TetherPaths.logDir(home));
+    } catch (IOException e) {
+      throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "cannot start tetherd: its home " + home
+          + " cannot be created (" + reason(e) + "); choose another home (--home DIR or $TETHER_HOME)", e);
+    }
+    try {
       ProcessBuilder pb = new ProcessBuilder(cmd);
       pb.redirectErrorStream(true);
       pb.redirectOutput(ProcessBuilder.Redirect.appendTo(TetherPaths.logDir(home).resolve("tetherd.out").toFile()));
@@ -82,7 +115,10 @@ public final class DaemonStarter {
       pb.environment().remove("TETHER_WAKE_ID");
       return pb.start();
     } catch (IOException e) {
-      throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "could not start tetherd (" + String.join(" ", cmd) + "): " + e.getMessage(), e);
+      // the program, not the whole command line (its class path runs to kilobytes)
+      throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "could not start tetherd with " + cmd.get(cmd.size() > 1
+          && cmd.get(0).endsWith("setsid") ? 1 : 0) + ": " + e.getMessage() + "; check $" + ENV_DAEMON_COMMAND
+          + " or the java on the PATH", e);
     }
   }
 }
