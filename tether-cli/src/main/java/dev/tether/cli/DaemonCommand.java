@@ -30,7 +30,14 @@ public final class DaemonCommand {
 
     @Override
     public Integer call() throws Exception {
-      Tetherd.main(new String[] {"--home", root(spec).home().toString()});
+      Path home = root(spec).home();
+      try {
+        java.nio.file.Files.createDirectories(home);
+      } catch (java.io.IOException e) {
+        throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot run tetherd: its home " + home
+            + " cannot be created (" + Main.describe(e) + "); choose another home (--home DIR or $TETHER_HOME)");
+      }
+      Tetherd.main(new String[] {"--home", home.toString()});
       return 0;
     }
   }
