@@ -65,6 +65,10 @@ final class DemoCommand implements Callable<Integer> {
     out = spec.commandLine().getOut();
     started = System.nanoTime();
     deadline = started + Duration.ofSeconds(timeoutSeconds).toNanos();
+    if (workDir != null && !Files.isDirectory(workDir)) {
+      throw new TetherException(ErrorCode.FILE_NOT_FOUND, "--work-dir " + workDir + " is not a folder; create it, or leave"
+          + " --work-dir out to use the system's temporary folder");
+    }
     Path dir = workDir == null ? Files.createTempDirectory("tether-demo-") : Files.createTempDirectory(workDir, "tether-demo-");
     List<Process> processes = new ArrayList<>();
     HttpServer http = null;
