@@ -460,6 +460,10 @@ public final class ConnectivityCommands {
     public Integer call() throws Exception {
       Set<String> written = new HashSet<>();
       OutputStream sink;
+      if (outFile != null && !Files.isDirectory(outFile.toAbsolutePath().getParent())) {
+        throw new TetherException(ErrorCode.FILE_NOT_FOUND, "cannot write " + outFile + " (--out): its folder "
+            + outFile.toAbsolutePath().getParent() + " does not exist; create it first");
+      }
       if (outFile != null) {
         if (Files.exists(outFile)) {
           for (String line : Files.readAllLines(outFile, StandardCharsets.UTF_8)) {
