@@ -385,13 +385,13 @@ public final class ConnectivityCommands {
         throw new TetherException(ErrorCode.FILE_NOT_FOUND, "cannot send " + path + ": "
             + (!Files.exists(path) ? "no such file" : Files.isDirectory(path) ? "it is a folder" : "permission denied"));
       }
+      ObjectNode b = Json.object();
+      b.put("path", path.toAbsolutePath().normalize().toString());
+      if (metadata != null) {
+        b.set("metadata", PropertyList.encodeTree(PropertyList.fromPlainJson(metadata), PropertyList.MAX_MESSAGE_BYTES, "file metadata"));
+      }
       try (DaemonClient c = root(spec).connect(app)) {
         c.callTimeout(Duration.ofMinutes(30));
-        ObjectNode b = Json.object();
-        b.put("path", path.toAbsolutePath().normalize().toString());
-        if (metadata != null) {
-          b.set("metadata", PropertyList.encodeTree(PropertyList.fromPlainJson(metadata), PropertyList.MAX_MESSAGE_BYTES, "file metadata"));
-        }
         spec.commandLine().getOut().println(Json.write(c.call("cx.file", b)));
         return 0;
       }
