@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code tether relay set|clear|status}: the MQTT broker links go through when the peer is not reachable directly. */
 @Command(name = "relay", description = {
-    "Set, clear or show the MQTT broker links relay through when the paired device cannot be reached directly.",
+    "Set, clear or show the MQTT broker that relays links to a paired device not reachable directly.",
     "Each device of a pair sets it. The link's mutual TLS runs end to end: the broker sees only TLS records."},
     subcommands = {RelayCommand.Set.class, RelayCommand.Clear.class, RelayCommand.Status.class})
 public final class RelayCommand {
