@@ -35,9 +35,9 @@ public final class Main {
   /**
    * The command model for one command line: when it names a subcommand, only that subcommand's model is built
    * (picocli reflects over every command, option and converter it is given: ~150 ms of each start for all of
-   * them). Help, completion and anything unclear get the full model.
+   * them). Help, completion and anything unclear get the full model. What {@link #run} executes {@code args} with.
    */
-  static CommandLine commandLine(String... args) {
+  public static CommandLine commandLine(String... args) {
     Class<?> invoked = invokedSubcommand(args);
     if (invoked == null) {
       return commandLine();
