@@ -126,10 +126,11 @@ public final class RelayCommand {
   }
 
   /** {@code tether relay set mqtts://HOST[:PORT] [--ca-file PEM] [--username U [--password-file FILE]]}. */
-  @Command(name = "set", description = "Relay through the MQTT broker at mqtts://HOST[:PORT] (TLS, port 8883 by default; "
-      + "the broker's certificate and host name are verified) or mqtt://HOST[:PORT] (plain, port 1883 by default). "
-      + "The password comes from --password-file or the environment variable TETHER_RELAY_PASSWORD, never the "
-      + "command line. The setting replaces the previous one whole, and is left as it was when anything is wrong.")
+  @Command(name = "set", description = {"Relay links through the MQTT broker at BROKER.",
+      "BROKER is mqtts://HOST[:PORT] (TLS, port 8883 by default; the broker's certificate and host name are verified) "
+      + "or mqtt://HOST[:PORT] (plain, port 1883 by default). The password comes from --password-file or the "
+      + "environment variable TETHER_RELAY_PASSWORD, never the command line. The setting replaces the previous one "
+      + "whole, and is left as it was when anything is wrong."})
   public static final class Set implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -195,8 +196,8 @@ public final class RelayCommand {
   }
 
   /** {@code tether relay status}. */
-  @Command(name = "status", description = "The relay broker, its user name and whether a password and a CA bundle are set "
-      + "(never the password), whether tetherd is connected to it, and its last error and when.")
+  @Command(name = "status", description = {"Show the relay broker and whether tetherd is connected to it.",
+      "Also its user name, whether a password and a CA bundle are set (never the password), and its last error and when."})
   public static final class Status implements Callable<Integer> {
     @Spec CommandSpec spec;
 
