@@ -135,8 +135,10 @@ db = os.path.join(sys.argv[2], "tether.db")
 size = lambda f: os.path.getsize(f) / 2**20 if os.path.exists(f) else 0.0
 c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
 rows = {t: c.execute("SELECT count(*) FROM %s" % t).fetchone()[0] for t in ("cx_outbox", "cx_inbox", "cx_seen")}
-print("store of the %s after the rounds: tether.db %.1f MiB, WAL %.1f MiB; rows: %s" % (sys.argv[1], size(db), size(db + "-wal"),
-      ", ".join("%s %d" % kv for kv in rows.items())))
+status = dict(l.split(":", 1) for l in open("/proc/%s/status" % open(os.path.join(sys.argv[2], "tetherd.pid")).read().strip()) if ":" in l)
+mib = lambda k: int(status[k].split()[0]) / 1024
+print("store of the %s after the rounds: tether.db %.1f MiB, WAL %.1f MiB; rows: %s; tetherd resident %.0f MiB (peak %.0f MiB)" % (
+      sys.argv[1], size(db), size(db + "-wal"), ", ".join("%s %d" % kv for kv in rows.items()), mib("VmRSS"), mib("VmHWM")))
 PY
 }
 # the receiver forgets seen ids below the bound the sender announced the time before (every 5 s at most, and once more
