@@ -52,6 +52,7 @@ public final class TetherTestKit implements AutoCloseable {
   /** Where a kit's clock starts unless told otherwise. */
   public static final Instant DEFAULT_START = Instant.parse("2030-01-01T08:00:00Z");
   static final String ADMIN_APP_ID = "dev.tether.testkit";
+  private static final String CLI_APP_ID = "dev.tether.cli";
   private static final Duration SETTLE_LIMIT = Duration.ofSeconds(20);
   private static final ThreadLocal<Boolean> IN_HANDLER = ThreadLocal.withInitial(() -> false);
 
@@ -60,6 +61,7 @@ public final class TetherTestKit implements AutoCloseable {
   private final Tetherd daemon;
   private final DaemonClient admin;
   private final Map<String, TestApp> apps = new ConcurrentHashMap<>();
+  private volatile KitPairing pairing;
 
   private TetherTestKit(Instant start) throws IOException {
     this.home = Files.createTempDirectory("tether-kit");
@@ -203,6 +205,98 @@ public final class TetherTestKit implements AutoCloseable {
     settleUnlessInHandler();
   }
 
+  /**
+   * Pairs two kits' daemons over loopback, the way {@code tether pair listen} and {@code tether pair connect} do:
+   * {@code primary} arms a one-time code, {@code companion} proves it knows it over TLS 1.3 and both pin the other's
+   * certificate; from then on they keep a mutually authenticated TLS link over real TCP. The companion reaches the
+   * primary through a loopback hop the kits own, which {@link #dropLink()} cuts. Returns once the link is up on both
+   * sides.
+   *
+   * <p>Apps with the same id on both kits are then counterparts: what one's {@link dev.tether.ConnectivitySession}
+   * sends reaches the other, and a counterpart that is not running is launched (in-process, by its kit) with a
+   * {@link ConnectivityTask}. Links run on real time, not on the kits' clocks: {@link VirtualClock#advance} never
+   * times a link out.
+   *
+   * @throws TetherException {@link ErrorCode#INVALID_PARAMETER} when both are the same kit, {@link ErrorCode#INVALID_STATE}
+   *     when either is paired already
+   */
+  public static void pair(TetherTestKit primary, TetherTestKit companion) {
+    if (primary == companion) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "a kit cannot pair with itself; start a second kit as the companion");
+    }
+    synchronized (TetherTestKit.class) {
+      if (primary.pairing != null || companion.pairing != null) {
+        throw new TetherException(ErrorCode.INVALID_STATE, "the " + (primary.pairing != null ? "primary" : "companion")
+            + " kit is paired already; a kit pairs once (start fresh kits for another pairing)");
+      }
+      KitPairing p = KitPairing.pair(primary, companion);
+      primary.pairing = p;
+      companion.pairing = p;
+    }
+  }
+
+  /** Whether this kit is paired ({@link #pair}) and the link to its paired kit is up on both sides. */
+  public boolean isLinkUp() {
+    KitPairing p = pairing;
+    return p != null && !p.isDropped() && p.isUp();
+  }
+
+  /**
+   * Cuts the link to the paired kit: the TCP connection between the two daemons is closed (both read end of stream at
+   * once) and stays down until {@link #restoreLink()}. Returns once both daemons have seen the link go down and told
+   * their apps' activated sessions (their delegates' {@code reachabilityChanged} runs on each session's own thread,
+   * so a test awaits it). Meanwhile transfers queue on the sending side; messages fail with
+   * {@link ErrorCode#NOT_REACHABLE}. Either kit of the pair may drop the link.
+   *
+   * @throws TetherException {@link ErrorCode#DEVICE_NOT_PAIRED} when this kit is not paired
+   */
+  public void dropLink() {
+    paired("drop the link").drop();
+  }
+
+  /**
+   * Lets the paired daemons link again and returns once the link is up on both sides (within about a second: the
+   * companion's dial, held while the link was down, goes through at once). Queued transfers then flow, in order and
+   * exactly once, to the counterpart apps; a test awaits their delegates.
+   *
+   * @throws TetherException {@link ErrorCode#DEVICE_NOT_PAIRED} when this kit is not paired
+   */
+  public void restoreLink() {
+    paired("restore the link").restore();
+  }
+
+  private KitPairing paired(String what) {
+    KitPairing p = pairing;
+    if (p == null) {
+      throw new TetherException(ErrorCode.DEVICE_NOT_PAIRED, "cannot " + what + ": this kit is not paired; "
+          + "pair two kits with TetherTestKit.pair(primary, companion)");
+    }
+    return p;
+  }
+
+  /**
+   * Forces the device conditions discretionary background transfers wait for, as {@code tether conditions --power
+   * --network} does: they run only on {@link PowerSource#EXTERNAL} power and an {@link NetworkType#UNMETERED} network.
+   * A kit starts with what the machine reports. Returns once the transfer service has re-evaluated every transfer
+   * that waited for conditions (those that may run now have started), with how many still wait for conditions.
+   */
+  public int conditions(PowerSource power, NetworkType network) {
+    java.util.Objects.requireNonNull(power, "power");
+    java.util.Objects.requireNonNull(network, "network");
+    ObjectNode b = Json.object();
+    b.put("power", power.wire());
+    b.put("network", network.wire());
+    ObjectNode hello = Json.object();
+    hello.put("kind", "cli");
+    ObjectNode r;
+    // the daemon lets only the tether CLI override conditions, so the kit asks as the CLI does
+    try (DaemonClient cli = DaemonClient.connect(home, CLI_APP_ID, hello, false)) {
+      r = cli.call("transfer.conditions", b);
+    }
+    settleUnlessInHandler();
+    return r.path("waitingForConditions").asInt();
+  }
+
   /** The app's wakes and waiting tasks. */
   public Timeline timeline(String appId) {
     ObjectNode b = Json.object();
@@ -258,6 +352,10 @@ public final class TetherTestKit implements AutoCloseable {
 
   @Override
   public void close() {
+    KitPairing paired = pairing;
+    if (paired != null) {
+      paired.close();
+    }
     try {
       admin.close();
     } finally {
