@@ -86,19 +86,32 @@ final class KitPairing implements AutoCloseable {
     return proxy.isDropped();
   }
 
+  LinkProxy proxy() {
+    return proxy;
+  }
+
   void drop() {
+    requireOpen();
     proxy.drop();
     awaitLink(false);
   }
 
   void restore() {
+    requireOpen();
     proxy.restore();
     awaitLink(true);
   }
 
   /** Whether both daemons say the link between them is up. */
   boolean isUp() {
-    return connected(primary) && connected(companion);
+    return !primary.isClosed() && !companion.isClosed() && connected(primary) && connected(companion);
+  }
+
+  private void requireOpen() {
+    if (primary.isClosed() || companion.isClosed()) {
+      throw new TetherException(ErrorCode.INVALID_STATE, "the " + (primary.isClosed() ? "primary" : "companion")
+          + " kit of this pair is closed; its daemon is gone, and with it the link");
+    }
   }
 
   private static boolean connected(TetherTestKit kit) {

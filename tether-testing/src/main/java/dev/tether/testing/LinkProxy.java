@@ -26,6 +26,7 @@ final class LinkProxy implements AutoCloseable {
   private final Set<Socket> forwarded = ConcurrentHashMap.newKeySet();
   private final List<Socket> held = new ArrayList<>();
   private boolean dropped;
+  private int acceptedWhileDropped;
   private volatile boolean closed;
 
   LinkProxy(int targetPort) throws IOException {
@@ -45,10 +46,16 @@ final class LinkProxy implements AutoCloseable {
     return dropped;
   }
 
+  /** Connections the dialer opened since the last {@link #drop()} while the link was down (held ones). */
+  synchronized int acceptedWhileDropped() {
+    return acceptedWhileDropped;
+  }
+
   /** Cuts every forwarded connection and holds new ones until {@link #restore()}. */
   void drop() {
     synchronized (this) {
       dropped = true;
+      acceptedWhileDropped = 0;
     }
     for (Socket s : List.copyOf(forwarded)) {
       closeQuietly(s);
@@ -79,6 +86,7 @@ final class LinkProxy implements AutoCloseable {
       }
       synchronized (this) {
         if (dropped) {
+          acceptedWhileDropped++;
           held.removeIf(Socket::isClosed);
           held.add(in);
           continue;

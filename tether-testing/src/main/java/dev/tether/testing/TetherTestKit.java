@@ -44,9 +44,31 @@ import java.util.stream.Stream;
  * }
  * }</pre>
  *
+ * <p>Two kits can be paired ({@link #pair}) as a primary and a companion over real loopback TLS; counterpart apps
+ * then talk through that link, which the test can cut ({@link #dropLink()}) and restore ({@link #restoreLink()}).
+ * {@link #conditions} forces the power and network discretionary transfers wait for.
+ *
+ * <pre>{@code
+ * try (TetherTestKit phone = TetherTestKit.start(); TetherTestKit watch = TetherTestKit.start()) {
+ *   TetherTestKit.pair(phone, watch);
+ *   watch.app("com.example.weather").onTask(ConnectivityTask.class, task -> {
+ *     ConnectivitySession cx = watch.app("com.example.weather").tether().connectivity(recordingDelegate);
+ *     return cx.activate().thenCompose(state -> cx.drained());
+ *   });
+ *   try (Tether app = phone.connect("com.example.weather")) {
+ *     ConnectivitySession cx = app.connectivity(new ConnectivityDelegate() {});
+ *     cx.activate().join();
+ *     phone.dropLink();
+ *     cx.transferUserInfo(Map.of("temp", "21"));   // queued: the link is down
+ *     phone.restoreLink();                         // the watch app is launched with a ConnectivityTask and gets it
+ *   }
+ * }
+ * }</pre>
+ *
  * <p>Every operation returns once the daemon and the apps have finished what it caused (handlers whose futures
- * complete later excepted). Real transfers and connectivity still use real sockets; time-based behaviour follows the
- * virtual clock.
+ * complete later, and connectivity delegates, which run on each session's own thread, excepted). Real transfers and
+ * connectivity still use real sockets; time-based behaviour follows the virtual clock, except the links between
+ * paired kits (heartbeats, dialing), which run on real time.
  */
 public final class TetherTestKit implements AutoCloseable {
   /** Where a kit's clock starts unless told otherwise. */
@@ -62,6 +84,7 @@ public final class TetherTestKit implements AutoCloseable {
   private final DaemonClient admin;
   private final Map<String, TestApp> apps = new ConcurrentHashMap<>();
   private volatile KitPairing pairing;
+  private volatile boolean closed;
 
   private TetherTestKit(Instant start) throws IOException {
     this.home = Files.createTempDirectory("tether-kit");
@@ -248,7 +271,8 @@ public final class TetherTestKit implements AutoCloseable {
    * so a test awaits it). Meanwhile transfers queue on the sending side; messages fail with
    * {@link ErrorCode#NOT_REACHABLE}. Either kit of the pair may drop the link.
    *
-   * @throws TetherException {@link ErrorCode#DEVICE_NOT_PAIRED} when this kit is not paired
+   * @throws TetherException {@link ErrorCode#DEVICE_NOT_PAIRED} when this kit is not paired,
+   *     {@link ErrorCode#INVALID_STATE} when either kit of the pair is closed
    */
   public void dropLink() {
     paired("drop the link").drop();
@@ -259,7 +283,8 @@ public final class TetherTestKit implements AutoCloseable {
    * companion's dial, held while the link was down, goes through at once). Queued transfers then flow, in order and
    * exactly once, to the counterpart apps; a test awaits their delegates.
    *
-   * @throws TetherException {@link ErrorCode#DEVICE_NOT_PAIRED} when this kit is not paired
+   * @throws TetherException {@link ErrorCode#DEVICE_NOT_PAIRED} when this kit is not paired,
+   *     {@link ErrorCode#INVALID_STATE} when either kit of the pair is closed
    */
   public void restoreLink() {
     paired("restore the link").restore();
@@ -333,6 +358,14 @@ public final class TetherTestKit implements AutoCloseable {
     return admin;
   }
 
+  boolean isClosed() {
+    return closed;
+  }
+
+  KitPairing pairing() {
+    return pairing;
+  }
+
   void inHandler(Runnable r) {
     inHandlerGet(() -> {
       r.run();
@@ -350,8 +383,13 @@ public final class TetherTestKit implements AutoCloseable {
     }
   }
 
+  /** Stops the kit's daemon and removes its home; a paired kit's link goes with it. Closing again does nothing. */
   @Override
   public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     KitPairing paired = pairing;
     if (paired != null) {
       paired.close();

@@ -172,6 +172,21 @@ class PairedKitTest {
   }
 
   @Test
+  void aLongerDropHoldsTheDialWithoutBackOffAndRestoreRelinksAtOnce() {
+    try (TetherTestKit phone = TetherTestKit.start(); TetherTestKit watch = TetherTestKit.start()) {
+      TetherTestKit.pair(phone, watch);
+      phone.dropLink();
+      await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4)).until(() -> !phone.isLinkUp() && !watch.isLinkUp());
+      // the companion dialed once and waits in its handshake, rather than failing and backing off (up to 5 s)
+      assertThat(phone.pairing().proxy().acceptedWhileDropped()).isEqualTo(1);
+      long started = System.nanoTime();
+      phone.restoreLink();
+      assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(1500));
+      assertThat(watch.isLinkUp()).isTrue();
+    }
+  }
+
+  @Test
   void pairingAndLinkControlRefuseWhatTheyCannotDo() {
     try (TetherTestKit a = TetherTestKit.start(); TetherTestKit b = TetherTestKit.start(); TetherTestKit c = TetherTestKit.start()) {
       assertThatThrownBy(a::dropLink).isInstanceOfSatisfying(TetherException.class,
@@ -183,6 +198,10 @@ class PairedKitTest {
       assertThatThrownBy(() -> TetherTestKit.pair(c, b)).isInstanceOfSatisfying(TetherException.class,
           e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_STATE));
       assertThat(b.isLinkUp()).isTrue();
+      b.close();
+      assertThat(a.isLinkUp()).isFalse();
+      assertThatThrownBy(a::restoreLink).isInstanceOfSatisfying(TetherException.class,
+          e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_STATE));
     }
   }
 
