@@ -129,8 +129,8 @@ class PairedKitTest {
         ConnectivitySession sender = phoneApp.connectivity(onPhone);
         ConnectivitySession receiver = watchApp.connectivity(onWatch);
         sender.activate().get();
-        receiver.activate().get();
-        await().atMost(WAIT).until(() -> sender.isReachable() && receiver.isReachable());
+        receiver.complicationEnabled(true).activate().get();
+        await().atMost(WAIT).until(() -> sender.isReachable() && receiver.isReachable() && sender.isComplicationEnabled());
         sender.sendMessage(Map.of("hello", "watch")).get();
 
         phone.dropLink();
@@ -143,10 +143,11 @@ class PairedKitTest {
         for (int n = 1; n <= 3; n++) {
           sender.transferUserInfo(Map.of("n", "item " + n));
         }
+        sender.transferCurrentComplicationUserInfo(Map.of("complication", "21"));
         sender.transferFile(Files.writeString(dir.resolve("radar.txt"), "radar image"), Map.of("kind", "radar"));
         assertThat(sender.updateApplicationContext(Map.of("temp", "18"))).isTrue();
         assertThat(sender.updateApplicationContext(Map.of("temp", "21"))).isTrue();
-        assertThat(sender.outstandingUserInfoTransfers()).hasSize(3);
+        assertThat(sender.outstandingUserInfoTransfers()).hasSize(4);
         assertThat(onWatch.userInfos).isEmpty();
         assertThat(onWatch.contexts).isEmpty();
 
@@ -155,13 +156,15 @@ class PairedKitTest {
         Duration restoring = Duration.ofNanos(System.nanoTime() - started);
         assertThat(phone.isLinkUp()).isTrue();
         assertThat(restoring).as("restoring re-links at once, not after the dialer's back-off").isLessThan(Duration.ofSeconds(3));
-        await().atMost(WAIT).until(() -> sender.outstandingUserInfoTransfers().isEmpty() && onPhone.finished.size() == 3
+        await().atMost(WAIT).until(() -> sender.outstandingUserInfoTransfers().isEmpty() && onPhone.finished.size() == 4
             && sender.outstandingFileTransfers().isEmpty() && onWatch.files.size() == 1
-            && onWatch.userInfos.size() >= 3 && !onWatch.contexts.isEmpty());
+            && onWatch.userInfos.size() >= 4 && !onWatch.contexts.isEmpty());
         await().atMost(WAIT).until(() -> sender.isReachable() && receiver.isReachable());
         // every item acknowledged and the link still up: anything delivered twice would be here by now
         sender.sendMessage(Map.of("hello", "after")).get();
-        assertThat(onWatch.userInfos).containsExactly(Map.of("n", "item 1"), Map.of("n", "item 2"), Map.of("n", "item 3"));
+        // complication user info jumps the queue; the rest arrive in order, each once
+        assertThat(onWatch.userInfos).containsExactly(Map.of("complication", "21"), Map.of("n", "item 1"), Map.of("n", "item 2"),
+            Map.of("n", "item 3"));
         assertThat(onWatch.contexts).containsExactly(Map.of("temp", "21"));
         assertThat(onWatch.files).containsExactly("radar image {kind=radar}");
         assertThat(receiver.receivedApplicationContext()).isEqualTo(Map.of("temp", "21"));
