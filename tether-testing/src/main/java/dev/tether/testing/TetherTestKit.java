@@ -93,6 +93,8 @@ public final class TetherTestKit implements AutoCloseable {
     ObjectNode hello = Json.object();
     hello.put("kind", "cli");
     this.admin = DaemonClient.connect(home, ADMIN_APP_ID, hello, false);
+    // the same on every machine: a test on a laptop running on battery must not see discretionary transfers wait
+    forceConditions(PowerSource.EXTERNAL, NetworkType.UNMETERED);
     clock.settleWith(this::settle);
   }
 
@@ -302,24 +304,28 @@ public final class TetherTestKit implements AutoCloseable {
   /**
    * Forces the device conditions discretionary background transfers wait for, as {@code tether conditions --power
    * --network} does: they run only on {@link PowerSource#EXTERNAL} power and an {@link NetworkType#UNMETERED} network.
-   * A kit starts with what the machine reports. Returns once the transfer service has re-evaluated every transfer
-   * that waited for conditions (those that may run now have started), with how many still wait for conditions.
+   * A kit starts with external power and an unmetered network, whatever the machine reports. Returns once the
+   * transfer service has re-evaluated every transfer that waited for conditions (those that may run now have
+   * started), with how many still wait for conditions.
    */
   public int conditions(PowerSource power, NetworkType network) {
     java.util.Objects.requireNonNull(power, "power");
     java.util.Objects.requireNonNull(network, "network");
+    ObjectNode r = forceConditions(power, network);
+    settleUnlessInHandler();
+    return r.path("waitingForConditions").asInt();
+  }
+
+  private ObjectNode forceConditions(PowerSource power, NetworkType network) {
     ObjectNode b = Json.object();
     b.put("power", power.wire());
     b.put("network", network.wire());
     ObjectNode hello = Json.object();
     hello.put("kind", "cli");
-    ObjectNode r;
     // the daemon lets only the tether CLI override conditions, so the kit asks as the CLI does
     try (DaemonClient cli = DaemonClient.connect(home, CLI_APP_ID, hello, false)) {
-      r = cli.call("transfer.conditions", b);
+      return cli.call("transfer.conditions", b);
     }
-    settleUnlessInHandler();
-    return r.path("waitingForConditions").asInt();
   }
 
   /** The app's wakes and waiting tasks. */
