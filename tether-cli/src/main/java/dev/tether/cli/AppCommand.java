@@ -22,23 +22,23 @@ import picocli.CommandLine.Spec;
 public final class AppCommand {
   /** Budget options shared by {@code register} and {@code budget}. */
   static final class BudgetOptions {
-    @Option(names = "--allowance", converter = DurationConverter.class,
+    @Option(names = "--allowance", paramLabel = "D", converter = DurationConverter.class,
         description = "Time each wake gets before its tasks expire (e.g. 30s, 2m; default 30s).")
     Duration allowance;
 
-    @Option(names = "--wakes-per-hour", description = "Refresh and URL-session wakes per rolling hour"
+    @Option(names = "--wakes-per-hour", paramLabel = "N|default", description = "Refresh and URL-session wakes per rolling hour"
         + " (default: 4 with an active complication, else 1; 'default' resets).")
     String wakesPerHour;
 
-    @Option(names = "--complication", arity = "0..1", fallbackValue = "true",
+    @Option(names = "--complication", paramLabel = "true|false", arity = "0..1", fallbackValue = "true",
         description = "Whether the app has a complication on the active face (true|false).")
     Boolean complication;
 
-    @Option(names = "--daily-runtime", converter = DurationConverter.class,
+    @Option(names = "--daily-runtime", paramLabel = "D", converter = DurationConverter.class,
         description = "Background runtime per rolling day, overrun penalties included (default 15m).")
     Duration dailyRuntime;
 
-    @Option(names = "--url-session-spacing", converter = DurationConverter.class,
+    @Option(names = "--url-session-spacing", paramLabel = "D", converter = DurationConverter.class,
         description = "Minimum time between URL-session wakes (default 15m).")
     Duration urlSessionSpacing;
 

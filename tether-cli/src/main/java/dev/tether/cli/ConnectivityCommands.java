@@ -57,16 +57,16 @@ public final class ConnectivityCommands {
   static final class Listen implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--port", description = "Peer port to listen on (stored; default: the stored one, else an ephemeral one)")
+    @Option(names = "--port", paramLabel = "P", description = "Peer port to listen on (stored; default: the stored one, else an ephemeral one)")
     Integer port;
 
-    @Option(names = "--role", description = "This device's role: primary (default) or companion", defaultValue = "primary")
+    @Option(names = "--role", paramLabel = "primary|companion", description = "This device's role: primary (default) or companion", defaultValue = "primary")
     String role;
 
-    @Option(names = "--host", description = "Host name or address to print for the other device (default: this machine's first non-loopback IPv4 address)")
+    @Option(names = "--host", paramLabel = "H", description = "Host name or address to print for the other device (default: this machine's first non-loopback IPv4 address)")
     String host;
 
-    @Option(names = "--timeout", description = "Seconds to wait for the other device (default 600)", defaultValue = "600")
+    @Option(names = "--timeout", paramLabel = "S", description = "Seconds to wait for the other device (default 600)", defaultValue = "600")
     long timeout;
 
     @Override
@@ -192,7 +192,7 @@ public final class ConnectivityCommands {
   abstract static class SendPayload implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--app", required = true, description = "The app id to act as") String app;
+    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as") String app;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "JSON", description = "The payload as a JSON object") String json;
 
@@ -334,7 +334,7 @@ public final class ConnectivityCommands {
 
     @Command(name = "message", description = "Send a live message and print the reply (the counterpart must be reachable).")
     static final class Message extends SendPayload {
-      @Option(names = "--timeout", description = "Seconds to wait for the reply (default 30)", defaultValue = "30") long timeout;
+      @Option(names = "--timeout", paramLabel = "S", description = "Seconds to wait for the reply (default 30)", defaultValue = "30") long timeout;
 
       String what() {
         return "message";
@@ -373,7 +373,7 @@ public final class ConnectivityCommands {
   static final class SendFile implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--app", required = true, description = "The app id to act as") String app;
+    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as") String app;
 
     @Parameters(index = "0", paramLabel = "PATH") Path path;
 
@@ -402,7 +402,7 @@ public final class ConnectivityCommands {
   public static final class Outstanding implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--app", required = true, description = "The app id") String app;
+    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id") String app;
 
     @Option(names = "--json", description = "Print one JSON object.") boolean json;
 
@@ -440,13 +440,13 @@ public final class ConnectivityCommands {
   public static final class Receive implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--app", required = true, description = "The app id to act as") String app;
+    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as") String app;
 
     @Option(names = "--json", description = "Print deliveries as JSON lines (the default; kept for scripts)") boolean json;
 
-    @Option(names = "--count", description = "Exit after this many deliveries") Integer count;
+    @Option(names = "--count", paramLabel = "N", description = "Exit after this many deliveries") Integer count;
 
-    @Option(names = "--timeout", description = "Exit after this many seconds (status 0 with --count only if all arrived)") Long timeout;
+    @Option(names = "--timeout", paramLabel = "S", description = "Exit after this many seconds (status 0 with --count only if all arrived)") Long timeout;
 
     @Option(names = "--out", paramLabel = "FILE", description = "Append lines to FILE (exactly once per delivery id) instead of printing")
     Path outFile;

@@ -148,7 +148,7 @@ public final class DaemonCommand {
     @Option(names = "--print", description = "Print the unit instead of writing it.")
     boolean print;
 
-    @Option(names = "--unit-dir", description = "Where to write the unit (default: $XDG_CONFIG_HOME/systemd/user, else ~/.config/systemd/user).")
+    @Option(names = "--unit-dir", paramLabel = "DIR", description = "Where to write the unit (default: $XDG_CONFIG_HOME/systemd/user, else ~/.config/systemd/user).")
     Path unitDir;
 
     @Override

@@ -49,10 +49,10 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--keep", description = "Keep the temporary folder (homes, logs) for a look afterwards.")
   boolean keep;
 
-  @Option(names = "--work-dir", description = "Where to make the temporary folder (default: the system's temporary folder).")
+  @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to make the temporary folder (default: the system's temporary folder).")
   Path workDir;
 
-  @Option(names = "--timeout", description = "Seconds to allow for the whole demo (default 60).", defaultValue = "60")
+  @Option(names = "--timeout", paramLabel = "S", description = "Seconds to allow for the whole demo (default 60).", defaultValue = "60")
   long timeoutSeconds;
 
   private PrintWriter out;

@@ -38,7 +38,7 @@ public final class DownloadCommand implements Callable<Integer> {
   @Option(names = "--list", paramLabel = "LIST", description = "Download many: each line of LIST is 'URL FILE'.")
   Path list;
 
-  @Option(names = "--session", defaultValue = "cli", description = "The CLI's session identifier to use (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--session", paramLabel = "ID", defaultValue = "cli", description = "The CLI's session identifier to use (default: ${DEFAULT-VALUE}).")
   String session;
 
   @Option(names = "--detach", description = "Print the transfer id and return at once; tetherd finishes the download.")
@@ -47,14 +47,14 @@ public final class DownloadCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print JSON lines (started, progress, completed) instead of a progress bar.")
   boolean json;
 
-  @Option(names = "--connections", defaultValue = "6", description = "At most this many connections per host (1-64, default ${DEFAULT-VALUE}).")
+  @Option(names = "--connections", paramLabel = "N", defaultValue = "6", description = "At most this many connections per host (1-64, default ${DEFAULT-VALUE}).")
   int connections;
 
   @Option(names = "--not-before", paramLabel = "INSTANT", converter = InstantConverter.class,
       description = "Do not start before this ISO-8601 instant (e.g. 2026-11-22T18:00:00Z).")
   Instant notBefore;
 
-  @Option(names = "--description", description = "A free description shown by 'tether transfers'.")
+  @Option(names = "--description", paramLabel = "TEXT", description = "A free description shown by 'tether transfers'.")
   String description;
 
   @Option(names = "--allow-plain-http", description = "Allow plain http:// to hosts other than loopback.")

@@ -19,7 +19,7 @@ public final class TimelineCommand implements Callable<Integer> {
   @Parameters(index = "0", arity = "0..1", paramLabel = "ID", description = "Only this app.")
   String app;
 
-  @Option(names = "--limit", description = "At most this many wakes (default 100).")
+  @Option(names = "--limit", paramLabel = "N", description = "At most this many wakes (default 100).")
   Integer limit;
 
   @Option(names = "--json", description = "Print one JSON object.")

@@ -26,10 +26,10 @@ public final class UploadCommand implements Callable<Integer> {
   @Parameters(index = "1", paramLabel = "URL", description = "Where to send it.")
   String url;
 
-  @Option(names = "--method", defaultValue = "PUT", description = "PUT or POST (default ${DEFAULT-VALUE}).")
+  @Option(names = "--method", paramLabel = "PUT|POST", defaultValue = "PUT", description = "PUT or POST (default ${DEFAULT-VALUE}).")
   String method;
 
-  @Option(names = "--session", defaultValue = "cli", description = "The CLI's session identifier to use (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--session", paramLabel = "ID", defaultValue = "cli", description = "The CLI's session identifier to use (default: ${DEFAULT-VALUE}).")
   String session;
 
   @Option(names = "--detach", description = "Print the transfer id and return at once.")
