@@ -93,8 +93,8 @@ public final class DownloadCommand implements Callable<Integer> {
       }
       bodies.add(body(url, output));
     }
-    SessionConfiguration config = SessionConfiguration.background(session).maxConnectionsPerHost(connections)
-        .allowsPlainHttp(allowPlainHttp).sendsLaunchEvents(false).build();
+    SessionConfiguration config = TransferRunner.session(() -> SessionConfiguration.background(session)
+        .maxConnectionsPerHost(connections).allowsPlainHttp(allowPlainHttp).sendsLaunchEvents(false).build());
     try (DaemonClient client = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
       return new TransferRunner(spec.commandLine().getOut(), spec.commandLine().getErr(), json)
           .run(client, config, "transfer.download", bodies, detach);

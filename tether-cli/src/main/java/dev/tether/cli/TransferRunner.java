@@ -59,6 +59,18 @@ final class TransferRunner {
         + " transfers go on when it runs again: see 'tether transfers'");
   }
 
+  /**
+   * The session configuration the options describe; a value the builder refuses (such as an empty {@code --session})
+   * is bad input, {@code INVALID_PARAMETER}, not a failure of the command.
+   */
+  static SessionConfiguration session(java.util.function.Supplier<SessionConfiguration> build) {
+    try {
+      return build.get();
+    } catch (IllegalArgumentException e) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "--session: " + e.getMessage());
+    }
+  }
+
   /** Runs the transfers described by {@code bodies} ({@code op} is transfer.download or transfer.upload). */
   int run(DaemonClient client, SessionConfiguration config, String op, List<ObjectNode> bodies, boolean detach) {
     UrlSessionDelegate delegate = new UrlSessionDelegate() {

@@ -47,7 +47,8 @@ public final class UploadCommand implements Callable<Integer> {
     b.put("url", url);
     b.put("file", file.toAbsolutePath().normalize().toString());
     b.put("method", method);
-    SessionConfiguration config = SessionConfiguration.background(session).allowsPlainHttp(allowPlainHttp).sendsLaunchEvents(false).build();
+    SessionConfiguration config = TransferRunner.session(() -> SessionConfiguration.background(session)
+        .allowsPlainHttp(allowPlainHttp).sendsLaunchEvents(false).build());
     try (DaemonClient client = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
       return new TransferRunner(spec.commandLine().getOut(), spec.commandLine().getErr(), json)
           .run(client, config, "transfer.upload", List.of(b), detach);

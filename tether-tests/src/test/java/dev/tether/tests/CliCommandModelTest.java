@@ -215,6 +215,8 @@ class CliCommandModelTest {
             "not valid JSON: Unexpected character"),
         new Case(List.of("download", "http://127.0.0.1/x", "-o", "x", "--connections", "0"), 4,
             "--connections is 1 to 64, not 0 [INVALID_PARAMETER]"),
+        new Case(List.of("upload", tmp.resolve("a-file").toString(), "http://127.0.0.1/x", "--session", ""), 4,
+            "--session: a session identifier has 1 to 256 characters, not '' [INVALID_PARAMETER]"),
         new Case(List.of("timeline", "--limit", "0"), 4, "--limit is at least 1, not 0 [INVALID_PARAMETER]"),
         new Case(List.of("receive", "--app", "com.x", "--out", missing.resolve("x").toString(), "--timeout", "1"), 4,
             "(--out): its folder " + missing + " does not exist"),
