@@ -37,6 +37,11 @@ public final class TetherCommand {
   Path home;
 
   public Path home() {
+    if (home != null && home.toString().isBlank()) {
+      // an empty --home (say "$H" with H unset) would be the current folder: a home nobody meant to create there
+      throw new dev.tether.TetherException(dev.tether.ErrorCode.INVALID_PARAMETER,
+          "--home is empty: give tetherd's home folder, or leave --home out for the default");
+    }
     return TetherPaths.resolveHome(home);
   }
 

@@ -229,6 +229,13 @@ class CliCommandModelTest {
       assertOneLineError(r, c.exit());
       assertThat(r.err()).as(r.toString()).contains(c.says()).doesNotContain(" -cp ");
     }
+    // an empty --home ("$H" with H unset) is not the current folder (commands that would start tetherd are left out:
+    // without the fix they would start one here)
+    for (List<String> line : List.of(List.of("daemon", "status"), List.of("daemon", "install", "--print"))) {
+      Cli.Result r = inProcess(Stream.concat(Stream.of("--home", ""), line.stream()).toArray(String[]::new));
+      assertOneLineError(r, 4);
+      assertThat(r.err()).contains("--home is empty");
+    }
   }
 
   @Test
