@@ -20,7 +20,7 @@ public final class TetherCommand {
       ConnectivityCommands.Send.class, ConnectivityCommands.Receive.class, ConnectivityCommands.Outstanding.class,
       RelayCommand.class,
       DownloadCommand.class, UploadCommand.class, TransfersCommand.class, CancelCommand.class, ConditionsCommand.class,
-      picocli.CommandLine.HelpCommand.class);
+      HelpCommand.class);
 
   /**
    * The names of {@link #SUBCOMMANDS}, in the same order (each its {@code @Command} name): finding the command a line

@@ -154,6 +154,14 @@ class CliCommandModelTest {
   }
 
   @Test
+  void helpNamesNestedCommandsInFull() {
+    // picocli's help command read only the first name: 'tether help daemon status' showed the help of daemon
+    Cli.Result nested = inProcess("help", "daemon", "status");
+    assertThat(nested.exitCode()).as(nested.toString()).isZero();
+    assertThat(nested.out()).startsWith("Usage: tether daemon status [-h] [--json]");
+  }
+
+  @Test
   void theFirstDescriptionLineOfEveryCommandIsAWholeShortSentence() {
     List<CommandSpec> specs = new ArrayList<>();
     specs.add(Main.commandLine().getCommandSpec());
@@ -191,7 +199,8 @@ class CliCommandModelTest {
         new Case(List.of("download", "http://127.0.0.1/x"), "give the file to write: -o FILE", "tether download"),
         new Case(List.of("download", "--list", "l", "http://127.0.0.1/x"), "not both", "tether download"),
         new Case(List.of("send", "userinfo", "--app", "com.x"), "give the payload as JSON", "tether send userinfo"),
-        new Case(List.of("help", "nosuch"), "unknown subcommand 'nosuch'", "tether"));
+        new Case(List.of("help", "nosuch"), "unknown command 'nosuch'", "tether"),
+        new Case(List.of("help", "daemon", "stats"), "unknown command 'stats'", "tether daemon"));
     for (Case c : cases) {
       Cli.Result r = inProcess(args(home, c.args().toArray(String[]::new)));
       assertOneLineError(r, 2);
