@@ -485,6 +485,7 @@ public final class ConnectivityCommands {
       long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.SECONDS.toNanos(timeout);
       boolean background = "1".equals(System.getenv(dev.tether.protocol.Protocol.ENV_LAUNCHED_IN_BACKGROUND));
       boolean connectedOnce = false;
+      boolean toldWaiting = false;
       while (System.nanoTime() < deadline && done.getCount() > 0) {
         Tether t;
         try {
@@ -493,6 +494,13 @@ public final class ConnectivityCommands {
         } catch (TetherException e) {
           if (e.code() != ErrorCode.DAEMON_UNAVAILABLE) {
             throw e;
+          }
+          if (!toldWaiting && !background) {
+            // it waits for tetherd (managed elsewhere, or restarting): say so once rather than hang in silence
+            toldWaiting = true;
+            spec.commandLine().getErr().println("tether: " + e.getMessage() + "; waiting for it"
+                + (timeout == null ? "" : " (at most " + timeout + " s)"));
+            spec.commandLine().getErr().flush();
           }
           Thread.sleep(200);
           continue;
@@ -608,6 +616,11 @@ public final class ConnectivityCommands {
       }
       if (sink != null) {
         sink.close();
+      }
+      if (!connectedOnce && !background) {
+        throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "tetherd for home " + root(spec).home()
+            + " did not come up within " + timeout + " s (--timeout); start it with 'tether --home " + root(spec).home()
+            + " daemon start'");
       }
       if (count != null && received.get() < count && !background) {
         spec.commandLine().getErr().println("tether: received " + received.get() + " of " + count

@@ -287,6 +287,13 @@ class CliCommandModelTest {
     assertThat(noHome.err()).contains("cannot start tetherd: its home " + unusable + " cannot be created")
         .contains("choose another home").doesNotContain(" -cp ");
 
+    // receive waits for a tetherd managed elsewhere: it says so at once, and fails if none came up in time
+    Cli.Result waiting = Cli.run(tmp.resolve("managed"), Map.of("TETHER_NO_AUTOSTART", "1"),
+        "receive", "--app", "com.example.receiver", "--timeout", "1");
+    assertThat(waiting.exitCode()).as(waiting.toString()).isEqualTo(3);
+    assertThat(waiting.err().lines().toList()).as(waiting.toString()).hasSize(2);
+    assertThat(waiting.err()).contains("waiting for it (at most 1 s)").contains("did not come up within 1 s (--timeout)");
+
     // a tetherd command that exits at once
     Path home = tmp.resolve("home");
     long t0 = System.nanoTime();
