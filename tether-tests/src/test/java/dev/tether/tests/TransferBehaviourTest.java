@@ -19,6 +19,7 @@ import dev.tether.tests.support.DaemonProcess;
 import dev.tether.tests.support.GeneratedContent;
 import dev.tether.tests.support.RecordingDelegate;
 import dev.tether.tests.support.TestHttpServer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -93,6 +94,30 @@ class TransferBehaviourTest {
     await().atMost(Duration.ofSeconds(10)).until(() -> d.calls("eventsFinished").size() == 1);
     assertThat(d.calls()).extracting(RecordingDelegate.Call::type).filteredOn(s -> !s.equals("progress"))
         .containsExactly("downloadFinished", "completed", "eventsFinished");
+  }
+
+  @Test
+  void aServerErrorThatCannotGoAwayEndsTheTransferAtOnceAndOneThatCanIsRetried() throws Exception {
+    server.file("/501.bin", MIB, 41).fault(new TestHttpServer.Answer(501, "Not Implemented"));
+    TestHttpServer.Resource flaky = server.file("/502.bin", MIB, 42).fault(new TestHttpServer.Answer(502, "Bad Gateway"));
+    Path file = tmp.resolve("upload-501.bin");
+    Files.write(file, new byte[64 * 1024]);
+    server.upload("/up-501").fault(new TestHttpServer.Answer(501, "Not Implemented"));
+    RecordingDelegate d = new RecordingDelegate();
+    UrlSession s = open(d, config());
+    DownloadTransfer notImplemented = s.download(server.url("/501.bin")).start();
+    DownloadTransfer badGateway = s.download(server.url("/502.bin")).start();
+    long upload = s.upload(file, server.url("/up-501")).start().id();
+    Optional<TransferError> e = done(d, notImplemented.id());
+    assertThat(e).get().extracting(TransferError::code).isEqualTo(ErrorCode.HTTP_ERROR);
+    assertThat(e.get().message()).contains("501");
+    assertThat(server.requests("/501.bin")).hasSize(1);
+    Optional<TransferError> up = done(d, upload);
+    assertThat(up.map(TransferError::message).orElse("")).as("upload answered 501: " + up).contains("501");
+    assertThat(server.requests("/up-501")).hasSize(1);
+    assertThat(done(d, badGateway.id())).isEmpty();
+    assertThat(d.sha256(badGateway.id())).isEqualTo(flaky.content().sha256());
+    assertThat(server.requests("/502.bin")).hasSize(2);
   }
 
   @Test

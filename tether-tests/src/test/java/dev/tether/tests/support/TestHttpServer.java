@@ -53,6 +53,9 @@ public final class TestHttpServer implements AutoCloseable {
   /** Answer 503 with {@code Retry-After: seconds}. */
   public record Unavailable(int retryAfterSeconds) implements Fault {}
 
+  /** Answers one request with this status and an empty body (no Retry-After). */
+  public record Answer(int status, String reason) implements Fault {}
+
   /** Send (or read) this many body bytes, then reset the connection. */
   public record ResetAfter(long bytes) implements Fault {}
 
@@ -354,6 +357,10 @@ public final class TestHttpServer implements AutoCloseable {
       write(out, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " + u.retryAfterSeconds() + "\r\nContent-Length: 0\r\n\r\n");
       return true;
     }
+    if (f instanceof Answer a) {
+      write(out, "HTTP/1.1 " + a.status() + " " + a.reason() + "\r\nContent-Length: 0\r\n\r\n");
+      return true;
+    }
     if (f instanceof Garbage) {
       write(out, "THIS IS NOT HTTP AT ALL\r\n\u0000\u0001\u0002 garbage\r\n\r\n");
       return false;
@@ -451,6 +458,11 @@ public final class TestHttpServer implements AutoCloseable {
     if (f instanceof Unavailable u) {
       requests.add(new Request(method, path, headers, 0, null, false));
       write(out, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: " + u.retryAfterSeconds() + "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return false;
+    }
+    if (f instanceof Answer a) {
+      requests.add(new Request(method, path, headers, 0, null, false));
+      write(out, "HTTP/1.1 " + a.status() + " " + a.reason() + "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return false;
     }
     MessageDigest md;

@@ -516,7 +516,7 @@ final class HttpAttempt {
     try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(head), head, null)) {
       discard(resp);
       int code = resp.getCode();
-      if (code == 401 || code == 407 || code == 408 || code == 429 || code >= 500) {
+      if (code == 401 || code == 407 || retryable(code)) {
         return classify(resp, code);
       }
       offset = structuredInteger(resp, "Upload-Offset");
@@ -658,10 +658,21 @@ final class HttpAttempt {
       }
       return new Challenge(code, scheme, realm, code == 407);
     }
-    if (code == 408 || code == 429 || code >= 500) {
+    if (retryable(code)) {
       return new Retry(retryAfter(resp), "the server answered " + code + " " + resp.getReasonPhrase(), false);
     }
     return null;
+  }
+
+  /**
+   * Answers that may go away by themselves and are tried again (until the resource timeout): request timeout, too
+   * many requests, and server errors except those that say the request itself can never work there (501 Not
+   * Implemented, 505 HTTP Version Not Supported, 506 Variant Also Negotiates, 508 Loop Detected, 510 Not Extended),
+   * which end the transfer at once like a 4xx.
+   */
+  static boolean retryable(int code) {
+    return code == 408 || code == 429
+        || code >= 500 && code != 501 && code != 505 && code != 506 && code != 508 && code != 510;
   }
 
   static Duration retryAfter(ClassicHttpResponse resp) {
