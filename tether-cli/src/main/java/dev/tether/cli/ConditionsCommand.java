@@ -9,8 +9,9 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code tether conditions}: shows or overrides what discretionary transfers wait for. */
-@Command(name = "conditions", description = {"Show or override the power and network conditions discretionary transfers wait for.",
+/** {@code tether conditions}: shows or overrides the power and network transfers wait for. */
+@Command(name = "conditions", description = {"Show or override the power and network conditions transfers wait for:",
+    "discretionary ones need external power and an unmetered network; every transfer to a non-loopback host needs a network.",
     "Overrides are stored; 'auto' reads the system again."})
 public final class ConditionsCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -18,7 +19,8 @@ public final class ConditionsCommand implements Callable<Integer> {
   @Option(names = "--power", paramLabel = "external|battery|auto", description = "Override the power source.")
   String power;
 
-  @Option(names = "--network", paramLabel = "unmetered|metered|auto", description = "Override whether the network is metered.")
+  @Option(names = "--network", paramLabel = "unmetered|metered|none|auto",
+      description = "Override the network: metered or not, or none (transfers to non-loopback hosts wait for a network).")
   String network;
 
   @Option(names = "--json", description = "Print one JSON object.")
@@ -45,6 +47,9 @@ public final class ConditionsCommand implements Callable<Integer> {
       out.println("network: " + r.path("network").asText() + " (" + setting(r.path("networkSetting").asText()) + ")");
       out.println("discretionary transfers " + (r.path("discretionaryMayRun").asBoolean() ? "may run" : "wait")
           + "; " + r.path("waitingForConditions").asInt() + " waiting for conditions");
+      if (r.path("network").asText().equals("none") || r.path("waitingForNetwork").asInt() > 0) {
+        out.println("no network: transfers to non-loopback hosts wait; " + r.path("waitingForNetwork").asInt() + " waiting for a network");
+      }
     }
     return 0;
   }

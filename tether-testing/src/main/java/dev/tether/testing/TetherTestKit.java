@@ -302,18 +302,19 @@ public final class TetherTestKit implements AutoCloseable {
   }
 
   /**
-   * Forces the device conditions discretionary background transfers wait for, as {@code tether conditions --power
-   * --network} does: they run only on {@link PowerSource#EXTERNAL} power and an {@link NetworkType#UNMETERED} network.
+   * Forces the device conditions background transfers wait for, as {@code tether conditions --power --network} does:
+   * discretionary ones run only on {@link PowerSource#EXTERNAL} power and an {@link NetworkType#UNMETERED} network, and
+   * with {@link NetworkType#NONE} every transfer to a non-loopback host waits for a network (loopback ones still run).
    * A kit starts with external power and an unmetered network, whatever the machine reports. Returns once the
-   * transfer service has re-evaluated every transfer that waited for conditions (those that may run now have
-   * started), with how many still wait for conditions.
+   * transfer service has re-evaluated every transfer that waited (those that may run now have started), with how many
+   * still wait for conditions or for a network.
    */
   public int conditions(PowerSource power, NetworkType network) {
     java.util.Objects.requireNonNull(power, "power");
     java.util.Objects.requireNonNull(network, "network");
     ObjectNode r = forceConditions(power, network);
     settleUnlessInHandler();
-    return r.path("waitingForConditions").asInt();
+    return r.path("waitingForConditions").asInt() + r.path("waitingForNetwork").asInt();
   }
 
   private ObjectNode forceConditions(PowerSource power, NetworkType network) {

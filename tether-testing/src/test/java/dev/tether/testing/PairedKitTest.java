@@ -256,4 +256,47 @@ class PairedKitTest {
       server.stop(0);
     }
   }
+
+  @Test
+  void withNoNetworkARemoteDownloadAndADiscretionaryOneWaitWhileALoopbackOneRuns() throws Exception {
+    AtomicInteger requests = new AtomicInteger();
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/forecast.json", exchange -> {
+      requests.incrementAndGet();
+      byte[] body = "{\"temp\":19}".getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(body);
+      }
+    });
+    server.start();
+    try (TetherTestKit kit = TetherTestKit.start(); Tether app = kit.connect(APP)) {
+      List<String> completed = new CopyOnWriteArrayList<>();
+      UrlSessionDelegate delegate = new UrlSessionDelegate() {
+        @Override
+        public void transferCompleted(Transfer transfer, Optional<TransferError> error) {
+          completed.add(transfer.id() + ":" + error.map(e -> e.code().name()).orElse("ok"));
+        }
+      };
+      UrlSession plain = app.urlSession(SessionConfiguration.background("plain").build(), delegate);
+      UrlSession discretionary = app.urlSession(SessionConfiguration.background("later").discretionary(true).build(), delegate);
+      URI local = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/forecast.json");
+      assertThat(kit.conditions(PowerSource.EXTERNAL, NetworkType.NONE)).isZero();
+      // TEST-NET-2: a host no request could reach; without a network none is even tried
+      DownloadTransfer far = plain.download(URI.create("https://198.51.100.7/forecast.json")).start();
+      await().atMost(WAIT).until(() -> kit.conditions(PowerSource.EXTERNAL, NetworkType.NONE) == 1);
+      DownloadTransfer near = plain.download(local).start();
+      await().atMost(WAIT).until(() -> completed.contains(near.id() + ":ok"));
+      DownloadTransfer later = discretionary.download(local).start();
+      await().atMost(WAIT).until(() -> kit.conditions(PowerSource.EXTERNAL, NetworkType.NONE) == 2);
+      assertThat(requests).hasValue(1);
+      far.cancel();
+      assertThat(kit.conditions(PowerSource.EXTERNAL, NetworkType.UNMETERED)).isZero();
+      await().atMost(WAIT).until(() -> completed.contains(later.id() + ":ok"));
+      assertThat(completed).containsExactlyInAnyOrder(near.id() + ":ok", far.id() + ":CANCELLED", later.id() + ":ok");
+      assertThat(requests).hasValue(2);
+    } finally {
+      server.stop(0);
+    }
+  }
 }

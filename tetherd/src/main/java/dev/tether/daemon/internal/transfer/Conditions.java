@@ -8,22 +8,35 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The device conditions discretionary transfers wait for: external power and an unmetered network. Read from what
- * Linux exposes ({@code /sys/class/power_supply}, NetworkManager's metered flag through {@code nmcli} when it is
- * installed) unless {@code tether conditions} overrides them.
+ * The device conditions transfers wait for: a network at all (every transfer to a non-loopback host), and external
+ * power and an unmetered network (discretionary transfers). Read from what Linux exposes ({@code /sys/class/power_supply},
+ * NetworkManager's state and metered flag through {@code nmcli} when it is installed, else the default routes in
+ * {@code /proc/net/route} and {@code /proc/net/ipv6_route}) unless {@code tether conditions} overrides them.
  */
 final class Conditions {
   /** The override values {@code tether conditions} stores; {@code auto} means "read the system". */
   static final String AUTO = "auto";
 
+  /** The network value meaning "no network at all". */
+  static final String NONE = "none";
+  /** How long a system reading of whether the device is online is reused. */
+  static final long ONLINE_CACHE_NANOS = TimeUnit.SECONDS.toNanos(5);
+
   private final Path powerSupplies;
+  private final Path procNet;
+  private final Path sysNet;
   private volatile String powerOverride = AUTO;
   private volatile String networkOverride = AUTO;
   private volatile long meteredCheckedAt;
   private volatile boolean meteredCached;
+  private volatile long onlineCheckedAt;
+  private volatile boolean onlineCached;
 
-  Conditions(Path powerSupplies) {
+  /** {@code /sys/class/power_supply}, {@code /proc/net} and {@code /sys/class/net} on a real device. */
+  Conditions(Path powerSupplies, Path procNet, Path sysNet) {
     this.powerSupplies = powerSupplies;
+    this.procNet = procNet;
+    this.sysNet = sysNet;
   }
 
   void overrides(String power, String network) {
@@ -47,14 +60,26 @@ final class Conditions {
     return systemOnExternalPower() ? "external" : "battery";
   }
 
-  /** {@code unmetered} or {@code metered}. */
+  /** {@code unmetered}, {@code metered} or {@code none}. */
   String network() {
     if (!AUTO.equals(networkOverride)) {
       return networkOverride;
     }
+    if (!systemOnline(false)) {
+      return NONE;
+    }
     return systemNetworkMetered() ? "metered" : "unmetered";
   }
 
+  /** Whether the device has a network; {@code fresh} reads the system again instead of a reading up to 5 s old. */
+  boolean online(boolean fresh) {
+    if (!AUTO.equals(networkOverride)) {
+      return !NONE.equals(networkOverride);
+    }
+    return systemOnline(fresh);
+  }
+
+  /** External power and an unmetered network ({@code none} is not). */
   boolean goodForDiscretionary() {
     return "external".equals(power()) && "unmetered".equals(network());
   }
@@ -87,6 +112,106 @@ final class Conditions {
     } catch (IOException e) {
       return "";
     }
+  }
+
+  /**
+   * NetworkManager's overall state ({@code nmcli -t -f STATE general}: {@code connected*} is online, {@code
+   * disconnected}, {@code asleep}, {@code connecting} and the like are not) when it runs; else whether a non-loopback
+   * interface that is up carries a default route. Cached for 5 s.
+   */
+  private synchronized boolean systemOnline(boolean fresh) {
+    long now = System.nanoTime();
+    if (!fresh && onlineCheckedAt != 0 && now - onlineCheckedAt < ONLINE_CACHE_NANOS) {
+      return onlineCached;
+    }
+    Boolean nm = networkManagerOnline();
+    boolean online = nm != null ? nm : routedInterfaceUp();
+    onlineCached = online;
+    onlineCheckedAt = System.nanoTime();
+    return online;
+  }
+
+  /** NetworkManager's answer, or null when it is not installed or not running. */
+  private static Boolean networkManagerOnline() {
+    try {
+      Process p = new ProcessBuilder("nmcli", "-t", "-f", "STATE", "general").redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+      if (!p.waitFor(5, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return null;
+      }
+      if (p.exitValue() != 0 || out.isEmpty() || out.startsWith("Error")) {
+        return null;
+      }
+      return out.startsWith("connected");
+    } catch (IOException e) {
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    }
+  }
+
+  /**
+   * Whether {@code /proc/net/route} or {@code /proc/net/ipv6_route} holds a default route through a non-loopback
+   * interface that is up; true when neither can be read (not Linux: never hold transfers back on a guess).
+   */
+  boolean routedInterfaceUp() {
+    Path v4 = procNet.resolve("route");
+    Path v6 = procNet.resolve("ipv6_route");
+    if (!Files.isReadable(v4) && !Files.isReadable(v6)) {
+      return true;
+    }
+    try {
+      if (Files.isReadable(v4)) {
+        for (String line : Files.readAllLines(v4, StandardCharsets.US_ASCII)) {
+          String[] f = line.trim().split("\\s+");
+          // Iface Destination Gateway Flags ... Mask: a default route has destination and mask 0 and RTF_UP
+          if (f.length >= 8 && f[1].equals("00000000") && f[7].equals("00000000") && (parseHex(f[3]) & 1) != 0
+              && interfaceUp(f[0])) {
+            return true;
+          }
+        }
+      }
+      if (Files.isReadable(v6)) {
+        for (String line : Files.readAllLines(v6, StandardCharsets.US_ASCII)) {
+          String[] f = line.trim().split("\\s+");
+          // dest prefix src prefix nexthop metric refcnt use flags iface: ::/0, RTF_UP, not RTF_REJECT (0x200)
+          if (f.length >= 10 && f[0].matches("0{32}") && f[1].equals("00") && (parseHex(f[8]) & 1) != 0
+              && (parseHex(f[8]) & 0x200) == 0 && interfaceUp(f[9])) {
+            return true;
+          }
+        }
+      }
+    } catch (IOException e) {
+      return true;
+    }
+    return false;
+  }
+
+  private static long parseHex(String s) {
+    try {
+      return Long.parseLong(s, 16);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /** Not loopback, and administratively up ({@code IFF_UP}) and not reported down. */
+  private boolean interfaceUp(String iface) {
+    if (iface.equals("lo") || iface.contains("/") || iface.contains("..")) {
+      return false;
+    }
+    Path dev = sysNet.resolve(iface);
+    String flags = read(dev.resolve("flags"));
+    if (flags.startsWith("0x") && (parseHex(flags.substring(2)) & 0x8) != 0) {
+      return false; // IFF_LOOPBACK
+    }
+    if (flags.startsWith("0x") && (parseHex(flags.substring(2)) & 0x1) == 0) {
+      return false;
+    }
+    String oper = read(dev.resolve("operstate"));
+    return !oper.equals("down") && !oper.equals("lowerlayerdown") && !oper.equals("notpresent");
   }
 
   /** NetworkManager's metered flag of any connected device; cached for 30 s; false when nmcli is absent. */

@@ -105,6 +105,7 @@ record TransferRow(long id, String appId, String session, String kind, String ur
     if (waitingFor != null) {
       o.put("waitingFor", waitingFor);
     }
+    o.put("attempts", attempts);
     return o;
   }
 }

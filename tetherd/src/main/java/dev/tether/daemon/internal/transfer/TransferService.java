@@ -77,6 +77,14 @@ public final class TransferService implements DaemonService {
   static final String CLI_APP_ID = "dev.tether.cli";
   static final long PROGRESS_INTERVAL_MS = 250;
   private static final long SMALL_BODY = 4L << 20;
+  /**
+   * Test-only JVM system property of tetherd: comma-separated host names (as written in URLs) that tetherd treats as
+   * remote hosts, which need a network, although they resolve to loopback. End-to-end tests use it to exercise "no
+   * network" against a loopback test server; it has no other use.
+   */
+  static final String REMOTE_HOSTS_PROPERTY = "tetherd.testing.remoteHosts";
+  /** How often whether the device is online is checked again while a transfer waits for, or runs over, a network. */
+  private static final Duration NETWORK_RECHECK = Duration.ofSeconds(5);
   private static final Duration RESUME_FILE_TTL = Duration.ofDays(7);
   /** Completed transfers whose events were all acknowledged stay listed this long, then are forgotten. */
   static final Duration COMPLETED_TTL = Duration.ofHours(24);
@@ -126,7 +134,14 @@ public final class TransferService implements DaemonService {
   private ExecutorService control;
   private ExecutorService flusher;
   private java.util.concurrent.ScheduledExecutorService progressTimer;
-  private final Conditions conditions = new Conditions(Path.of("/sys/class/power_supply"));
+  private final Conditions conditions = new Conditions(Path.of("/sys/class/power_supply"), Path.of("/proc/net"),
+      Path.of("/sys/class/net"));
+  /** Test-only: host names tetherd treats as needing a network although they are loopback (see {@link #REMOTE_HOSTS_PROPERTY}). */
+  private final Set<String> treatedAsRemote = remoteHosts(System.getProperty(REMOTE_HOSTS_PROPERTY, ""));
+  /** Transfers to non-loopback hosts that wait because the device has no network. */
+  private final Set<Long> waitingNetwork = ConcurrentHashMap.newKeySet();
+  /** Set while a network re-check timer is armed. */
+  private final java.util.concurrent.atomic.AtomicBoolean networkWatch = new java.util.concurrent.atomic.AtomicBoolean();
   private final StatementCache statements = new StatementCache();
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
   private final Map<Long, TetherClock.Timer> timers = new ConcurrentHashMap<>();
@@ -630,6 +645,7 @@ public final class TransferService implements DaemonService {
           }
           cancelTimer(r.id());
           waitingConditions.remove(r.id());
+          waitingNetwork.remove(r.id());
           return snapshot(load(r.id()));
         }, control);
   }
@@ -673,6 +689,7 @@ public final class TransferService implements DaemonService {
       Running run = running.get(id);
       cancelTimer(id);
       waitingConditions.remove(id);
+      waitingNetwork.remove(id);
       CompletableFuture<Void> stopped = CompletableFuture.completedFuture(null);
       if (run != null) {
         run.attempt.stop();
@@ -828,8 +845,8 @@ public final class TransferService implements DaemonService {
     if (power != null && !List.of("external", "battery", "auto").contains(power)) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "power is external, battery or auto, not " + power);
     }
-    if (network != null && !List.of("unmetered", "metered", "auto").contains(network)) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "network is unmetered, metered or auto, not " + network);
+    if (network != null && !List.of("unmetered", "metered", Conditions.NONE, "auto").contains(network)) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "network is unmetered, metered, none or auto, not " + network);
     }
     return store.write(c -> {
       if (power != null) {
@@ -841,6 +858,7 @@ public final class TransferService implements DaemonService {
       return null;
     }).thenApplyAsync(v -> {
       conditions.overrides(power != null ? power : conditions.powerOverride(), network != null ? network : conditions.networkOverride());
+      networkCheck(conditions.online(true));
       for (long id : List.copyOf(waitingConditions)) {
         schedule(id);
       }
@@ -851,6 +869,7 @@ public final class TransferService implements DaemonService {
       o.put("networkSetting", conditions.networkOverride());
       o.put("discretionaryMayRun", conditions.goodForDiscretionary());
       o.put("waitingForConditions", waitingConditions.size());
+      o.put("waitingForNetwork", waitingNetwork.size());
       return o;
     }, control);
   }
@@ -901,6 +920,105 @@ public final class TransferService implements DaemonService {
     });
   }
 
+  // ---------------------------------------------------------------------------------------------------- network
+
+  private static Set<String> remoteHosts(String property) {
+    Set<String> out = new java.util.HashSet<>();
+    for (String h : property.split(",")) {
+      if (!h.isBlank()) {
+        out.add(h.trim().toLowerCase(java.util.Locale.ROOT));
+      }
+    }
+    if (!out.isEmpty()) {
+      log.warn("test-only {} is set: treating {} as remote hosts that need a network", REMOTE_HOSTS_PROPERTY, out);
+    }
+    return Set.copyOf(out);
+  }
+
+  /** Whether a transfer to {@code url} needs a network: every host but this machine's loopback. */
+  private boolean needsNetwork(String url) {
+    String host = URI.create(url).getHost();
+    if (host != null && treatedAsRemote.contains(host.toLowerCase(java.util.Locale.ROOT))) {
+      return true;
+    }
+    return host == null || !HttpAttempt.isLoopback(host);
+  }
+
+  /** Arms one re-check of the network {@link #NETWORK_RECHECK} from now, unless one is armed already. */
+  private void watchNetwork() {
+    if (closed || !networkWatch.compareAndSet(false, true)) {
+      return;
+    }
+    clock.schedule(clock.now().plus(NETWORK_RECHECK), () -> {
+      networkWatch.set(false);
+      if (closed) {
+        return;
+      }
+      try {
+        control.execute(this::networkTick);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // the daemon is stopping
+      }
+    });
+  }
+
+  /** Reads the network again while a transfer waits for one or runs over one; keeps watching while that lasts. */
+  private void networkTick() {
+    if (closed || (waitingNetwork.isEmpty() && !remoteRunning())) {
+      return;
+    }
+    networkCheck(conditions.online(true));
+    if (!waitingNetwork.isEmpty() || remoteRunning()) {
+      watchNetwork();
+    }
+  }
+
+  private boolean remoteRunning() {
+    for (Running run : running.values()) {
+      if (needsNetwork(run.row.url())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Acts on whether the device is online: without a network, attempts to remote hosts stop (their bytes stay for a
+   * ranged resume, and the stop is no failed attempt) and wait; with one, what waited for it starts at once.
+   */
+  private void networkCheck(boolean online) {
+    if (!online) {
+      for (Running run : List.copyOf(running.values())) {
+        if (needsNetwork(run.row.url()) && !run.attempt.isStopped()) {
+          long bytes = run.bytes;
+          log.info("transfer {}: the device has no network; the attempt stops and the transfer waits for a network", run.row.id());
+          if (bytes >= 0) {
+            store.write(c -> update(c, "UPDATE transfers SET bytes_done = ? WHERE id = ? AND state = 'RUNNING'", bytes, run.row.id()));
+          }
+          run.attempt.stop();
+        }
+      }
+      if (remoteRunning()) {
+        watchNetwork();
+      }
+    } else {
+      for (long id : List.copyOf(waitingNetwork)) {
+        schedule(id);
+      }
+    }
+  }
+
+  /** Has {@link #schedule(long)} look at a waiting transfer again at its deadline, so waiting never outlasts it. */
+  private void deadlineTimer(long id, long deadline) {
+    if (timers.containsKey(id)) {
+      return;
+    }
+    timers.put(id, clock.schedule(Instant.ofEpochMilli(deadline), () -> {
+      timers.remove(id);
+      control.execute(() -> schedule(id));
+    }));
+  }
+
   // ---------------------------------------------------------------------------------------------------- engine
 
   /** Decides when the transfer runs next: now (via its host slot), at a timer, when conditions allow, or never. */
@@ -940,11 +1058,23 @@ public final class TransferService implements DaemonService {
       }));
       return;
     }
-    if (cfg.discretionary() && !conditions.goodForDiscretionary()) {
+    // past its resource timeout a transfer waits no more: its attempt fails it at once (RESOURCE_TIMED_OUT)
+    boolean expired = now >= r.deadline();
+    if (!expired && needsNetwork(r.url()) && !conditions.online(false)) {
+      waitingConditions.remove(id);
+      waitingNetwork.add(id);
+      deadlineTimer(id, r.deadline());
+      watchNetwork();
+      return;
+    }
+    waitingNetwork.remove(id);
+    if (!expired && cfg.discretionary() && !conditions.goodForDiscretionary()) {
       waitingConditions.add(id);
+      deadlineTimer(id, r.deadline());
       return;
     }
     waitingConditions.remove(id);
+    cancelTimer(id);
     URI u = URI.create(r.url());
     String slotKey = r.appId() + "|" + r.session() + "|" + u.getHost() + ":" + u.getPort();
     queued.add(id);
@@ -1012,7 +1142,9 @@ public final class TransferService implements DaemonService {
       }
       long now = clock.now().toEpochMilli();
       if (now >= r.deadline()) {
-        finish(r, new HttpAttempt.Fail(ErrorCode.RESOURCE_TIMED_OUT, "the transfer did not finish within the session's resource timeout", 0));
+        boolean offline = needsNetwork(r.url()) && !conditions.online(false);
+        finish(r, new HttpAttempt.Fail(ErrorCode.RESOURCE_TIMED_OUT, "the transfer did not finish within the session's resource timeout"
+            + (offline ? " (the device has no network)" : ""), 0));
         return;
       }
       SessionConfig cfg = sessionConfig(new SessionKey(r.appId(), r.session()));
@@ -1026,6 +1158,12 @@ public final class TransferService implements DaemonService {
       HttpAttempt attempt = new HttpAttempt(http, r, cfg, part, flusher);
       run = new Running(attempt, r);
       running.put(id, run);
+      if (needsNetwork(r.url())) {
+        if (!conditions.online(false)) {
+          return; // the network went away since it was scheduled: it waits for one (finally reschedules it)
+        }
+        watchNetwork(); // notice the network going away while this runs
+      }
       // a suspend or cancel that ran before the attempt was registered did not see it: it must not start then
       if (!TransferRow.RUNNING.equals(state(id))) {
         return;
@@ -1170,6 +1308,11 @@ public final class TransferService implements DaemonService {
           afterEvents(key, "transfers finished");
         }
       }
+    } else if (o instanceof HttpAttempt.Retry rt && needsNetwork(r.url()) && !conditions.online(true)) {
+      // failed because the network went away: no failed attempt, no back-off; schedule() has it wait for a network
+      log.info("transfer {}: {} while the device has no network; it waits for one", id, rt.reason());
+      Store.await(store.write(c -> update(c, "UPDATE transfers SET next_attempt_at = 0, error_message = ?"
+          + " WHERE id = ? AND state = 'RUNNING'", rt.reason(), id)));
     } else if (o instanceof HttpAttempt.Retry rt) {
       {
         int attempts = rt.madeProgress() ? 0 : r.attempts() + 1;
@@ -1751,6 +1894,8 @@ public final class TransferService implements DaemonService {
         waiting = "earliestBeginDate";
       } else if (r.nextAttemptAt() > now) {
         waiting = "retry";
+      } else if (waitingNetwork.contains(r.id())) {
+        waiting = "network";
       } else if (waitingConditions.contains(r.id())) {
         waiting = "conditions";
       } else if (run == null && queued.contains(r.id())) {
