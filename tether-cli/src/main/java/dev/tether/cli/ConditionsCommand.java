@@ -10,8 +10,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code tether conditions}: shows or overrides the power and network transfers wait for. */
-@Command(name = "conditions", description = {"Show or override the power and network conditions transfers wait for:",
-    "discretionary ones need external power and an unmetered network; every transfer to a non-loopback host needs a network.",
+@Command(name = "conditions", description = {"Show or override the power and network conditions transfers wait for.",
+    "Discretionary ones need external power and an unmetered network; every transfer to a non-loopback host needs a network.",
     "Overrides are stored; 'auto' reads the system again."})
 public final class ConditionsCommand implements Callable<Integer> {
   @Spec CommandSpec spec;

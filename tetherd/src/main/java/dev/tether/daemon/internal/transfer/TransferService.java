@@ -992,8 +992,9 @@ public final class TransferService implements DaemonService {
         if (needsNetwork(run.row.url()) && !run.attempt.isStopped()) {
           long bytes = run.bytes;
           log.info("transfer {}: the device has no network; the attempt stops and the transfer waits for a network", run.row.id());
-          if (bytes >= 0) {
-            store.write(c -> update(c, "UPDATE transfers SET bytes_done = ? WHERE id = ? AND state = 'RUNNING'", bytes, run.row.id()));
+          if (bytes >= 0) { // what the transfer shows while it waits (the part file is what a resume goes by)
+            Store.await(store.write(c -> update(c, "UPDATE transfers SET bytes_done = ? WHERE id = ? AND state = 'RUNNING'",
+                bytes, run.row.id())));
           }
           run.attempt.stop();
         }
