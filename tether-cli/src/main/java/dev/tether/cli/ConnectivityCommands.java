@@ -409,7 +409,7 @@ public final class ConnectivityCommands {
     @Override
     public Integer call() {
       try (DaemonClient c = root(spec).connect(app)) {
-        ObjectNode r = c.call("cx.outstanding", Json.object());
+        ObjectNode r = dev.tether.internal.OutstandingPages.all(c);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
           out.println(Json.write(r));

@@ -449,7 +449,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   @Override
   public List<UserInfoTransfer> outstandingUserInfoTransfers() {
     List<UserInfoTransfer> list = new ArrayList<>();
-    for (JsonNode n : client.call("cx.outstanding", Json.object()).path("userInfo")) {
+    for (JsonNode n : OutstandingPages.all(client).path("userInfo")) {
       String id = n.path("id").asText();
       UserInfoTransferImpl known = infos.get(id);
       list.add(known != null ? known : new UserInfoTransferImpl(id, decodeOrEmpty(n.get("payload")), n.path("complication").asBoolean()));
@@ -474,7 +474,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   @Override
   public List<FileTransfer> outstandingFileTransfers() {
     List<FileTransfer> list = new ArrayList<>();
-    for (JsonNode n : client.call("cx.outstanding", Json.object()).path("files")) {
+    for (JsonNode n : OutstandingPages.all(client).path("files")) {
       String id = n.path("id").asText();
       FileTransferImpl known = files.get(id);
       FileTransferImpl t = known != null ? known : new FileTransferImpl(id, n.path("name").asText(), decodeOrEmpty(n.get("metadata")), n.path("size").asLong());

@@ -93,8 +93,23 @@ class UserInfoDeliveryTest {
         sb.append("{\"n\":").append(i).append(",\"filler\":\"").append(filler).append("\"}\n");
       }
       java.nio.file.Files.writeString(lines, sb);
+      // with the receiving daemon down, all 300 (18 MB) stay outstanding: the list comes in pages, whole and in order
+      d.companion.kill9();
       assertThat(dev.tether.cli.Main.run("--home", d.primary.home().toString(), "send", "userinfo", "--app", APP,
           "--from", lines.toString())).isZero();
+      try (DaemonClient s = d.primary.client(APP)) {
+        ObjectNode first = s.call("cx.outstanding", Json.object());
+        assertThat(first.hasNonNull("next")).isTrue();
+        assertThat(first.path("userInfo").size()).isBetween(1, 299);
+        JsonNode all = dev.tether.internal.OutstandingPages.all(s).path("userInfo");
+        assertThat(all).hasSize(300);
+        for (int i = 0; i < 300; i++) {
+          assertThat(PropertyList.toPlainJson(PropertyList.fromJson(all.get(i).get("payload"))).path("n").asInt()).isEqualTo(i);
+        }
+      }
+      dev.tether.tests.support.Cli.Result listed = dev.tether.tests.support.Cli.run(d.primary.home(), "outstanding", "--app", APP);
+      assertThat(listed.out()).as(listed.toString()).startsWith("300 user info transfer(s), 0 file transfer(s) outstanding");
+      d.companion.start();
       // another app on the receiving side tries to acknowledge (delete) everything: nothing of APP is touched
       try (DaemonClient intruder = d.companion.client("com.example.intruder")) {
         await().atMost(Duration.ofSeconds(60)).until(() -> PairedDaemons.connected(d.companion));

@@ -378,7 +378,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     ipc.register("cx.userinfo.batch", this::transferUserInfoBatch);
     ipc.register("cx.context", this::updateContext);
     ipc.register("cx.file", this::transferFile);
-    ipc.register("cx.outstanding", (c, b) -> CompletableFuture.completedFuture(outstanding(c.appId())));
+    ipc.register("cx.outstanding", (c, b) -> CompletableFuture.completedFuture(outstanding(c.appId(), b.path("after").asLong(0))));
     ipc.register("cx.cancel", this::cancel);
     ipc.register("cx.ack", this::appAck);
     ipc.register("cx.failed.ack", this::failuresAcknowledged);
@@ -850,21 +850,34 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
   }
 
-  private ObjectNode outstanding(String app) {
+  /**
+   * One page of the app's outstanding transfers, in order, from after sequence number {@code after}: up to
+   * {@link #BATCH_BYTES} of payloads, so that an answer stays far below the frame limit however many large user infos
+   * wait (300 of 60 KiB are 18 MB). {@code next}, present when more follow, is where the next page starts.
+   */
+  private ObjectNode outstanding(String app, long after) {
     ObjectNode r = Json.object();
     ArrayNode infos = r.putArray("userInfo");
     ArrayNode files = r.putArray("files");
     store.read(conn -> {
-      try (PreparedStatement s = conn.prepareStatement("SELECT id, kind, payload, size, created_at, seq FROM cx_outbox WHERE app = ? ORDER BY seq")) {
+      try (PreparedStatement s = conn.prepareStatement("SELECT id, kind, payload, size, created_at, seq FROM cx_outbox WHERE app = ? AND seq > ? ORDER BY seq")) {
         s.setString(1, app);
+        s.setLong(2, after);
+        long bytes = 0;
         try (ResultSet rs = s.executeQuery()) {
           while (rs.next()) {
+            String text = rs.getString(3);
+            bytes += (text == null ? 0 : text.length()) + 200;
+            if (bytes > BATCH_BYTES && (infos.size() + files.size()) > 0) {
+              r.put("next", rs.getLong(6) - 1);
+              break;
+            }
             ObjectNode o = Json.object();
             o.put("id", rs.getString(1));
             String kind = rs.getString(2);
             o.put("createdAt", java.time.Instant.ofEpochMilli(rs.getLong(5)).toString());
             if (kind.equals("file")) {
-              ObjectNode meta = (ObjectNode) Json.parse(rs.getString(3));
+              ObjectNode meta = (ObjectNode) Json.parse(text);
               o.put("name", meta.path("name").asText());
               if (meta.has("metadata")) {
                 o.set("metadata", meta.get("metadata"));
@@ -878,7 +891,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
               files.add(o);
             } else {
               o.put("complication", kind.equals("complication"));
-              o.set("payload", Json.parse(rs.getString(3)));
+              o.set("payload", Json.parse(text));
               ObjectNode blocked = blockedInfo.get(app);
               if (blocked != null) {
                 o.put("errorCode", blocked.path("code").asText());

@@ -80,13 +80,22 @@ public final class ClientConnection {
     if (!open) {
       return;
     }
-    byte[] bytes;
+    byte[] encoded;
     try {
-      bytes = codec.encode(frame);
+      encoded = codec.encode(frame);
     } catch (RuntimeException e) {
       log.error("cannot encode {} for connection {}", frame.type(), connectionId, e);
-      return;
+      if (!frame.type().equals(Frame.RESPONSE)) {
+        return;
+      }
+      // the request still gets its answer (an error naming why) instead of waiting for its timeout
+      try {
+        encoded = codec.encode(IpcServer.error(frame.id(), e));
+      } catch (RuntimeException again) {
+        return;
+      }
     }
+    byte[] bytes = encoded;
     try {
       writer.execute(() -> {
         try {
