@@ -144,7 +144,10 @@ class ResumableUploadTest {
       await().atMost(Duration.ofSeconds(10)).until(() -> server.requests().stream().anyMatch(r -> r.method().equals("PATCH")));
       sink.forgetUploadResources();
       restartAndAwaitCompletion(daemon, id);
-      assertThat(sink.received()).containsExactly(sha);
+      // the killed daemon's socket may still have delivered the rest of its first body from the kernel's buffers (up
+      // to ~10 MiB on loopback), so that first upload can have completed on the server too; the one that counts is
+      // the new upload from the start
+      assertThat(sink.received()).isNotEmpty().hasSizeLessThanOrEqualTo(2).allMatch(sha::equals);
       List<TestHttpServer.Request> all = server.requests();
       // HEAD found nothing (404), so a new upload resource was created and the whole file sent to it
       assertThat(all).extracting(TestHttpServer.Request::method).containsSubsequence("HEAD", "OPTIONS", "POST", "PATCH");
