@@ -44,7 +44,6 @@ import java.util.concurrent.TimeUnit;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -152,7 +151,7 @@ public final class LinkManager implements AutoCloseable {
   private final long heartbeatMillis;
   private final long deadAfterMillis;
   private final SSLContext linkContext;
-  private volatile SSLServerSocket server;
+  private volatile ServerSocket server;
   private volatile Offer offer;
   private volatile boolean closed;
 
@@ -235,15 +234,22 @@ public final class LinkManager implements AutoCloseable {
   }
 
   private synchronized void bind(int port) throws IOException {
-    SSLServerSocket old = server;
+    ServerSocket old = server;
     if (old != null && old.getLocalPort() == port) {
       return;
     }
-    SSLServerSocket s = (SSLServerSocket) linkContext.getServerSocketFactory().createServerSocket();
+    // plain TCP, with TLS layered over each accepted socket (see acceptLoop), so that the TLS records of a link travel
+    // through a BatchingSocket
+    ServerSocket s = new ServerSocket() {
+      @Override
+      public Socket accept() throws IOException {
+        BatchingSocket b = new BatchingSocket();
+        implAccept(b);
+        return b;
+      }
+    };
     s.setReuseAddress(true);
     s.bind(new InetSocketAddress(port), 64);
-    s.setNeedClientAuth(true);
-    PinnedTls.configure(s);
     server = s;
     if (old != null) {
       old.close();
@@ -778,24 +784,33 @@ public final class LinkManager implements AutoCloseable {
 
   // ---------------------------------------------------------------------------------------------------- links
 
-  private void acceptLoop(SSLServerSocket s) {
+  private void acceptLoop(ServerSocket s) {
     while (!closed && !s.isClosed()) {
       SSLSocket socket;
+      BatchingSocket tcp;
       try {
-        socket = (SSLSocket) s.accept();
+        tcp = (BatchingSocket) s.accept();
+        try {
+          socket = (SSLSocket) linkContext.getSocketFactory().createSocket(tcp, null, true);
+          PinnedTls.configureServer(socket);
+        } catch (IOException | RuntimeException e) {
+          tcp.close();
+          log.warn("cannot set up TLS over a peer connection from {}: {}", tcp.getRemoteSocketAddress(), e.toString());
+          continue;
+        }
       } catch (IOException e) {
         if (!closed && !s.isClosed()) {
           log.error("accepting a peer connection failed", e);
         }
         return;
       }
-      Thread t = new Thread(() -> serve(socket), "tether-link-serve");
+      Thread t = new Thread(() -> serve(socket, tcp), "tether-link-serve");
       t.setDaemon(true);
       t.start();
     }
   }
 
-  private void serve(SSLSocket s) {
+  private void serve(SSLSocket s, BatchingSocket tcp) {
     boolean handedOver = false;
     try {
       s.setSoTimeout(15_000);
@@ -821,7 +836,7 @@ public final class LinkManager implements AutoCloseable {
       handedOver = true;
       RelayTunnel r = relay;
       boolean relayed = r != null && s.getInetAddress().isLoopbackAddress() && r.isBridge(s.getPort());
-      attach(s, in, fp, relayed ? RELAY : DIRECT);
+      attach(s, tcp, in, fp, relayed ? RELAY : DIRECT);
     } catch (javax.net.ssl.SSLException e) {
       log.warn("refused a peer connection from {}: {}", s.getRemoteSocketAddress(), e.getMessage());
     } catch (IOException | TetherException e) {
@@ -837,8 +852,9 @@ public final class LinkManager implements AutoCloseable {
     }
   }
 
-  private void attach(SSLSocket s, DataInputStream in, String fp, String via) throws IOException {
-    PeerLink link = new PeerLink(s, in, fp, new PeerLink.Handler() {
+  /** Hands a connection that passed the hello to a new link; {@code tcp} is the socket under its TLS, or null. */
+  private void attach(SSLSocket s, BatchingSocket tcp, DataInputStream in, String fp, String via) throws IOException {
+    PeerLink link = new PeerLink(s, tcp, in, fp, new PeerLink.Handler() {
       @Override
       public void frame(PeerLink l, Frame frame, byte[] attachment) throws Exception {
         listener.frame(l, frame, attachment);
@@ -951,14 +967,15 @@ public final class LinkManager implements AutoCloseable {
   private void dial(Peer p) throws IOException {
     InetSocketAddress target = parseAddress(p.address());
     SSLContext ctx = PinnedTls.context(identity, fp -> fp.equals(p.fingerprint()));
-    SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket();
+    BatchingSocket tcp = new BatchingSocket();
     boolean ok = false;
     try {
-      s.connect(target, 5_000);
-      ok = handshake(s, p, DIRECT);
+      tcp.connect(target, 5_000);
+      SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(tcp, target.getHostString(), target.getPort(), true);
+      ok = handshake(s, tcp, p, DIRECT);
     } finally {
       if (!ok) {
-        s.close();
+        tcp.close();
       }
     }
   }
@@ -970,7 +987,7 @@ public final class LinkManager implements AutoCloseable {
     try {
       SSLContext ctx = PinnedTls.context(identity, fp -> fp.equals(p.fingerprint()));
       SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, "127.0.0.1", plain.getPort(), true);
-      ok = handshake(s, p, RELAY);
+      ok = handshake(s, null, p, RELAY);
     } finally {
       if (!ok) {
         plain.close();
@@ -978,7 +995,7 @@ public final class LinkManager implements AutoCloseable {
     }
   }
 
-  private boolean handshake(SSLSocket s, Peer p, String via) throws IOException {
+  private boolean handshake(SSLSocket s, BatchingSocket tcp, Peer p, String via) throws IOException {
     s.setTcpNoDelay(true);
     s.setSoTimeout(15_000);
     PinnedTls.configure(s);
@@ -997,7 +1014,7 @@ public final class LinkManager implements AutoCloseable {
       // a direct link found while the relayed one still runs: the relayed one ends first, so the owner sees it go
       current.close();
     }
-    attach(s, in, p.fingerprint(), via);
+    attach(s, tcp, in, p.fingerprint(), via);
     return true;
   }
 

@@ -47,6 +47,8 @@ public final class PeerLink {
   }
 
   private final SSLSocket socket;
+  /** The TCP socket under {@link #socket} when it gathers TLS records (see {@link BatchingSocket}), else null. */
+  private final BatchingSocket transport;
   private final String peer;
   private final Handler handler;
   private final FrameCodec codec = FrameCodec.keepingPayloadText();
@@ -60,7 +62,16 @@ public final class PeerLink {
 
   PeerLink(SSLSocket socket, DataInputStream in, String peer, Handler handler, ScheduledExecutorService timers,
       long heartbeatMillis, long deadAfterMillis) throws IOException {
+    this(socket, null, in, peer, handler, timers, heartbeatMillis, deadAfterMillis);
+  }
+
+  PeerLink(SSLSocket socket, BatchingSocket transport, DataInputStream in, String peer, Handler handler,
+      ScheduledExecutorService timers, long heartbeatMillis, long deadAfterMillis) throws IOException {
     this.socket = socket;
+    this.transport = transport;
+    if (transport != null) {
+      transport.holdRecords();
+    }
     this.peer = peer;
     this.handler = handler;
     this.in = in;
@@ -108,8 +119,16 @@ public final class PeerLink {
       out.write(head);
       out.write(data, off, len);
       if (queue.isEmpty()) {
-        out.flush();
+        flush();
       }
+    }
+  }
+
+  /** Flushes the TLS layer and sends the records it left gathered in the transport (with {@code out}'s lock held). */
+  private void flush() throws IOException {
+    out.flush();
+    if (transport != null) {
+      transport.sendHeld();
     }
   }
 
@@ -136,7 +155,7 @@ public final class PeerLink {
         synchronized (out) {
           out.write(bytes);
           if (queue.isEmpty()) {
-            out.flush();
+            flush();
           }
         }
       }
@@ -188,6 +207,11 @@ public final class PeerLink {
     heartbeat.cancel(false);
     queue.add(CLOSE);
     try {
+      if (transport != null) {
+        // the TCP socket first: a writer blocked on a peer that stopped reading holds the gathered records, and the
+        // TLS layer's closing alert would wait behind them
+        transport.close();
+      }
       socket.close();
     } catch (IOException ignored) {
       // closing anyway

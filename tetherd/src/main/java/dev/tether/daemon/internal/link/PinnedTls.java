@@ -34,6 +34,19 @@ public final class PinnedTls {
     socket.setEnabledCipherSuites(CIPHER_SUITES);
   }
 
+  /**
+   * The accepting side of a connection ({@code socket} in server mode): the same protocol and suites, picked by its
+   * own order of preference, and the peer must present its certificate.
+   */
+  static void configureServer(javax.net.ssl.SSLSocket socket) {
+    socket.setUseClientMode(false);
+    socket.setNeedClientAuth(true);
+    configure(socket);
+    javax.net.ssl.SSLParameters p = socket.getSSLParameters();
+    p.setUseCipherSuitesOrder(true);
+    socket.setSSLParameters(p);
+  }
+
   /** The same for a listening socket, which picks the suite by its own order of preference. */
   static void configure(javax.net.ssl.SSLServerSocket socket) {
     socket.setEnabledProtocols(new String[] {PROTOCOL});
