@@ -123,7 +123,8 @@ class ReceiverFullDiskUserInfoTest {
         assertThat(finished).allMatch(Optional::isEmpty);
         assertThat(d.proxy.connections()).as("no reconnect loop").isEqualTo(connections);
         assertThat(blocked).as("told once per episode, not per transfer").hasSizeLessThan(10);
-        assertThat(Files.readString(d.companion.home().resolve("logs/tetherd.log"))).contains("refusing user info from peer");
+        // (not checked: the companion's "refusing user info" log line, which goes to the same full disk and is written
+        // only when the log file's last block happens to have room; the refusal itself is checked through `blocked`)
       }
     } finally {
       Tmpfs.unmount(companionHome);
