@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The least CPU a paired-device file transfer needs on this machine, against the file target of issue 5
+# ("a 1 GiB file transfer: at least 0.8x the throughput of curl fetching the same file over HTTPS from nginx").
+#
+# Every step below is one the specification requires of any implementation, and each is measured with the
+# fastest code this machine has for it (OpenSSL's SHA-NI and AES-NI assembly, the kernel's own copy), not with Tether:
+#   - the snapshot at the call (SEMANTICS s4: "the file is snapshotted when the call returns"): an in-kernel copy;
+#   - SHA-256 of the snapshot on the sender and again on arrival ("checked by SHA-256 on arrival");
+#   - mutual TLS 1.3 on the link (AES-128-GCM, Tether's first suite): encrypt on the sender, decrypt on the receiver;
+#   - the receiver writing the file from memory and making it durable before it acknowledges ("stored on both
+#     sides"); the file is read from the page cache only by the sender's hash, and the socket reads are left out.
+# Copies between the kernel and the processes, system calls, framing and the two CLI start-ups are left out, so
+# the real floor is higher still. The sum, spread perfectly over every core, gives the best throughput possible;
+# it is printed beside curl over HTTPS from nginx on loopback (as bench/connectivity.sh runs it) and 0.8x of that.
+# Usage: bench/file-floor.sh [FILE_MIB=1024] [CURL_RUNS=3]      (nginx from Debian's package; apt-get if missing)
+set -euo pipefail
+FILE_MIB="${1:-1024}"
+CURL_RUNS="${2:-3}"
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+if [ ! -x "$NGINX" ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nginx >/dev/null
+fi
+work="$(mktemp -d /tmp/tether-floor.XXXXXX)"
+cleanup() {
+  [ -f "$work/nginx/nginx.pid" ] && kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+freeport() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+# runs a command, prints "WALL CPU" (seconds; CPU = user + system of the command and its children)
+measure() {
+  python3 - "$@" <<'PY'
+import os, resource, subprocess, sys, time
+t = time.time()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.time() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print('%.3f %.3f' % (wall, r.ru_utime + r.ru_stime))
+PY
+}
+bytes=$((FILE_MIB * 1024 * 1024))
+cores="$(nproc)"
+echo "== machine: $cores cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+mkdir -p "$work/www" "$work/nginx"
+head -c "$bytes" /dev/urandom > "$work/www/big.bin"
+sync
+chmod 755 "$work" "$work/www"; chmod 644 "$work/www/big.bin"
+
+# ---- curl over HTTPS from nginx on loopback, as bench/connectivity.sh runs it
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/nginx/key.pem" -out "$work/nginx/cert.pem" \
+  -subj /CN=127.0.0.1 -days 1 2>/dev/null
+nport="$(freeport)"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$nport ssl;
+    ssl_certificate $work/nginx/cert.pem;
+    ssl_certificate_key $work/nginx/key.pem;
+    ssl_protocols TLSv1.3;
+    root $work/www;
+  }
+}
+CONF
+"$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>/dev/null
+sleep 1
+curl_best=0
+curl_all=""
+for _ in $(seq "$CURL_RUNS"); do
+  read -r wall _ < <(measure curl -fsk -o "$work/curl.bin" "https://127.0.0.1:$nport/big.bin")
+  [ "$(stat -c %s "$work/curl.bin")" -eq "$bytes" ] || { echo "curl fetched a short file"; exit 1; }
+  rm -f "$work/curl.bin"
+  mibs="$(python3 -c "print('%.0f' % ($FILE_MIB / $wall))")"
+  curl_all="${curl_all:+$curl_all / }$mibs"
+  curl_best="$(python3 -c "print(max($curl_best, $mibs))")"
+  sync
+done
+echo "curl over HTTPS from nginx (TLS 1.3), $FILE_MIB MiB, $CURL_RUNS runs: $curl_all MiB/s"
+
+# ---- the required work, each step with the fastest code on this machine
+read -r snap_wall snap_cpu < <(measure python3 -c "
+import os, sys
+src, dst = os.open(sys.argv[1], os.O_RDONLY), os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+left = os.fstat(src).st_size
+while left:
+    left -= os.copy_file_range(src, dst, min(left, 1 << 30))
+" "$work/www/big.bin" "$work/snapshot.bin")
+rm -f "$work/snapshot.bin"
+read -r sha_wall sha_cpu < <(measure openssl dgst -sha256 "$work/www/big.bin")
+aes_rate="$(openssl speed -seconds 3 -bytes 16384 -evp aes-128-gcm 2>/dev/null | awk '/^AES-128-GCM/ {sub(/k$/, "", $2); print $2 * 1000}')"
+aes_cpu="$(python3 -c "print('%.3f' % ($bytes / $aes_rate))")"
+# the receiver's write from memory (one 1 MiB buffer written over and over) and its fsync
+read -r write_wall write_cpu < <(measure python3 -c "
+import os, sys
+fd, left, block = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), int(sys.argv[2]), os.urandom(1 << 20)
+while left:
+    left -= os.write(fd, block[:min(left, len(block))])
+os.fsync(fd)
+" "$work/received.bin" "$bytes")
+rm -f "$work/received.bin"
+
+floor="$(python3 -c "print('%.2f' % ($snap_cpu + 2 * $sha_cpu + 2 * $aes_cpu + $write_cpu))")"
+best_mibs="$(python3 -c "print('%.0f' % ($FILE_MIB / ($floor / $cores)))")"
+target="$(python3 -c "print('%.0f' % (0.8 * $curl_best))")"
+printf 'required work for %s MiB, CPU seconds (fastest implementation on this machine):\n' "$FILE_MIB"
+printf '  snapshot, in-kernel copy (copy_file_range)      %6.2f\n' "$snap_cpu"
+printf '  SHA-256 (openssl dgst), sender + receiver        %6.2f  (2 x %.2f)\n' "$(python3 -c "print(2*$sha_cpu)")" "$sha_cpu"
+printf '  AES-128-GCM (openssl speed, 16 KiB records), encrypt + decrypt %6.2f  (2 x %s)\n' "$(python3 -c "print(2*$aes_cpu)")" "$aes_cpu"
+printf '  receiver write from memory + fsync               %6.2f  (wall %.2f)\n' "$write_cpu" "$write_wall"
+echo "  floor: $floor CPU-s; spread perfectly over $cores cores: at best $best_mibs MiB/s, before any copy, system call or start-up"
+echo "target 0.8 x curl's best run ($curl_best MiB/s): $target MiB/s -> the floor allows $(python3 -c "print('%.2f' % ($best_mibs / $curl_best))") x curl"
