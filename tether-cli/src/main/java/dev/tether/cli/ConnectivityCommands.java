@@ -57,16 +57,16 @@ public final class ConnectivityCommands {
   static final class Listen implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--port", paramLabel = "P", description = "Peer port to listen on (stored; default: the stored one, else an ephemeral one)")
+    @Option(names = "--port", paramLabel = "P", description = "Peer port to listen on (stored; default: the stored one, else an ephemeral one).")
     Integer port;
 
-    @Option(names = "--role", paramLabel = "primary|companion", description = "This device's role: primary (default) or companion", defaultValue = "primary")
+    @Option(names = "--role", paramLabel = "primary|companion", description = "This device's role: primary (default) or companion.", defaultValue = "primary")
     String role;
 
-    @Option(names = "--host", paramLabel = "H", description = "Host name or address to print for the other device (default: this machine's first non-loopback IPv4 address)")
+    @Option(names = "--host", paramLabel = "H", description = "Host name or address to print for the other device (default: this machine's first non-loopback IPv4 address).")
     String host;
 
-    @Option(names = "--timeout", paramLabel = "S", description = "Seconds to wait for the other device (default 600)", defaultValue = "600")
+    @Option(names = "--timeout", paramLabel = "S", description = "Seconds to wait for the other device (default 600).", defaultValue = "600")
     long timeout;
 
     @Override
@@ -110,9 +110,9 @@ public final class ConnectivityCommands {
   static final class Connect implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "HOST:PORT") String address;
+    @Parameters(index = "0", paramLabel = "HOST:PORT", description = "The address that `tether pair listen` printed on the other device.") String address;
 
-    @Parameters(index = "1", paramLabel = "CODE") String code;
+    @Parameters(index = "1", paramLabel = "CODE", description = "The one-time code that `tether pair listen` printed.") String code;
 
     @Override
     public Integer call() {
@@ -169,7 +169,7 @@ public final class ConnectivityCommands {
   public static final class Unpair implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "PEER") String peer;
+    @Parameters(index = "0", paramLabel = "PEER", description = "The peer's fingerprint as `tether peers` shows it, or a unique prefix of it.") String peer;
 
     @Override
     public Integer call() {
@@ -192,14 +192,14 @@ public final class ConnectivityCommands {
   abstract static class SendPayload implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as") String app;
+    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as.") String app;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JSON", description = "The payload as a JSON object") String json;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "JSON", description = "The payload as a JSON object.") String json;
 
-    @Option(names = "--from", paramLabel = "FILE", description = "Send one payload per line of FILE (JSON objects), in order")
+    @Option(names = "--from", paramLabel = "FILE", description = "Send one payload per line of FILE (JSON objects), in order.")
     Path from;
 
-    @Option(names = "--json", description = "Print one JSON line per transfer") boolean printJson;
+    @Option(names = "--json", description = "Print one JSON line per transfer.") boolean printJson;
 
     abstract String what();
 
@@ -334,7 +334,7 @@ public final class ConnectivityCommands {
 
     @Command(name = "message", description = "Send a live message and print the reply (the counterpart must be reachable).")
     static final class Message extends SendPayload {
-      @Option(names = "--timeout", paramLabel = "S", description = "Seconds to wait for the reply (default 30)", defaultValue = "30") long timeout;
+      @Option(names = "--timeout", paramLabel = "S", description = "Seconds to wait for the reply (default 30).", defaultValue = "30") long timeout;
 
       String what() {
         return "message";
@@ -373,11 +373,11 @@ public final class ConnectivityCommands {
   static final class SendFile implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as") String app;
+    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as.") String app;
 
-    @Parameters(index = "0", paramLabel = "PATH") Path path;
+    @Parameters(index = "0", paramLabel = "PATH", description = "The file to send; it is copied when the command returns.") Path path;
 
-    @Option(names = "--metadata", paramLabel = "JSON", description = "Metadata as a JSON object") String metadata;
+    @Option(names = "--metadata", paramLabel = "JSON", description = "Metadata as a JSON object.") String metadata;
 
     @Override
     public Integer call() {
@@ -402,7 +402,7 @@ public final class ConnectivityCommands {
   public static final class Outstanding implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id") String app;
+    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id.") String app;
 
     @Option(names = "--json", description = "Print one JSON object.") boolean json;
 
@@ -440,21 +440,21 @@ public final class ConnectivityCommands {
   public static final class Receive implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as") String app;
+    @Option(names = "--app", paramLabel = "ID", required = true, description = "The app id to act as.") String app;
 
-    @Option(names = "--json", description = "Print deliveries as JSON lines (the default; kept for scripts)") boolean json;
+    @Option(names = "--json", description = "Print deliveries as JSON lines (the default; kept for scripts).") boolean json;
 
-    @Option(names = "--count", paramLabel = "N", description = "Exit after this many deliveries") Integer count;
+    @Option(names = "--count", paramLabel = "N", description = "Exit after this many deliveries.") Integer count;
 
-    @Option(names = "--timeout", paramLabel = "S", description = "Exit after this many seconds (status 0 with --count only if all arrived)") Long timeout;
+    @Option(names = "--timeout", paramLabel = "S", description = "Exit after this many seconds (status 0 with --count only if all arrived).") Long timeout;
 
-    @Option(names = "--out", paramLabel = "FILE", description = "Append lines to FILE (exactly once per delivery id) instead of printing")
+    @Option(names = "--out", paramLabel = "FILE", description = "Append lines to FILE (exactly once per delivery id) instead of printing.")
     Path outFile;
 
-    @Option(names = "--files", paramLabel = "DIR", description = "Move received files into DIR (else they are deleted after printing)")
+    @Option(names = "--files", paramLabel = "DIR", description = "Move received files into DIR (else they are deleted after printing).")
     Path filesDir;
 
-    @Option(names = "--complication", description = "Declare this app's complication enabled (companion side)") boolean complication;
+    @Option(names = "--complication", description = "Declare this app's complication enabled (companion side).") boolean complication;
 
     @Override
     public Integer call() throws Exception {

@@ -134,7 +134,7 @@ public final class RelayCommand {
   public static final class Set implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "BROKER", description = "mqtts://HOST[:PORT] or mqtt://HOST[:PORT]") String broker;
+    @Parameters(index = "0", paramLabel = "BROKER", description = "mqtts://HOST[:PORT] or mqtt://HOST[:PORT].") String broker;
 
     @Option(names = "--username", paramLabel = "USER", description = "The MQTT user name.") String username;
 

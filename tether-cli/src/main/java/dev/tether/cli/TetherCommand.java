@@ -33,7 +33,7 @@ public final class TetherCommand {
   /** The app id the CLI connects as when a command acts on the user's behalf rather than an app's. */
   public static final String CLI_APP_ID = "dev.tether.cli";
 
-  @Option(names = "--home", paramLabel = "DIR", description = "tetherd's home folder (default: $TETHER_HOME, else $XDG_DATA_HOME/tether)")
+  @Option(names = "--home", paramLabel = "DIR", description = "tetherd's home folder (default: $TETHER_HOME, else $XDG_DATA_HOME/tether).")
   Path home;
 
   public Path home() {

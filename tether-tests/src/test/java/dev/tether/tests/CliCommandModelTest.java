@@ -180,6 +180,35 @@ class CliCommandModelTest {
   }
 
   @Test
+  void everyOptionAndParameterIsDescribedInWholeSentences() {
+    List<CommandSpec> specs = new ArrayList<>();
+    specs.add(Main.commandLine().getCommandSpec());
+    for (int i = 0; i < specs.size(); i++) {
+      specs.get(i).subcommands().values().forEach(sub -> specs.add(sub.getCommandSpec()));
+    }
+    List<String> unfinished = new ArrayList<>();
+    for (CommandSpec spec : specs) {
+      List<picocli.CommandLine.Model.ArgSpec> args = new ArrayList<>(spec.options());
+      args.addAll(spec.positionalParameters());
+      for (picocli.CommandLine.Model.ArgSpec arg : args) {
+        String[] lines = arg.description();
+        String name = spec.qualifiedName() + " " + (arg.isOption()
+            ? ((picocli.CommandLine.Model.OptionSpec) arg).longestName()
+            : ((picocli.CommandLine.Model.PositionalParamSpec) arg).paramLabel());
+        if (lines.length == 0 || lines[0].isBlank()) {
+          unfinished.add(name + ": no description");
+          continue;
+        }
+        String last = lines[lines.length - 1].strip();
+        if (!(last.endsWith(".") || last.endsWith(".)"))) {
+          unfinished.add(name + ": " + String.join(" ", lines));
+        }
+      }
+    }
+    assertThat(unfinished).as("descriptions that do not end with a period").isEmpty();
+  }
+
+  @Test
   void commandLinesThatDoNotParseAreOneLineWithExit2AndTheHelpToRead() throws Exception {
     Path home = unusableHome();
     record Case(List<String> args, String says, String help) {}
