@@ -1,8 +1,6 @@
 package dev.tether.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
 import java.io.PrintWriter;
@@ -26,7 +24,7 @@ public final class AppCommand {
         description = "Time each wake gets before its tasks expire (e.g. 30s, 2m; default 30s).")
     Duration allowance;
 
-    @Option(names = "--wakes-per-hour", paramLabel = "N|default", description = "Refresh and URL-session wakes per rolling hour"
+    @Option(names = "--wakes-per-hour", paramLabel = "N|default", converter = WakesPerHourConverter.class, description = "Refresh and URL-session wakes per rolling hour"
         + " (default: 4 with an active complication, else 1; 'default' resets).")
     String wakesPerHour;
 
@@ -50,11 +48,7 @@ public final class AppCommand {
         if (wakesPerHour.equalsIgnoreCase("default")) {
           b.putNull("wakesPerHour");
         } else {
-          try {
-            b.put("wakesPerHour", Integer.parseInt(wakesPerHour));
-          } catch (NumberFormatException e) {
-            throw new TetherException(ErrorCode.INVALID_PARAMETER, "--wakes-per-hour takes a number or 'default', not '" + wakesPerHour + "'");
-          }
+          b.put("wakesPerHour", Integer.parseInt(wakesPerHour));
         }
       }
       if (complication != null) {
@@ -176,6 +170,23 @@ public final class AppCommand {
   static void print(CommandSpec spec, boolean json, ObjectNode r, String text) {
     PrintWriter out = spec.commandLine().getOut();
     out.println(json ? Json.write(r) : text);
+  }
+
+  /** Checks {@code --wakes-per-hour}: a whole number of wakes, or {@code default}. */
+  static final class WakesPerHourConverter implements ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      String v = value.trim();
+      if (v.equalsIgnoreCase("default")) {
+        return "default";
+      }
+      try {
+        Integer.parseInt(v);
+        return v;
+      } catch (NumberFormatException e) {
+        throw new picocli.CommandLine.TypeConversionException("'" + value + "' is not a whole number of wakes; use e.g. 4, or 'default'");
+      }
+    }
   }
 
   /** Parses durations such as {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or ISO-8601 ({@code PT30S}). */
