@@ -35,6 +35,12 @@ final class TransferRunner {
   private final boolean bar;
   private final Map<Long, CompletableFuture<Optional<TransferError>>> completions = new ConcurrentHashMap<>();
   private final Map<Long, long[]> bytes = new ConcurrentHashMap<>();
+  /**
+   * The transfers this command created. The CLI's session is shared by every {@code tether download} and
+   * {@code upload}: events of other transfers in it (one still running from another terminal, or one detached
+   * earlier whose events nobody took yet) reach this command's delegate too, and are not its to print or count.
+   */
+  private final java.util.Set<Long> mine = ConcurrentHashMap.newKeySet();
   private final long startedAt = System.nanoTime();
   private volatile long lastBar;
   private volatile boolean lost;
@@ -107,6 +113,7 @@ final class TransferRunner {
       }
       JsonNode transfer = (JsonNode) t;
       transfers.put(transfer.path("id").asLong(), transfer);
+      mine.add(transfer.path("id").asLong());
       if (json) {
         printJson("started", transfer);
       } else if (detach) {
@@ -167,7 +174,7 @@ final class TransferRunner {
     if (!json) {
       clearBar();
       double secs = (System.nanoTime() - startedAt) / 1e9;
-      long total = bytes.values().stream().mapToLong(b -> b[0]).sum();
+      long total = mine.stream().mapToLong(id -> bytes.getOrDefault(id, new long[] {0, -1})[0]).sum();
       out.printf("%d of %d transfer(s) finished, %s in %.1f s%n", transfers.size() - failed, transfers.size(), size(total), secs);
       out.flush();
       err.flush();
@@ -244,6 +251,9 @@ final class TransferRunner {
   }
 
   private void moved(Transfer t, long done, long expected, String event) {
+    if (!mine.contains(t.id())) {
+      return;
+    }
     bytes.put(t.id(), new long[] {done, expected});
     if (json) {
       ObjectNode o = Json.object();
@@ -261,7 +271,8 @@ final class TransferRunner {
       lastBar = now;
       long d = 0;
       long x = 0;
-      for (long[] b : bytes.values()) {
+      for (Long id : mine) {
+        long[] b = bytes.getOrDefault(id, new long[] {0, -1});
         d += b[0];
         x += Math.max(0, b[1]);
       }
