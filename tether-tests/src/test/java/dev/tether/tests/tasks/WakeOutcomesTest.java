@@ -88,6 +88,26 @@ class WakeOutcomesTest {
   }
 
   @Test
+  void registeringAFixedLaunchCommandRetriesTheTasksOfFailedWakesAtOnce() throws Exception {
+    Path home = tmp.resolve("home");
+    Path out = tmp.resolve("out");
+    String app = "com.example.typo";
+    try (DaemonProcess d = DaemonProcess.start(home); DaemonClient admin = Tasks.admin(home)) {
+      Tasks.register(admin, app, "/nonexistent/bin/weather --refresh", null);
+      trigger(admin, app, "connectivity");
+      await().atMost(Duration.ofSeconds(30)).until(() -> "CRASHED".equals(outcome(admin, app)));
+      assertThat(Tasks.timeline(admin, app).path("waiting").get(0).path("reason").asText()).isEqualTo("RETRY");
+
+      // the operator reads the error in 'tether timeline' and registers the right command: no back-off to wait out
+      cli(home, "app", "register", app, "--launch", Tasks.shellCommand(TaskApp.class.getName(), "complete", out.toString()));
+      await().atMost(Duration.ofSeconds(30)).until(() -> "COMPLETED".equals(outcome(admin, app)));
+      assertThat(Tasks.timeline(admin, app).path("wakes")).hasSize(2);
+      assertThat(Tasks.timeline(admin, app).path("waiting")).isEmpty();
+      assertThat(Tasks.events(out)).contains("task connectivity");
+    }
+  }
+
+  @Test
   void aConnectionClaimingAWakeOfAnUnregisteredAppIsRefusedAndRecorded() throws Exception {
     Path home = tmp.resolve("home");
     String app = "com.example.stranger";

@@ -333,6 +333,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     }
     AppConfig app = apps.get(appId);
     boolean isNew = app == null;
+    boolean newLaunchCommand = isNew || !launch.equals(app.launchCommand);
     AppConfig candidate = new AppConfig(appId);
     if (!isNew) {
       copy(app, candidate);
@@ -350,8 +351,28 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     log.info("{} app {} with launch command {}", isNew ? "registered" : "updated", appId, launch);
     AppConfig saved = app;
     CompletableFuture<Void> w = saveApp(app);
+    if (newLaunchCommand) {
+      w = CompletableFuture.allOf(w, retryNow(appId));
+    }
     evaluate();
     return w.thenApply(v -> appJson(saved, clock.now()));
+  }
+
+  /**
+   * A new launch command is the operator's answer to wakes that failed (a command not found, an app that crashed):
+   * the tasks waiting out a retry back-off after them may go at once, and a new failure backs off from the start.
+   */
+  private CompletableFuture<Void> retryNow(String appId) {
+    List<CompletableFuture<Void>> saves = new ArrayList<>();
+    for (PendingTask t : tasks.values()) {
+      if (t.appId.equals(appId) && t.state == PendingTask.State.PENDING && t.notBefore != null) {
+        log.info("task {} of {} no longer waits for its retry back-off: the app has a new launch command", t.id, appId);
+        t.notBefore = null;
+        t.attempts = 0;
+        saves.add(saveTask(t));
+      }
+    }
+    return CompletableFuture.allOf(saves.toArray(CompletableFuture[]::new));
   }
 
   private CompletableFuture<ObjectNode> budget(ClientConnection c, ObjectNode b) {
