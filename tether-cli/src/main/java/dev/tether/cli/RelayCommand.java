@@ -1,5 +1,6 @@
 package dev.tether.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
@@ -46,9 +47,25 @@ public final class RelayCommand {
         ? (r.path("customCa").asBoolean() ? "  TLS, CA bundle from --ca-file" : "  TLS, JDK trust store") : "";
     out.println("relay " + r.path("broker").asText() + "  " + (r.path("connected").asBoolean() ? "connected" : "not connected")
         + user + ca + "  " + r.path("streams").asInt() + " stream(s)");
+    JsonNode cert = r.path("clientCert");
+    if (cert.isObject()) {
+      out.println("client certificate " + cert.path("subject").asText() + " (issued by " + cert.path("issuer").asText()
+          + ", " + validity(cert) + ")");
+    }
     if (r.hasNonNull("lastError")) {
       out.println("last error at " + r.path("lastErrorAt").asText() + ": " + r.path("lastError").asText());
     }
+  }
+
+  /** A client certificate's validity in words: valid until, expired at, or not valid before. */
+  static String validity(JsonNode cert) {
+    if (cert.path("expired").asBoolean()) {
+      return "EXPIRED at " + cert.path("notAfter").asText();
+    }
+    if (cert.path("notYetValid").asBoolean()) {
+      return "NOT VALID before " + cert.path("notBefore").asText();
+    }
+    return "valid until " + cert.path("notAfter").asText();
   }
 
   /** The environment variable {@code relay set --username} takes the password from when no --password-file is given. */
@@ -97,6 +114,25 @@ public final class RelayCommand {
     return pem;
   }
 
+  /**
+   * The text of a PEM file given with {@code option} ({@code --cert-file} or {@code --key-file}), checked only to be
+   * readable PEM text here; tetherd checks what is in it.
+   */
+  static String pemFrom(String option, String what, Path file, String derHint) {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw invalid("cannot read the " + what + " file " + file + " (" + option + "): " + describe(e));
+    }
+    String text = new String(bytes, StandardCharsets.ISO_8859_1);
+    if (!text.contains("-----BEGIN ")) {
+      throw invalid("the " + what + " file " + file + " (" + option + ") is not PEM (no -----BEGIN line)"
+          + (bytes.length > 0 && bytes[0] == 0x30 ? "; it looks like DER, which converts with: " + derHint : ""));
+    }
+    return text;
+  }
+
   private static String describe(IOException e) {
     if (e instanceof java.nio.file.NoSuchFileException) {
       return "no such file";
@@ -125,12 +161,16 @@ public final class RelayCommand {
     }
   }
 
-  /** {@code tether relay set mqtts://HOST[:PORT] [--ca-file PEM] [--username U [--password-file FILE]]}. */
+  /**
+   * {@code tether relay set mqtts://HOST[:PORT] [--ca-file PEM] [--username U [--password-file FILE]]
+   * [--cert-file CERT.pem --key-file KEY.pem]}.
+   */
   @Command(name = "set", description = {"Relay links through the MQTT broker at BROKER.",
       "BROKER is mqtts://HOST[:PORT] (TLS, port 8883 by default; the broker's certificate and host name are verified) "
       + "or mqtt://HOST[:PORT] (plain, port 1883 by default). The password comes from --password-file or the "
-      + "environment variable TETHER_RELAY_PASSWORD, never the command line. The setting replaces the previous one "
-      + "whole, and is left as it was when anything is wrong."})
+      + "environment variable TETHER_RELAY_PASSWORD, never the command line. --cert-file and --key-file log in with an "
+      + "X.509 client certificate instead of or besides a password. The setting replaces the previous one whole, and "
+      + "is left as it was when anything is wrong."})
   public static final class Set implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -145,11 +185,27 @@ public final class RelayCommand {
         + "chain to, instead of the JDK's default trust store (mqtts:// only); the PEM text is stored, not the path.")
     Path caFile;
 
+    @Option(names = "--cert-file", paramLabel = "CERT.pem", description = "The X.509 client certificate (PEM, the "
+        + "client's own first, then any intermediate CA certificates) the TLS handshake logs in to the broker with "
+        + "(mqtts:// only; needs --key-file); its text is stored, not the path.") Path certFile;
+
+    @Option(names = "--key-file", paramLabel = "KEY.pem", description = "The client certificate's private key (PEM: "
+        + "PKCS#8 or the traditional EC or RSA form, not encrypted; needs --cert-file); its text is stored, not the "
+        + "path, and never shown.") Path keyFile;
+
     @Option(names = "--json", description = "Print one JSON object.") boolean json;
 
     @Override
     public Integer call() {
       ObjectNode b = Json.object();
+      if ((certFile == null) != (keyFile == null)) {
+        throw invalid(certFile == null ? "--key-file needs --cert-file: give the client certificate with its key"
+            : "--cert-file needs --key-file: give the client certificate's private key with it");
+      }
+      if (certFile != null && !broker.trim().regionMatches(true, 0, "mqtts://", 0, 8)) {
+        throw invalid("--cert-file and --key-file log in during the TLS handshake: use mqtts:// with them (plain "
+            + "mqtt:// has no TLS)");
+      }
       b.put("broker", broker.trim());
       if (passwordFile != null && username == null) {
         throw invalid("--password-file needs --username: MQTT sends a password only with a user name");
@@ -170,6 +226,12 @@ public final class RelayCommand {
       if (caFile != null) {
         b.put("caPem", caFrom(caFile));
       }
+      if (certFile != null) {
+        b.put("clientCertPem", pemFrom("--cert-file", "client certificate", certFile,
+            "openssl x509 -inform der -in " + certFile + " -out CERT.pem"));
+        b.put("clientKeyPem", pemFrom("--key-file", "private key", keyFile,
+            "openssl pkey -inform der -in " + keyFile + " -out KEY.pem"));
+      }
       if (b.has("password") && broker.trim().regionMatches(true, 0, "mqtt://", 0, 7)) {
         spec.commandLine().getErr().println("tether: warning: over mqtt:// the password reaches the broker unencrypted "
             + "(anyone on the path can read it); use mqtts:// where the broker offers TLS");
@@ -178,7 +240,22 @@ public final class RelayCommand {
         spec.commandLine().getErr().println("tether: warning: " + passwordFile + " can be read by other users; "
             + "chmod 600 " + passwordFile);
       }
-      return RelayCommand.call(spec, "cx.relay.set", b, json);
+      if (keyFile != null && readableByOthers(keyFile)) {
+        spec.commandLine().getErr().println("tether: warning: " + keyFile + " can be read by other users; "
+            + "chmod 600 " + keyFile);
+      }
+      try (DaemonClient c = ConnectivityCommands.root(spec).connect(TetherCommand.CLI_APP_ID)) {
+        ObjectNode r = c.call("cx.relay.set", b);
+        JsonNode cert = r.path("clientCert");
+        if (cert.path("expired").asBoolean() || cert.path("notYetValid").asBoolean()) {
+          spec.commandLine().getErr().println("tether: warning: the client certificate " + cert.path("subject").asText()
+              + " is " + (cert.path("expired").asBoolean() ? "expired since " + cert.path("notAfter").asText()
+                  : "not valid before " + cert.path("notBefore").asText())
+              + "; the broker will likely refuse it: set a valid one with --cert-file and --key-file");
+        }
+        print(spec, r, json);
+        return 0;
+      }
     }
   }
 
@@ -197,7 +274,8 @@ public final class RelayCommand {
 
   /** {@code tether relay status}. */
   @Command(name = "status", description = {"Show the relay broker and whether tetherd is connected to it.",
-      "Also its user name, whether a password and a CA bundle are set (never the password), and its last error and when."})
+      "Also its user name, whether a password and a CA bundle are set (never the password), the client certificate's "
+      + "subject and expiry (never its key), and its last error and when."})
   public static final class Status implements Callable<Integer> {
     @Spec CommandSpec spec;
 

@@ -131,6 +131,23 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     final Set<Long> redelivered = new HashSet<>();
   }
 
+  /**
+   * Makes the database and its WAL files readable and writable by their owner only (0600; SQLite gives later WAL files
+   * the database's mode), before a private key is stored in it. The home is 0700 as well; this holds if it is widened.
+   */
+  private static void ownerOnly(Path db) {
+    for (String suffix : List.of("", "-wal", "-shm")) {
+      Path f = db.resolveSibling(db.getFileName() + suffix);
+      try {
+        if (Files.exists(f)) {
+          Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        }
+      } catch (IOException | UnsupportedOperationException e) {
+        log.warn("cannot make {} readable by its owner only: {}", f, e.toString());
+      }
+    }
+  }
+
   /** A string field of a request body; null when it is absent or JSON null. */
   private static String text(JsonNode body, String field) {
     JsonNode n = body.get(field);
@@ -186,6 +203,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         new Migration("connectivity-006", """
             ALTER TABLE cx_seen ADD COLUMN peer TEXT;
             ALTER TABLE cx_seen ADD COLUMN peer_seq INTEGER
+            """),
+        // the X.509 client certificate (PEM chain) and its private key (unencrypted PKCS#8 PEM) the relay logs in to its
+        // broker with over TLS, kept like the relay's password (the database is in the 0700 home)
+        new Migration("connectivity-007", """
+            ALTER TABLE cx_relay ADD COLUMN client_cert_pem TEXT;
+            ALTER TABLE cx_relay ADD COLUMN client_key_pem TEXT;
             """));
   }
 
@@ -361,8 +384,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         throw new TetherException(ErrorCode.INVALID_PARAMETER, "cx.relay.set needs \"broker\": \"mqtts://HOST[:PORT]\" "
             + "or \"mqtt://HOST[:PORT]\"");
       }
-      links.setRelay(RelayBroker.parse(b.get("broker").asText().trim(), text(b, "username"), text(b, "password"),
-          text(b, "caPem")));
+      RelayBroker broker = RelayBroker.parse(b.get("broker").asText().trim(), text(b, "username"), text(b, "password"),
+          text(b, "caPem"), text(b, "clientCertPem"), text(b, "clientKeyPem"));
+      if (broker.clientCert() != null) {
+        ownerOnly(TetherPaths.database(context.home()));
+      }
+      links.setRelay(broker);
       return links.relayStatus();
     }));
     ipc.register("cx.relay.clear", (c, b) -> CompletableFuture.supplyAsync(() -> {

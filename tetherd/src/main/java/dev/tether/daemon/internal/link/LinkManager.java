@@ -3,6 +3,7 @@ package dev.tether.daemon.internal.link;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
+import dev.tether.daemon.internal.relay.ClientCertificate;
 import dev.tether.daemon.internal.relay.RelayBroker;
 import dev.tether.daemon.internal.relay.RelayTunnel;
 import dev.tether.daemon.internal.store.Store;
@@ -194,9 +195,11 @@ public final class LinkManager implements AutoCloseable {
     String stored = setting("peer_port");
     bind(stored == null ? 0 : Integer.parseInt(stored));
     Object[] row = store.read(c -> {
-      try (PreparedStatement s = c.prepareStatement("SELECT broker, username, password, ca_pem FROM cx_relay WHERE id = 1");
+      try (PreparedStatement s = c.prepareStatement(
+          "SELECT broker, username, password, ca_pem, client_cert_pem, client_key_pem FROM cx_relay WHERE id = 1");
            ResultSet rs = s.executeQuery()) {
-        return rs.next() ? new Object[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)} : null;
+        return rs.next() ? new Object[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+            rs.getString(5), rs.getString(6)} : null;
       }
     });
     RelayBroker broker = row == null ? null : storedBroker(row);
@@ -265,7 +268,8 @@ public final class LinkManager implements AutoCloseable {
 
   private static RelayBroker storedBroker(Object[] row) {
     try {
-      return RelayBroker.parse((String) row[0], (String) row[1], (String) row[2], (String) row[3]);
+      return RelayBroker.parse((String) row[0], (String) row[1], (String) row[2], (String) row[3], (String) row[4],
+          (String) row[5]);
     } catch (TetherException e) {
       // only a setting that passed these checks is stored; a stricter later version may refuse an old one
       log.warn("the stored relay broker setting is no longer valid, so the relay is off: {}", e.getMessage());
@@ -285,13 +289,18 @@ public final class LinkManager implements AutoCloseable {
           s.executeUpdate();
         }
       } else {
-        try (PreparedStatement s = c.prepareStatement("INSERT INTO cx_relay(id, broker, username, password, ca_pem) "
-            + "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET broker = excluded.broker, username = excluded.username, "
-            + "password = excluded.password, ca_pem = excluded.ca_pem")) {
+        try (PreparedStatement s = c.prepareStatement("INSERT INTO cx_relay(id, broker, username, password, ca_pem, "
+            + "client_cert_pem, client_key_pem) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            + "broker = excluded.broker, username = excluded.username, password = excluded.password, "
+            + "ca_pem = excluded.ca_pem, client_cert_pem = excluded.client_cert_pem, "
+            + "client_key_pem = excluded.client_key_pem")) {
+          ClientCertificate cert = broker.clientCert();
           s.setString(1, broker.uri());
           s.setString(2, broker.username());
           s.setString(3, broker.password());
           s.setString(4, broker.caPem());
+          s.setString(5, cert == null ? null : cert.chainPem());
+          s.setString(6, cert == null ? null : cert.keyPem());
           s.executeUpdate();
         }
       }
@@ -316,13 +325,23 @@ public final class LinkManager implements AutoCloseable {
       log.warn("the relay sends its MQTT password to {} unencrypted (mqtt://); use mqtts:// where the broker offers TLS",
           broker.address());
     }
-    log.info("relaying through the MQTT broker {}{} when a peer cannot be reached directly", broker.uri(),
-        broker.username() == null ? "" : " as " + broker.username());
+    ClientCertificate cert = broker.clientCert();
+    log.info("relaying through the MQTT broker {}{}{} when a peer cannot be reached directly", broker.uri(),
+        broker.username() == null ? "" : " as " + broker.username(),
+        cert == null ? "" : " with the client certificate " + cert.describe());
+    if (cert != null && (cert.expired(Instant.now()) || cert.notYetValid(Instant.now()))) {
+      log.warn("the relay's client certificate {} is {}: the broker will likely refuse it; set a valid one with tether "
+          + "relay set {} --cert-file CERT.pem --key-file KEY.pem", cert.subject(),
+          cert.expired(Instant.now()) ? "expired since " + cert.notAfter() : "not valid before " + cert.notBefore(),
+          broker.uri());
+    }
   }
 
   /**
    * The relay's state: {@code broker} (the URL, null when none is set), {@code tls}, {@code username} (null when none),
-   * {@code passwordSet}, {@code customCa}, {@code connected}, {@code lastError} and {@code lastErrorAt} (when the
+   * {@code passwordSet}, {@code customCa}, {@code clientCert} (null, or its {@code subject}, {@code issuer},
+   * {@code notBefore}, {@code notAfter}, {@code expired}, {@code notYetValid}; never the key), {@code connected},
+   * {@code lastError} and {@code lastErrorAt} (when the
    * connection last failed or ended, absent when it has not), {@code streams}. Never the password.
    */
   public ObjectNode relayStatus() {
@@ -343,6 +362,19 @@ public final class LinkManager implements AutoCloseable {
     }
     o.put("passwordSet", b.password() != null);
     o.put("customCa", b.caPem() != null);
+    ClientCertificate cert = b.clientCert();
+    if (cert == null) {
+      o.putNull("clientCert");
+    } else {
+      Instant now = Instant.now();
+      ObjectNode cc = o.putObject("clientCert");
+      cc.put("subject", cert.subject());
+      cc.put("issuer", cert.issuer());
+      cc.put("notBefore", cert.notBefore().toString());
+      cc.put("notAfter", cert.notAfter().toString());
+      cc.put("expired", cert.expired(now));
+      cc.put("notYetValid", cert.notYetValid(now));
+    }
     o.put("connected", t.isConnected());
     if (t.lastError() != null) {
       o.put("lastError", t.lastError());

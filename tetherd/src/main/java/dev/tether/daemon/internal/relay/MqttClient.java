@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A minimal MQTT 3.1.1 client: one TCP connection to the broker (TLS 1.2/1.3 for {@code mqtts://}, with the broker's
- * certificate and host name verified) with a clean session and optional user name and password, one subscription, QoS 1
- * publishing and receiving (PUBACK both ways), PINGREQ every half keep-alive, and a reconnect with back-off (200 ms
+ * certificate and host name verified, and an optional client certificate) with a clean session and optional user name
+ * and password, one subscription, QoS 1 publishing and receiving (PUBACK both ways), PINGREQ every half keep-alive,
+ * and a reconnect with back-off (200 ms
  * doubling to 10 s, with jitter; to 60 s while the broker refuses the credentials or the TLS handshake fails, since
  * only a change of setting or of the broker fixes that) whenever the broker goes away. One thread reads and reconnects;
  * publishers write under a lock. Messages are not queued while disconnected: {@link #publish} fails, and the caller
@@ -78,6 +79,10 @@ public final class MqttClient implements AutoCloseable {
   private volatile String lastError;
   private volatile Instant lastErrorAt;
   private String lastLogged;
+  /** The key manager of the current attempt's TLS handshake: whether the broker asked for a client certificate. */
+  private volatile ClientCertKeyManager attemptKeys;
+  /** Whether the current attempt got the broker's CONNACK (so a failure is no longer about the TLS handshake). */
+  private volatile boolean connackReceived;
 
   public MqttClient(RelayBroker broker, String clientId, String subscription, int keepAliveSeconds,
       int maxPacketBytes, Handler handler) {
@@ -150,13 +155,17 @@ public final class MqttClient implements AutoCloseable {
         session();
         reason = "the broker closed the connection";
       } catch (BrokerRefusedException e) {
-        reason = e.getMessage();
+        String cert = connackReceived ? null : clientCertificateProblem(e);
+        reason = cert != null ? cert : e.getMessage();
         refused = true;
       } catch (SSLException e) {
-        reason = describeTls(e);
+        String cert = clientCertificateProblem(e);
+        reason = cert != null ? cert : describeTls(e);
         refused = true;
       } catch (IOException | RuntimeException e) {
-        reason = e.getMessage() == null ? e.toString() : e.getMessage();
+        String cert = connackReceived || e instanceof RuntimeException ? null : clientCertificateProblem((IOException) e);
+        refused = cert != null;
+        reason = cert != null ? cert : e.getMessage() == null ? e.toString() : e.getMessage();
       } finally {
         wasUp = connected;
         synchronized (writeLock) {
@@ -191,6 +200,8 @@ public final class MqttClient implements AutoCloseable {
   }
 
   private void session() throws IOException {
+    attemptKeys = null;
+    connackReceived = false;
     Socket s = new Socket();
     socket = s;
     if (closed) {
@@ -237,8 +248,13 @@ public final class MqttClient implements AutoCloseable {
     if (!(first instanceof ConnAck ack)) {
       throw new MalformedPacketException("the broker answered CONNECT with " + first + ", not CONNACK");
     }
+    connackReceived = true;
     if (ack.returnCode() != 0) {
-      throw new BrokerRefusedException(refusal(ack.returnCode()));
+      ClientCertKeyManager keys = attemptKeys;
+      boolean askedForCert = keys != null && keys.requested() && broker.clientCert() == null;
+      throw new BrokerRefusedException(refusal(ack.returnCode()) + (askedForCert && ack.returnCode() >= 4
+          ? "; the broker also asked for a client certificate: if it logs clients in with one, give it with tether "
+              + "relay set " + broker.uri() + " --cert-file CERT.pem --key-file KEY.pem" : ""));
     }
     write(new Subscribe(1, List.of(new Subscription(subscription, 1))));
     Thread pinger = new Thread(this::ping, "tether-relay-ping");
@@ -272,8 +288,9 @@ public final class MqttClient implements AutoCloseable {
             connected = true;
             lastError = null;
             lastLogged = null;
-            log.info("connected to the MQTT broker {}{}", broker.uri(),
-                broker.username() == null ? "" : " as " + broker.username());
+            log.info("connected to the MQTT broker {}{}{}", broker.uri(),
+                broker.username() == null ? "" : " as " + broker.username(),
+                broker.clientCert() == null ? "" : " with the client certificate " + broker.clientCert().subject());
             handler.connected();
           }
         } else if (!(p instanceof PingResp)) {
@@ -287,7 +304,9 @@ public final class MqttClient implements AutoCloseable {
 
   /** Layers TLS over {@code plain}: TLS 1.2/1.3, the broker's certificate and host name verified, SNI when a name. */
   private SSLSocket tls(Socket plain) throws IOException {
-    SSLSocket t = (SSLSocket) broker.socketFactory().createSocket(plain, broker.host(), broker.port(), true);
+    ClientCertKeyManager keys = new ClientCertKeyManager(broker.clientCert());
+    attemptKeys = keys;
+    SSLSocket t = (SSLSocket) broker.socketFactory(keys).createSocket(plain, broker.host(), broker.port(), true);
     SSLParameters params = t.getSSLParameters();
     // "HTTPS" is RFC 2818's check: the certificate's subject alternative names must include the host (or its IP)
     params.setEndpointIdentificationAlgorithm("HTTPS");
@@ -340,6 +359,44 @@ public final class MqttClient implements AutoCloseable {
               : ": user " + user + " may not connect; the broker's operator must allow it");
       default -> "the broker refused the connection (CONNACK return code " + code + ")";
     };
+  }
+
+  /**
+   * When the broker asked for a client certificate in this attempt's handshake and then ended the connection before
+   * its CONNACK (with a TLS alert, a reset or a close; in TLS 1.3 the broker judges the client's certificate after the
+   * client's side of the handshake has finished, so this shows on the first read), the failure in words that say what
+   * to change; otherwise (no request, a timeout, our own check of the broker's certificate failed) null.
+   */
+  String clientCertificateProblem(IOException e) {
+    ClientCertKeyManager keys = attemptKeys;
+    if (keys == null || !keys.requested() || e instanceof SocketTimeoutException
+        || e.getCause() instanceof SocketTimeoutException) {
+      return null;
+    }
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof CertificateException || c instanceof CertPathBuilderException
+          || c instanceof CertPathValidatorException) {
+        return null; // the broker's certificate failed our checks: describeTls says so
+      }
+    }
+    String detail = e.getMessage() == null ? e.toString() : e.getMessage();
+    String set = "tether relay set " + broker.uri() + " --cert-file CERT.pem --key-file KEY.pem";
+    String named = keys.issuers().isEmpty() ? "" : " (the broker named these: " + String.join("; ", keys.issuers()) + ")";
+    ClientCertificate cert = broker.clientCert();
+    if (cert == null) {
+      return "TLS to " + broker.address() + " failed: the broker asked for a client certificate and ended the "
+          + "connection without one (" + detail + "): give the certificate and key the broker knows this device by "
+          + "with " + set;
+    }
+    if (!keys.offered()) {
+      return "TLS to " + broker.address() + " failed: the broker asked for a client certificate with a key of type "
+          + String.join(" or ", keys.keyTypes()) + ", but the one set has a " + cert.keyType() + " key, so none was sent ("
+          + detail + "): give a certificate with such a key with " + set;
+    }
+    return "TLS to " + broker.address() + " failed: the broker did not accept the client certificate "
+        + cert.describe() + " (" + detail + "): it must be issued by a CA the broker trusts for clients" + named
+        + ", be valid, and be registered or allowed there; have the broker's operator allow it, or give another with "
+        + set;
   }
 
   /** A failed TLS handshake in words: which check failed and what to do. */

@@ -16,6 +16,7 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManagerFactory;
@@ -24,10 +25,12 @@ import javax.net.ssl.TrustManagerFactory;
  * Where and how the relay reaches its MQTT broker: {@code mqtt://HOST[:PORT]} (plain TCP, port 1883 by default) or
  * {@code mqtts://HOST[:PORT]} (TLS 1.2 or 1.3, port 8883 by default, the broker's certificate and host name verified
  * against the JDK's default trust store or, when {@code caPem} is set, against the CA certificates in it), with an
- * optional MQTT user name and password. The TLS here is only the hop to the broker; what the relay carries is the
- * link's own pinned mutual TLS either way. {@link #toString} never shows the password.
+ * optional MQTT user name and password and, for {@code mqtts://}, an optional X.509 client certificate the TLS handshake
+ * logs in with ({@code clientCert}). The TLS here is only the hop to the broker; what the relay carries is the link's
+ * own pinned mutual TLS either way. {@link #toString} never shows the password or the private key.
  */
-public record RelayBroker(String uri, String host, int port, boolean tls, String username, String password, String caPem) {
+public record RelayBroker(String uri, String host, int port, boolean tls, String username, String password, String caPem,
+    ClientCertificate clientCert) {
   /** The default port of {@code mqtt://}. */
   public static final int MQTT_PORT = 1883;
   /** The default port of {@code mqtts://}. */
@@ -43,6 +46,17 @@ public record RelayBroker(String uri, String host, int port, boolean tls, String
    * a {@link TetherException} with {@link ErrorCode#INVALID_PARAMETER} that says what to change.
    */
   public static RelayBroker parse(String uri, String username, String password, String caPem) {
+    return parse(uri, username, password, caPem, null, null);
+  }
+
+  /**
+   * Checks and returns a broker setting with an X.509 client certificate: {@code certPem} (the client's certificate,
+   * then its CA chain) and {@code keyPem} (its private key) are both given or both null, and only with
+   * {@code mqtts://} ({@link ClientCertificate#parse} checks them). Bad input is a {@link TetherException} with
+   * {@link ErrorCode#INVALID_PARAMETER} that says what to change.
+   */
+  public static RelayBroker parse(String uri, String username, String password, String caPem, String certPem,
+      String keyPem) {
     URI u;
     try {
       u = new URI(uri);
@@ -92,11 +106,23 @@ public record RelayBroker(String uri, String host, int port, boolean tls, String
       }
       certificates(caPem);
     }
+    if ((certPem == null) != (keyPem == null)) {
+      throw invalid(certPem == null ? "a private key (--key-file) needs its client certificate (--cert-file)"
+          : "a client certificate (--cert-file) needs its private key (--key-file)");
+    }
+    ClientCertificate clientCert = null;
+    if (certPem != null) {
+      if (!tls) {
+        throw invalid("a client certificate (--cert-file, --key-file) logs in during the TLS handshake: use mqtts:// "
+            + "with it (plain mqtt:// has no TLS)");
+      }
+      clientCert = ClientCertificate.parse(certPem, keyPem);
+    }
     String host = u.getHost();
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1); // an IPv6 literal
     }
-    return new RelayBroker(uri, host, port, tls, username, password, caPem);
+    return new RelayBroker(uri, host, port, tls, username, password, caPem, clientCert);
   }
 
   /** The X.509 certificates in a PEM bundle; at least one, or a {@link TetherException} (INVALID_PARAMETER). */
@@ -134,9 +160,10 @@ public record RelayBroker(String uri, String host, int port, boolean tls, String
 
   /**
    * The TLS socket factory for this broker: TLS 1.2/1.3, trusting {@link #caPem}'s certificates when set, otherwise the
-   * JDK's default trust store. Host name verification is set on each socket ({@link MqttClient}).
+   * JDK's default trust store, with {@code keys} choosing the client certificate (see {@link ClientCertKeyManager}).
+   * Host name verification is set on each socket ({@link MqttClient}).
    */
-  SSLSocketFactory socketFactory() throws IOException {
+  SSLSocketFactory socketFactory(ClientCertKeyManager keys) throws IOException {
     try {
       TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       if (caPem == null) {
@@ -151,7 +178,7 @@ public record RelayBroker(String uri, String host, int port, boolean tls, String
         tmf.init(ks);
       }
       SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(null, tmf.getTrustManagers(), null);
+      ctx.init(new KeyManager[] {keys}, tmf.getTrustManagers(), null);
       return ctx.getSocketFactory();
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot set up TLS for the broker: " + e.getMessage(), e);
@@ -166,6 +193,6 @@ public record RelayBroker(String uri, String host, int port, boolean tls, String
   @Override
   public String toString() {
     return "RelayBroker[" + uri + (username == null ? "" : ", user " + username) + (password == null ? "" : ", password set")
-        + (caPem == null ? "" : ", custom CA") + "]";
+        + (caPem == null ? "" : ", custom CA") + (clientCert == null ? "" : ", " + clientCert) + "]";
   }
 }

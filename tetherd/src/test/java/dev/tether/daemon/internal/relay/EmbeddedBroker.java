@@ -6,6 +6,7 @@ import io.moquette.broker.Server;
 import io.moquette.broker.config.MemoryConfig;
 import io.moquette.broker.security.IAuthenticator;
 import io.moquette.broker.security.PermitAllAuthorizatorPolicy;
+import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
@@ -18,7 +19,8 @@ import javax.net.ssl.SSLException;
 
 /**
  * A real MQTT broker (Moquette) in the test JVM on ephemeral loopback ports; restartable on the same port. With
- * {@link #withTls} it also takes TLS on a second port, with the given certificate, and only the given users.
+ * {@link #withTls} it also takes TLS on a second port, with the given certificate, and only the given users; with
+ * {@link #withClientAuth} only clients that present a certificate from the given CA.
  */
 final class EmbeddedBroker implements AutoCloseable {
   private final Path dir;
@@ -48,6 +50,19 @@ final class EmbeddedBroker implements AutoCloseable {
     }
   }
 
+  /**
+   * A broker whose TLS port presents {@code cert} and requires a TLS client certificate issued by {@code clientCa}
+   * (Moquette's TLS listener with client authentication required), taking any client that presents one; no password.
+   */
+  static EmbeddedBroker withClientAuth(Path dir, TestCa.Issued cert, TestCa ca, TestCa clientCa) throws IOException {
+    try {
+      return new EmbeddedBroker(dir, SslContextBuilder.forServer(cert.key().getPrivate(), cert.cert(), ca.cert)
+          .trustManager(clientCa.cert).clientAuth(ClientAuth.REQUIRE).build(), null);
+    } catch (SSLException e) {
+      throw new IOException(e);
+    }
+  }
+
   private void start(int onPort) throws IOException {
     Properties p = new Properties();
     p.setProperty("host", "127.0.0.1");
@@ -62,8 +77,8 @@ final class EmbeddedBroker implements AutoCloseable {
       server.startServer(p);
     } else {
       p.setProperty("ssl_port", "0");
-      IAuthenticator auth = (clientId, user, password) -> user != null && password != null && users.containsKey(user)
-          && users.get(user).equals(new String(password, StandardCharsets.UTF_8));
+      IAuthenticator auth = (clientId, user, password) -> users == null || user != null && password != null
+          && users.containsKey(user) && users.get(user).equals(new String(password, StandardCharsets.UTF_8));
       server.startServer(new MemoryConfig(p), null, () -> tls, auth, new PermitAllAuthorizatorPolicy());
     }
     // Moquette records the bound port when its asynchronous bind completes; until then it reports 0

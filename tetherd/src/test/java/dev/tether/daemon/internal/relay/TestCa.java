@@ -26,7 +26,7 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
-/** A certificate authority made in the test with Bouncy Castle (EC P-256), issuing TLS server certificates. */
+/** A certificate authority made in the test with Bouncy Castle (EC P-256), issuing TLS server and client certificates. */
 final class TestCa {
   final KeyPair key;
   final X509Certificate cert;
@@ -66,6 +66,41 @@ final class TestCa {
     return new Issued(k, sign(b, key));
   }
 
+  /** A TLS client certificate for {@code cn} (extended key usage clientAuth) with a fresh EC key, valid now. */
+  Issued issueClient(String cn) throws GeneralSecurityException, OperatorCreationException {
+    Instant now = Instant.now();
+    return issueClient(cn, ecKey(), now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(2)));
+  }
+
+  /** A TLS client certificate for {@code cn} and {@code k}'s public key, valid from {@code notBefore} to {@code notAfter}. */
+  Issued issueClient(String cn, KeyPair k, Instant notBefore, Instant notAfter)
+      throws GeneralSecurityException, OperatorCreationException {
+    X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(new X500Name(cert.getSubjectX500Principal().getName()),
+        new BigInteger(64, new SecureRandom()), Date.from(notBefore), Date.from(notAfter), new X500Name("CN=" + cn),
+        k.getPublic());
+    try {
+      b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+      b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
+      b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_clientAuth));
+    } catch (java.io.IOException e) {
+      throw new GeneralSecurityException(e);
+    }
+    return new Issued(k, sign(b, key));
+  }
+
+  /** A private key as unencrypted PKCS#8 PEM ({@code -----BEGIN PRIVATE KEY-----}). */
+  static String pkcs8Pem(java.security.PrivateKey k) {
+    return "-----BEGIN PRIVATE KEY-----\n" + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(k.getEncoded())
+        + "\n-----END PRIVATE KEY-----\n";
+  }
+
+  /** A fresh EC P-256 key pair. */
+  static KeyPair ecKey() throws GeneralSecurityException {
+    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+    g.initialize(new ECGenParameterSpec("secp256r1"));
+    return g.generateKeyPair();
+  }
+
   /** This CA's certificate as PEM text. */
   String pem() throws GeneralSecurityException {
     return pem(cert);
@@ -74,12 +109,6 @@ final class TestCa {
   static String pem(X509Certificate c) throws GeneralSecurityException {
     return "-----BEGIN CERTIFICATE-----\n" + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(c.getEncoded())
         + "\n-----END CERTIFICATE-----\n";
-  }
-
-  private static KeyPair ecKey() throws GeneralSecurityException {
-    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-    g.initialize(new ECGenParameterSpec("secp256r1"));
-    return g.generateKeyPair();
   }
 
   private static X509v3CertificateBuilder builder(X500Name issuer, X500Name subject, KeyPair k) {
