@@ -6,6 +6,7 @@ import io.moquette.broker.Server;
 import io.moquette.broker.config.MemoryConfig;
 import io.moquette.broker.security.IAuthenticator;
 import io.moquette.broker.security.PermitAllAuthorizatorPolicy;
+import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
@@ -19,7 +20,8 @@ import javax.net.ssl.SSLException;
 /**
  * A real MQTT broker (Moquette) in the test JVM on an ephemeral loopback port, with a {@link TcpFaultProxy} in front
  * so a test can cut its connections and see every byte it was sent. {@link #withTls} makes one that takes only TLS
- * clients (the proxy is in front of its TLS port) with a user name and password.
+ * clients (the proxy is in front of its TLS port) with a user name and password; {@link #withClientAuth} one that takes
+ * only TLS clients presenting a certificate from a given CA.
  */
 public final class MqttBroker implements AutoCloseable {
   private final Server server = new Server();
@@ -42,6 +44,19 @@ public final class MqttBroker implements AutoCloseable {
     }
   }
 
+  /**
+   * A broker whose proxied port takes TLS with {@code cert} (issued by {@code ca}) and requires a client certificate
+   * issued by {@code clientCa}, as AWS IoT Core or Mosquitto with {@code require_certificate true} do; no password.
+   */
+  public static MqttBroker withClientAuth(Path dataDir, TestCa.Issued cert, TestCa ca, TestCa clientCa) throws IOException {
+    try {
+      return new MqttBroker(dataDir, SslContextBuilder.forServer(cert.key().getPrivate(), cert.cert(), ca.cert)
+          .trustManager(clientCa.cert).clientAuth(ClientAuth.REQUIRE).build(), null);
+    } catch (SSLException e) {
+      throw new IOException(e);
+    }
+  }
+
   private MqttBroker(Path dataDir, SslContext sslContext, Map<String, String> users) throws IOException {
     this.tls = sslContext != null;
     Properties p = new Properties();
@@ -57,9 +72,9 @@ public final class MqttBroker implements AutoCloseable {
       server.startServer(p);
     } else {
       p.setProperty("ssl_port", "0");
-      p.setProperty("allow_anonymous", "false");
-      IAuthenticator auth = (clientId, user, password) -> user != null && password != null && users.containsKey(user)
-          && users.get(user).equals(new String(password, StandardCharsets.UTF_8));
+      p.setProperty("allow_anonymous", Boolean.toString(users == null));
+      IAuthenticator auth = (clientId, user, password) -> users == null || user != null && password != null
+          && users.containsKey(user) && users.get(user).equals(new String(password, StandardCharsets.UTF_8));
       server.startServer(new MemoryConfig(p), null, () -> sslContext, auth, new PermitAllAuthorizatorPolicy());
     }
     // Moquette records the bound port when its asynchronous bind completes; until then it reports 0

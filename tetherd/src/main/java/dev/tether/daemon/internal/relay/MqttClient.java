@@ -381,7 +381,7 @@ public final class MqttClient implements AutoCloseable {
     }
     String detail = e.getMessage() == null ? e.toString() : e.getMessage();
     String set = "tether relay set " + broker.uri() + " --cert-file CERT.pem --key-file KEY.pem";
-    String named = keys.issuers().isEmpty() ? "" : " (the broker named these: " + String.join("; ", keys.issuers()) + ")";
+    String named = keys.issuers().isEmpty() ? "" : " (the broker said it trusts: " + String.join("; ", keys.issuers()) + ")";
     ClientCertificate cert = broker.clientCert();
     if (cert == null) {
       return "TLS to " + broker.address() + " failed: the broker asked for a client certificate and ended the "
