@@ -55,9 +55,18 @@ final class EmbeddedBroker implements AutoCloseable {
    * (Moquette's TLS listener with client authentication required), taking any client that presents one; no password.
    */
   static EmbeddedBroker withClientAuth(Path dir, TestCa.Issued cert, TestCa ca, TestCa clientCa) throws IOException {
+    return withClientAuth(dir, cert, ca, clientCa, ClientAuth.REQUIRE, null);
+  }
+
+  /**
+   * A broker whose TLS port asks for a client certificate from {@code clientCa} ({@code mode}: required, or optional)
+   * and, when {@code users} is not null, also accepts only those users (user name to password).
+   */
+  static EmbeddedBroker withClientAuth(Path dir, TestCa.Issued cert, TestCa ca, TestCa clientCa, ClientAuth mode,
+      Map<String, String> users) throws IOException {
     try {
       return new EmbeddedBroker(dir, SslContextBuilder.forServer(cert.key().getPrivate(), cert.cert(), ca.cert)
-          .trustManager(clientCa.cert).clientAuth(ClientAuth.REQUIRE).build(), null);
+          .trustManager(clientCa.cert).clientAuth(mode).build(), users);
     } catch (SSLException e) {
       throw new IOException(e);
     }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
+import io.netty.handler.ssl.ClientAuth;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -19,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
@@ -36,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The relay's MQTT client logging in with an X.509 client certificate, against a real Moquette broker whose TLS port
  * requires one issued by the fleet's device CA (as AWS IoT Core, or Mosquitto with {@code require_certificate true},
  * do): the right certificate and key connect and carry messages; no certificate, and one from another CA, are refused
- * in words that say what to change; keys and certificates are checked when set (PKCS#8 and the traditional EC and RSA
+ * in words that say what to change; a certificate combines with a user name and password; keys and certificates are checked when set (PKCS#8 and the traditional EC and RSA
  * forms read, an encrypted key, a key of another certificate, files that are not PEM refused).
  */
 class RelayClientCertTest {
@@ -156,6 +158,26 @@ class RelayClientCertTest {
     TestCa.Issued expired = deviceCa.issueClient("expired", k, now.minus(Duration.ofDays(30)), now.minus(Duration.ofDays(1)));
     assertThat(refusal(withCert(expired, TestCa.pkcs8Pem(k.getPrivate()))))
         .contains("did not accept the client certificate CN=expired").contains("expired at");
+  }
+
+  @Test
+  void aClientCertificateCombinesWithAUserNameAndPassword() throws Exception {
+    // a broker that asks for a client certificate but does not require one, and requires a user name and password
+    try (EmbeddedBroker both = EmbeddedBroker.withClientAuth(tmp.resolve("both"), serverCa.issue("broker", "localhost"),
+        serverCa, deviceCa, ClientAuth.OPTIONAL, Map.of("fleet", "pw"))) {
+      String uri = "mqtts://localhost:" + both.tlsPort();
+      TestCa.Issued device = deviceCa.issueClient("device-4");
+      String key = TestCa.pkcs8Pem(device.key().getPrivate());
+      MqttClient c = start(RelayBroker.parse(uri, "fleet", "pw", serverCa.pem(), TestCa.pem(device.cert()), key), "t/both",
+          new Recorder());
+      await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(c.isConnected()).as("%s", c.lastError()).isTrue());
+      assertThat(refusal(RelayBroker.parse(uri, "fleet", "wrong", serverCa.pem(), TestCa.pem(device.cert()), key)))
+          .contains("CONNACK 4, bad user name or password").doesNotContain("asked for a client certificate");
+      // without a certificate or credentials, the refusal also says the broker asked for a certificate
+      assertThat(refusal(RelayBroker.parse(uri, null, null, serverCa.pem())))
+          .containsPattern("CONNACK [45]").contains("the broker also asked for a client certificate")
+          .contains("--cert-file CERT.pem --key-file KEY.pem");
+    }
   }
 
   @Test
