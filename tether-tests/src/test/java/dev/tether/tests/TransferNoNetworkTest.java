@@ -172,4 +172,84 @@ class TransferNoNetworkTest {
     });
     assertThat(server.requests("/late.bin")).isEmpty();
   }
+
+  /**
+   * The race of an attempt failing on its own (the connection reset, no bytes) just before the device is seen offline:
+   * here deterministically in the order that counted it, the failure recorded first (a failed attempt and a back-off),
+   * then the network forced away. Once offline is seen the failure is taken back: no failed attempt, no back-off, the
+   * transfer waits for a network and resumes with a range when it is back.
+   */
+  @Test
+  void aConnectionFailureJustBeforeTheDeviceIsSeenOfflineIsNoFailedAttempt() throws Exception {
+    CountDownLatch reset = new CountDownLatch(1);
+    CountDownLatch late = new CountDownLatch(1);
+    TestHttpServer.Resource r = server.file("/race.bin", 6 * MIB, 75)
+        .fault(new TestHttpServer.ResetAfter(2 * MIB)) // some bytes kept: the next attempt asks for a range
+        .fault(new TestHttpServer.PauseThenReset(0, reset))
+        .fault(new TestHttpServer.PauseAfter(0, late)); // an attempt after the back-off (a slow test) holds here
+    try {
+      RecordingDelegate d = new RecordingDelegate();
+      DownloadTransfer t = open(d, Duration.ofSeconds(120)).download(remote("/race.bin")).start();
+      await().atMost(Duration.ofSeconds(20)).until(() -> r.paused() == 1);
+      reset.countDown();
+      await().atMost(Duration.ofSeconds(10)).until(() -> get(t.id()).path("attempts").asInt() == 1);
+
+      network("none");
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        JsonNode now = get(t.id());
+        assertThat(now.path("attempts").asInt()).isZero();
+        assertThat(now.path("waitingFor").asText()).isEqualTo("network");
+      });
+      int before = server.requests("/race.bin").size();
+      assertThat(before).isBetween(2, 3);
+      late.countDown();
+
+      network("unmetered");
+      assertThat(done(d, t.id())).isEmpty();
+      assertThat(d.sha256(t.id())).isEqualTo(r.content().sha256());
+      List<TestHttpServer.Request> requests = server.requests("/race.bin");
+      assertThat(requests).hasSize(before + 1);
+      // the reset lost what was in flight: every later attempt resumes from the bytes the first one kept
+      assertThat(requests.get(1).header("Range")).matches("bytes=[1-9][0-9]*-");
+      assertThat(requests.get(requests.size() - 1).header("Range")).isEqualTo(requests.get(1).header("Range"));
+      assertThat(get(t.id()).path("attempts").asInt()).isZero();
+    } finally {
+      reset.countDown();
+      late.countDown();
+    }
+  }
+
+  /** The same race left to run: the reset and the network going away at the same moment, in whichever order. */
+  @Test
+  void aResetAtTheMomentTheNetworkGoesAwayIsNoFailedAttemptInEitherOrder() throws Exception {
+    CountDownLatch reset = new CountDownLatch(1);
+    CountDownLatch late = new CountDownLatch(1);
+    TestHttpServer.Resource r = server.file("/moment.bin", 6 * MIB, 76)
+        .fault(new TestHttpServer.ResetAfter(2 * MIB))
+        .fault(new TestHttpServer.PauseThenReset(0, reset))
+        .fault(new TestHttpServer.PauseAfter(0, late));
+    try {
+      RecordingDelegate d = new RecordingDelegate();
+      DownloadTransfer t = open(d, Duration.ofSeconds(120)).download(remote("/moment.bin")).start();
+      await().atMost(Duration.ofSeconds(20)).until(() -> r.paused() == 1);
+      reset.countDown();
+      network("none");
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        JsonNode now = get(t.id());
+        assertThat(now.path("attempts").asInt()).isZero();
+        assertThat(now.path("waitingFor").asText()).isEqualTo("network");
+      });
+      late.countDown();
+      network("unmetered");
+      assertThat(done(d, t.id())).isEmpty();
+      assertThat(d.sha256(t.id())).isEqualTo(r.content().sha256());
+      List<TestHttpServer.Request> requests = server.requests("/moment.bin");
+      // the reset lost what was in flight: every later attempt resumes from the bytes the first one kept
+      assertThat(requests.get(1).header("Range")).matches("bytes=[1-9][0-9]*-");
+      assertThat(requests.get(requests.size() - 1).header("Range")).isEqualTo(requests.get(1).header("Range"));
+    } finally {
+      reset.countDown();
+      late.countDown();
+    }
+  }
 }

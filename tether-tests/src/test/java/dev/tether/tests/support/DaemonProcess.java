@@ -11,17 +11,32 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** A real tetherd process for end-to-end tests: start, kill -9, restart, stop. */
 public final class DaemonProcess implements AutoCloseable {
   private final Path home;
   private final List<String> jvmOptions;
+  private final Map<String, String> environment;
   private Process process;
 
   public DaemonProcess(Path home, String... jvmOptions) {
+    this(home, Map.of(), jvmOptions);
+  }
+
+  /** {@code environment} is added to (and overrides) this JVM's environment for the daemon, on every (re)start. */
+  public DaemonProcess(Path home, Map<String, String> environment, String... jvmOptions) {
     this.home = home;
+    this.environment = Map.copyOf(environment);
     this.jvmOptions = List.of(jvmOptions);
+  }
+
+  /** Starts tetherd in {@code home} with these environment variables added (say, a {@code PATH} with fakes first). */
+  public static DaemonProcess start(Path home, Map<String, String> environment, String... jvmOptions) {
+    DaemonProcess d = new DaemonProcess(home, environment, jvmOptions);
+    d.start();
+    return d;
   }
 
   /** Starts tetherd in {@code home}; {@code jvmOptions} (such as {@code -Dname=value}) apply to every (re)start. */
@@ -45,6 +60,7 @@ public final class DaemonProcess implements AutoCloseable {
     cmd.add(home.toString());
     try {
       ProcessBuilder pb = new ProcessBuilder(cmd);
+      pb.environment().putAll(environment);
       pb.redirectErrorStream(true);
       pb.redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolveSibling(home.getFileName() + "-tetherd.out").toFile()));
       process = pb.start();

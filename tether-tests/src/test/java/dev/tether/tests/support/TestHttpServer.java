@@ -68,6 +68,9 @@ public final class TestHttpServer implements AutoCloseable {
   /** Answer bytes that are not HTTP, then close. */
   public record Garbage() implements Fault {}
 
+  /** Send this many body bytes, wait until {@code release} opens, then reset the connection (counted in {@code paused}). */
+  public record PauseThenReset(long bytes, CountDownLatch release) implements Fault {}
+
   /** A generated file served at a path. */
   public final class Resource {
     private volatile GeneratedContent content;
@@ -209,8 +212,13 @@ public final class TestHttpServer implements AutoCloseable {
   private volatile boolean closed;
 
   public TestHttpServer() throws IOException {
+    this(InetAddress.getLoopbackAddress());
+  }
+
+  /** A server listening on {@code address} (another loopback address, such as 127.0.0.2 or ::1), on an ephemeral port. */
+  public TestHttpServer(InetAddress address) throws IOException {
     server = new ServerSocket();
-    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
+    server.bind(new InetSocketAddress(address, 0), 128);
     Thread t = new Thread(this::acceptLoop, "test-http-accept");
     t.setDaemon(true);
     t.start();
@@ -414,7 +422,8 @@ public final class TestHttpServer implements AutoCloseable {
       int off = (int) (pos - k * GeneratedContent.BLOCK);
       int n = len - off;
       if (f != null) {
-        long limit = f instanceof ResetAfter ra ? ra.bytes() : f instanceof StallAfter sa ? sa.bytes() : ((PauseAfter) f).bytes();
+        long limit = f instanceof ResetAfter ra ? ra.bytes() : f instanceof StallAfter sa ? sa.bytes()
+            : f instanceof PauseThenReset pr ? pr.bytes() : ((PauseAfter) f).bytes();
         if (sent + n >= limit) {
           int part = (int) (limit - sent);
           out.write(block, off, part);
@@ -425,6 +434,12 @@ public final class TestHttpServer implements AutoCloseable {
           off += part;
           n -= part;
           if (f instanceof ResetAfter) {
+            s.setSoLinger(true, 0);
+            return false;
+          }
+          if (f instanceof PauseThenReset pr) {
+            r.paused.incrementAndGet();
+            pr.release().await(120, TimeUnit.SECONDS);
             s.setSoLinger(true, 0);
             return false;
           }

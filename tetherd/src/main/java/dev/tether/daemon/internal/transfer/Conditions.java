@@ -6,12 +6,14 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The device conditions transfers wait for: a network at all (every transfer to a non-loopback host), and external
  * power and an unmetered network (discretionary transfers). Read from what Linux exposes ({@code /sys/class/power_supply},
- * NetworkManager's state and metered flag through {@code nmcli} when it is installed, else the default routes in
- * {@code /proc/net/route} and {@code /proc/net/ipv6_route}) unless {@code tether conditions} overrides them.
+ * NetworkManager's state and metered flag through {@code nmcli} when it is installed and answers, else the default
+ * routes in {@code /proc/net/route} and {@code /proc/net/ipv6_route}) unless {@code tether conditions} overrides them.
  */
 final class Conditions {
   /** The override values {@code tether conditions} stores; {@code auto} means "read the system". */
@@ -22,9 +24,17 @@ final class Conditions {
   /** How long a system reading of whether the device is online is reused. */
   static final long ONLINE_CACHE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
+  /** How long one {@code nmcli} run may take before its answer is given up for the kernel's routes. */
+  static final long NMCLI_TIMEOUT_MS = 2_000;
+  /** After {@code nmcli} hung, how long it is not asked again (the routes answer meanwhile). */
+  static final long NMCLI_HUNG_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(60);
+  private static final Logger log = LoggerFactory.getLogger(Conditions.class);
+
   private final Path powerSupplies;
   private final Path procNet;
   private final Path sysNet;
+  private final String nmcli;
+  private volatile long nmcliHungAt;
   private volatile String powerOverride = AUTO;
   private volatile String networkOverride = AUTO;
   private volatile long meteredCheckedAt;
@@ -34,9 +44,15 @@ final class Conditions {
 
   /** {@code /sys/class/power_supply}, {@code /proc/net} and {@code /sys/class/net} on a real device. */
   Conditions(Path powerSupplies, Path procNet, Path sysNet) {
+    this(powerSupplies, procNet, sysNet, "nmcli");
+  }
+
+  /** With {@code nmcli} the NetworkManager client to run (a name looked up on {@code PATH}, or a path). */
+  Conditions(Path powerSupplies, Path procNet, Path sysNet, String nmcli) {
     this.powerSupplies = powerSupplies;
     this.procNet = procNet;
     this.sysNet = sysNet;
+    this.nmcli = nmcli;
   }
 
   void overrides(String power, String network) {
@@ -115,40 +131,74 @@ final class Conditions {
   }
 
   /**
-   * NetworkManager's overall state ({@code nmcli -t -f STATE general}: {@code connected*} is online, {@code
-   * disconnected}, {@code asleep}, {@code connecting} and the like are not) when it runs; else whether a non-loopback
-   * interface that is up carries a default route. Cached for 5 s.
+   * NetworkManager's overall state ({@link NmcliOutput#generalState}) when it runs and knows it; else whether a
+   * non-loopback interface that is up carries a default route. Cached for 5 s.
    */
   private synchronized boolean systemOnline(boolean fresh) {
     long now = System.nanoTime();
     if (!fresh && onlineCheckedAt != 0 && now - onlineCheckedAt < ONLINE_CACHE_NANOS) {
       return onlineCached;
     }
-    Boolean nm = networkManagerOnline();
-    boolean online = nm != null ? nm : routedInterfaceUp();
+    boolean online = switch (networkManagerState()) {
+      case UP -> true;
+      case DOWN -> false;
+      case UNKNOWN -> routedInterfaceUp();
+    };
     onlineCached = online;
     onlineCheckedAt = System.nanoTime();
     return online;
   }
 
-  /** NetworkManager's answer, or null when it is not installed or not running. */
-  private static Boolean networkManagerOnline() {
+  /**
+   * NetworkManager's answer; {@code UNKNOWN} when {@code nmcli} is not installed, fails (exit status not 0, as with
+   * "Error: NetworkManager is not running."), prints no state, or does not answer within {@value #NMCLI_TIMEOUT_MS} ms
+   * (then it is left alone for a minute).
+   */
+  NmcliOutput.Network networkManagerState() {
+    String out = runNmcli("-t", "-f", "STATE", "general");
+    return out == null ? NmcliOutput.Network.UNKNOWN : NmcliOutput.generalState(out);
+  }
+
+  /** {@code nmcli ARGS} in the C locale: its standard output, or null when it is absent, failed or hung. */
+  private String runNmcli(String... args) {
+    long hung = nmcliHungAt;
+    if (hung != 0 && System.nanoTime() - hung < NMCLI_HUNG_PAUSE_NANOS) {
+      return null;
+    }
+    java.util.List<String> cmd = new java.util.ArrayList<>();
+    cmd.add(nmcli);
+    cmd.addAll(java.util.List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().put("LC_ALL", "C");
+    Process p;
     try {
-      Process p = new ProcessBuilder("nmcli", "-t", "-f", "STATE", "general").redirectErrorStream(true).start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-      if (!p.waitFor(5, TimeUnit.SECONDS)) {
+      p = pb.start();
+    } catch (IOException e) {
+      return null; // not installed
+    }
+    try {
+      // its output is a line or two, far below a pipe's buffer: wait first, so a hung nmcli cannot hold a read
+      if (!p.waitFor(NMCLI_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
+        nmcliHungAt = System.nanoTime();
+        log.warn("{} {} did not answer within {} ms; using the kernel's routes for a minute", nmcli, String.join(" ", args),
+            NMCLI_TIMEOUT_MS);
         return null;
       }
-      if (p.exitValue() != 0 || out.isEmpty() || out.startsWith("Error")) {
-        return null;
-      }
-      return out.startsWith("connected");
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      return p.exitValue() == 0 ? out : null;
     } catch (IOException e) {
       return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      p.destroyForcibly();
       return null;
+    } finally {
+      try {
+        p.getInputStream().close();
+      } catch (IOException e) {
+        // nothing left to read
+      }
     }
   }
 
@@ -220,23 +270,7 @@ final class Conditions {
     if (meteredCheckedAt != 0 && now - meteredCheckedAt < TimeUnit.SECONDS.toNanos(30)) {
       return meteredCached;
     }
-    boolean metered = false;
-    try {
-      Process p = new ProcessBuilder("nmcli", "-t", "-f", "GENERAL.METERED", "device", "show")
-          .redirectErrorStream(true).start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (p.waitFor(5, TimeUnit.SECONDS) && p.exitValue() == 0) {
-        for (String line : out.split("\n")) {
-          if (line.startsWith("GENERAL.METERED:yes")) {
-            metered = true;
-          }
-        }
-      }
-    } catch (IOException e) {
-      metered = false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    boolean metered = NmcliOutput.anyMetered(runNmcli("-t", "-f", "GENERAL.METERED", "device", "show"));
     meteredCached = metered;
     meteredCheckedAt = now;
     return metered;

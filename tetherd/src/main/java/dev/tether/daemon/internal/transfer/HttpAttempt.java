@@ -5,10 +5,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -67,8 +65,12 @@ final class HttpAttempt {
   /** The transfer finished: body in the part file (downloads) or accepted by the server (uploads). */
   record Done(int status, long bytes) implements Outcome {}
 
-  /** Worth trying again: after {@code retryAfter} if the server said so, else after the back-off. */
-  record Retry(Duration retryAfter, String reason, boolean madeProgress) implements Outcome {}
+  /**
+   * Worth trying again: after {@code retryAfter} if the server said so, else after the back-off. {@code transport}: the
+   * connection failed (refused, reset, timed out, cut short), as it does when the network goes away, rather than the
+   * server answering with a status worth retrying.
+   */
+  record Retry(Duration retryAfter, String reason, boolean madeProgress, boolean transport) implements Outcome {}
 
   /** Final failure. */
   record Fail(ErrorCode code, String message, int status) implements Outcome {}
@@ -142,27 +144,9 @@ final class HttpAttempt {
     return null;
   }
 
+  /** A loopback literal or a {@code localhost} name: what the host's text alone says, never resolved. */
   static boolean isLoopback(String host) {
-    String h = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
-    if (h.equalsIgnoreCase("localhost") || h.toLowerCase(Locale.ROOT).endsWith(".localhost")) {
-      return true;
-    }
-    boolean dotted = !h.isEmpty();
-    for (int i = 0; i < h.length() && dotted; i++) {
-      char ch = h.charAt(i);
-      dotted = (ch >= '0' && ch <= '9') || ch == '.';
-    }
-    if (!dotted && !h.contains(":")) {
-      return false; // a name other than localhost: do not resolve here, treat as not loopback
-    }
-    if (dotted && h.startsWith("127.")) {
-      return true; // 127.0.0.0/8 (a malformed address fails later, when it is connected to)
-    }
-    try {
-      return InetAddress.getByName(h).isLoopbackAddress();
-    } catch (UnknownHostException e) {
-      return false;
-    }
+    return Boolean.TRUE.equals(LocalHosts.byName(host));
   }
 
   Outcome run(String credential, LongConsumer progress, ValidatorSink validators, UploadResourceSink uploadResources) {
@@ -181,7 +165,7 @@ final class HttpAttempt {
       if (e instanceof org.apache.hc.core5.http.MessageConstraintException || e instanceof org.apache.hc.client5.http.ClientProtocolException) {
         return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + m, 0);
       }
-      return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), false);
+      return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), false, true);
     } finally {
       current = null;
     }
@@ -297,7 +281,7 @@ final class HttpAttempt {
             written = copy(entity.getContent(), ch, have, progress);
           }
           if (total >= 0 && written != total) {
-            return new Retry(null, "the body ended after " + written + " of " + total + " bytes", written > startBytes);
+            return new Retry(null, "the body ended after " + written + " of " + total + " bytes", written > startBytes, true);
           }
         }
         return new Done(code, written);
@@ -313,7 +297,7 @@ final class HttpAttempt {
         if (e instanceof org.apache.hc.core5.http.MessageConstraintException || e instanceof org.apache.hc.client5.http.ClientProtocolException) {
           return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + m, 0);
         }
-        return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), now > startBytes);
+        return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), now > startBytes, true);
       }
     }
     return new Fail(ErrorCode.HTTP_ERROR, "more than " + MAX_REDIRECTS + " redirects starting at " + row.url(), 0);
@@ -588,7 +572,7 @@ final class HttpAttempt {
         }
         String m = e.getMessage();
         // the server keeps what it received: the next attempt asks for its offset and sends the rest
-        return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), body.sent > 0);
+        return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), body.sent > 0, true);
       }
     }
     return new Fail(ErrorCode.HTTP_ERROR, "more than " + MAX_REDIRECTS + " redirects or offset corrections appending to " + resource, 0);
@@ -659,7 +643,7 @@ final class HttpAttempt {
       return new Challenge(code, scheme, realm, code == 407);
     }
     if (retryable(code)) {
-      return new Retry(retryAfter(resp), "the server answered " + code + " " + resp.getReasonPhrase(), false);
+      return new Retry(retryAfter(resp), "the server answered " + code + " " + resp.getReasonPhrase(), false, false);
     }
     return null;
   }

@@ -85,6 +85,11 @@ public final class TransferService implements DaemonService {
   static final String REMOTE_HOSTS_PROPERTY = "tetherd.testing.remoteHosts";
   /** How often whether the device is online is checked again while a transfer waits for, or runs over, a network. */
   private static final Duration NETWORK_RECHECK = Duration.ofSeconds(5);
+  /**
+   * A connection failure this recent when the device is seen offline is taken for the network going away (which the
+   * check every {@link #NETWORK_RECHECK} may notice that late) rather than as a failed attempt.
+   */
+  static final Duration OFFLINE_GRACE = NETWORK_RECHECK.multipliedBy(2);
   private static final Duration RESUME_FILE_TTL = Duration.ofDays(7);
   /** Completed transfers whose events were all acknowledged stay listed this long, then are forgotten. */
   static final Duration COMPLETED_TTL = Duration.ofHours(24);
@@ -138,6 +143,13 @@ public final class TransferService implements DaemonService {
       Path.of("/sys/class/net"));
   /** Test-only: host names tetherd treats as needing a network although they are loopback (see {@link #REMOTE_HOSTS_PROPERTY}). */
   private final Set<String> treatedAsRemote = remoteHosts(System.getProperty(REMOTE_HOSTS_PROPERTY, ""));
+  /** Which hosts are this machine (transfers to them need no network); set up in {@link #start}. */
+  private LocalHosts localHosts;
+  /** Recent connection failures counted as failed attempts, per transfer, oldest first (see {@link #OFFLINE_GRACE}). */
+  private final Map<Long, Deque<CountedFailure>> recentFailures = new ConcurrentHashMap<>();
+
+  /** A failed attempt counted at {@code atNanos}, and the transfer's count of failed attempts before it. */
+  private record CountedFailure(long atNanos, int attemptsBefore) {}
   /** Transfers to non-loopback hosts that wait because the device has no network. */
   private final Set<Long> waitingNetwork = ConcurrentHashMap.newKeySet();
   /** Set while a network re-check timer is armed. */
@@ -184,6 +196,13 @@ public final class TransferService implements DaemonService {
     flusher = Executors.newSingleThreadExecutor(named("tether-transfer-flush"));
     progressTimer = Executors.newSingleThreadScheduledExecutor(named("tether-transfer-progress"));
     syncPool = Executors.newFixedThreadPool(8, named("tether-transfer-sync"));
+    localHosts = new LocalHosts(java.net.InetAddress::getAllByName, host -> {
+      try {
+        control.execute(this::recheckWaitingForNetwork); // a name found to be this machine needs no network
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // the daemon is stopping
+      }
+    });
     finisher = new Thread(this::finishLoop, "tether-transfer-finisher");
     finisher.setDaemon(true);
     finisher.start();
@@ -192,7 +211,7 @@ public final class TransferService implements DaemonService {
     var connections = org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory.builder().http1Config(h1)
         .responseParserFactory(new org.apache.hc.core5.http.impl.io.DefaultHttpResponseParserFactory(h1)).build();
     PoolingHttpClientConnectionManager cm = PoolingHttpClientConnectionManagerBuilder.create().setConnectionFactory(connections)
-        .setMaxConnTotal(256).setMaxConnPerRoute(64)
+        .setMaxConnTotal(256).setMaxConnPerRoute(64).setDnsResolver(LocalHosts.RESOLVER)
         .setDefaultSocketConfig(SocketConfig.custom().setTcpNoDelay(true).setRcvBufSize(4 << 20).build())
         .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(Timeout.ofSeconds(30))
             .setSocketTimeout(Timeout.ofSeconds(60)).setValidateAfterInactivity(TimeValue.ofSeconds(2)).build())
@@ -935,13 +954,85 @@ public final class TransferService implements DaemonService {
     return Set.copyOf(out);
   }
 
-  /** Whether a transfer to {@code url} needs a network: every host but this machine's loopback. */
+  /**
+   * Whether a transfer to {@code url} needs a network: every host but this machine ({@link LocalHosts}). A name whose
+   * lookup has not ended yet needs one for now; when the lookup ends, transfers waiting for a network are looked at again.
+   */
   private boolean needsNetwork(String url) {
     String host = URI.create(url).getHost();
-    if (host != null && treatedAsRemote.contains(host.toLowerCase(java.util.Locale.ROOT))) {
+    if (host == null) {
       return true;
     }
-    return host == null || !HttpAttempt.isLoopback(host);
+    if (treatedAsRemote.contains(host.toLowerCase(java.util.Locale.ROOT))) {
+      return true;
+    }
+    return !Boolean.TRUE.equals(localHosts.isLocal(host));
+  }
+
+  /** Schedules again what waits for a network (some of it may turn out to need none). */
+  private void recheckWaitingForNetwork() {
+    for (long id : List.copyOf(waitingNetwork)) {
+      schedule(id);
+    }
+  }
+
+  /**
+   * Notes a connection failure just counted as a failed attempt of transfer {@code r}, so that it can be taken back
+   * if the device is seen offline within {@link #OFFLINE_GRACE}; arms a network check so that is noticed.
+   */
+  private void noteCountedFailure(TransferRow r, boolean madeProgress) {
+    long now = System.nanoTime();
+    recentFailures.compute(r.id(), (id, q) -> {
+      Deque<CountedFailure> d = q != null ? q : new ArrayDeque<>();
+      if (madeProgress) {
+        d.clear(); // the count started again at 0: older failures no longer count
+      }
+      d.addLast(new CountedFailure(now, madeProgress ? 0 : r.attempts()));
+      return d;
+    });
+    watchNetwork();
+  }
+
+  /** Forgets failures older than {@link #OFFLINE_GRACE}; true while some recent one is left. */
+  private boolean pruneRecentFailures() {
+    long cutoff = System.nanoTime() - OFFLINE_GRACE.toNanos();
+    recentFailures.replaceAll((id, q) -> {
+      q.removeIf(f -> f.atNanos() < cutoff);
+      return q;
+    });
+    recentFailures.values().removeIf(Deque::isEmpty);
+    return !recentFailures.isEmpty();
+  }
+
+  /**
+   * The device is seen offline: connection failures of the last {@link #OFFLINE_GRACE} were the network going away
+   * (they race the network check), not failed attempts. Each such transfer gets back its count of failed attempts from
+   * before the first of them and drops its back-off, and waits for a network like the rest.
+   */
+  private void forgiveRecentFailures() {
+    pruneRecentFailures();
+    for (long id : List.copyOf(recentFailures.keySet())) {
+      forgiveRecentFailure(id);
+    }
+  }
+
+  private void forgiveRecentFailure(long id) {
+    Deque<CountedFailure> q;
+    synchronized (recentFailures) {
+      q = recentFailures.remove(id);
+    }
+    CountedFailure first = q == null ? null : q.peekFirst();
+    if (first == null || System.nanoTime() - first.atNanos() > OFFLINE_GRACE.toNanos()) {
+      return;
+    }
+    int changed = Store.await(store.write(c -> update(c, "UPDATE transfers SET attempts = ?, next_attempt_at = 0"
+        + " WHERE id = ? AND state = 'RUNNING'", first.attemptsBefore(), id)));
+    if (changed > 0) {
+      log.info("transfer {}: the device has no network; the connection failure(s) of the last {} s were the network going"
+          + " away, not failed attempts: it waits for a network", id, OFFLINE_GRACE.toSeconds());
+      cancelTimer(id);
+      schedule(id);
+    }
   }
 
   /** Arms one re-check of the network {@link #NETWORK_RECHECK} from now, unless one is armed already. */
@@ -964,11 +1055,11 @@ public final class TransferService implements DaemonService {
 
   /** Reads the network again while a transfer waits for one or runs over one; keeps watching while that lasts. */
   private void networkTick() {
-    if (closed || (waitingNetwork.isEmpty() && !remoteRunning())) {
+    if (closed || (waitingNetwork.isEmpty() && !remoteRunning() && !pruneRecentFailures())) {
       return;
     }
     networkCheck(conditions.online(true));
-    if (!waitingNetwork.isEmpty() || remoteRunning()) {
+    if (!waitingNetwork.isEmpty() || remoteRunning() || pruneRecentFailures()) {
       watchNetwork();
     }
   }
@@ -999,6 +1090,7 @@ public final class TransferService implements DaemonService {
           run.attempt.stop();
         }
       }
+      forgiveRecentFailures();
       if (remoteRunning()) {
         watchNetwork();
       }
@@ -1061,11 +1153,14 @@ public final class TransferService implements DaemonService {
     }
     // past its resource timeout a transfer waits no more: its attempt fails it at once (RESOURCE_TIMED_OUT)
     boolean expired = now >= r.deadline();
-    if (!expired && needsNetwork(r.url()) && !conditions.online(false)) {
+    if (!expired && !conditions.online(false) && needsNetwork(r.url())) {
       waitingConditions.remove(id);
       waitingNetwork.add(id);
       deadlineTimer(id, r.deadline());
       watchNetwork();
+      if (recentFailures.containsKey(id)) {
+        control.execute(() -> forgiveRecentFailure(id)); // seen offline here first: its last failures were that
+      }
       return;
     }
     waitingNetwork.remove(id);
@@ -1183,7 +1278,7 @@ public final class TransferService implements DaemonService {
       TransferRow r = load(id);
       if (r != null) {
         try {
-          finish(r, new HttpAttempt.Retry(null, "internal error: " + t, false));
+          finish(r, new HttpAttempt.Retry(null, "internal error: " + t, false, false));
         } catch (Throwable t2) {
           log.error("transfer {}: cannot record the failure", id, t2);
         }
@@ -1285,6 +1380,9 @@ public final class TransferService implements DaemonService {
     if (o instanceof HttpAttempt.Stopped) {
       return; // suspend, cancel or shutdown did the bookkeeping
     }
+    if (!(o instanceof HttpAttempt.Retry)) {
+      recentFailures.remove(id); // it got through: earlier failures are history
+    }
     if (o instanceof HttpAttempt.Done d && r.isDownload()) {
       // the finisher syncs, moves and records finished downloads in batches (one flush for many small files)
       finalizing.add(id);
@@ -1326,8 +1424,19 @@ public final class TransferService implements DaemonService {
           return;
         }
         log.info("transfer {}: {}; retrying in {} ms", id, rt.reason(), delay.toMillis());
-        Store.await(store.write(c -> update(c, "UPDATE transfers SET attempts = ?, next_attempt_at = ?, error_message = ?"
-            + " WHERE id = ? AND state = 'RUNNING'", attempts, next, rt.reason(), id)));
+        boolean mayBeTheNetwork = rt.transport() && needsNetwork(r.url());
+        CompletableFuture<Integer> recorded;
+        synchronized (recentFailures) { // noted before its write is queued: a forgiveness is written after it
+          if (mayBeTheNetwork) {
+            noteCountedFailure(r, rt.madeProgress());
+          }
+          recorded = store.write(c -> update(c, "UPDATE transfers SET attempts = ?, next_attempt_at = ?, error_message = ?"
+              + " WHERE id = ? AND state = 'RUNNING'", attempts, next, rt.reason(), id));
+        }
+        Store.await(recorded);
+        if (mayBeTheNetwork && !conditions.online(false)) {
+          forgiveRecentFailure(id); // the device went offline while this was recorded
+        }
       }
     } else if (o instanceof HttpAttempt.Challenge ch) {
       {
@@ -1965,6 +2074,9 @@ public final class TransferService implements DaemonService {
   @Override
   public void close() {
     closed = true;
+    if (localHosts != null) {
+      localHosts.close();
+    }
     for (Running r : running.values()) {
       r.attempt.stop();
     }

@@ -5,11 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Whether the device is online, from route tables and interface states laid out as Linux shows them. */
+/**
+ * Whether the device is online, from route tables and interface states laid out as Linux shows them, and from a real
+ * {@code nmcli} process (a script standing in for NetworkManager's client, printing what it prints).
+ */
 class ConditionsTest {
   private static final String V4_HEADER = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
   @TempDir Path tmp;
@@ -31,6 +36,17 @@ class ConditionsTest {
     Path d = Files.createDirectories(sys.resolve(name));
     Files.writeString(d.resolve("flags"), flags + "\n");
     Files.writeString(d.resolve("operstate"), operstate + "\n");
+  }
+
+  private static final String ROUTED = "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0";
+  private static final String LOCAL_ONLY = "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0";
+
+  /** Conditions that run this shell script as {@code nmcli}. */
+  private Conditions withNmcli(String script) throws IOException {
+    Path nmcli = tmp.resolve("nmcli");
+    Files.writeString(nmcli, "#!/bin/sh\n" + script + "\n");
+    Files.setPosixFilePermissions(nmcli, PosixFilePermissions.fromString("rwx------"));
+    return new Conditions(tmp.resolve("power"), proc, sys, nmcli.toString());
   }
 
   private void v4(String... lines) throws IOException {
@@ -79,5 +95,61 @@ class ConditionsTest {
     assertThat(conditions.online(true)).isTrue();
     conditions.overrides("external", "unmetered");
     assertThat(conditions.goodForDiscretionary()).isTrue();
+  }
+
+  @Test
+  void networkManagersStateWinsOverTheRoutesWhenItKnowsIt() throws IOException {
+    v4(ROUTED);
+    Conditions c = withNmcli("[ \"$*\" = \"-t -f STATE general\" ] || exit 2\necho disconnected");
+    assertThat(c.online(true)).isFalse();
+    assertThat(c.network()).isEqualTo("none");
+    v4(LOCAL_ONLY);
+    c = withNmcli("[ \"$*\" = \"-t -f STATE general\" ] || exit 2\necho 'connected (site only)'");
+    assertThat(c.online(true)).isTrue();
+  }
+
+  @Test
+  void nmcliRunsInTheCLocaleSoItsStatesAreNotTranslated() throws IOException {
+    v4(LOCAL_ONLY);
+    Conditions c = withNmcli("[ \"$LC_ALL\" = C ] && echo connected || echo verbunden");
+    assertThat(c.networkManagerState()).isEqualTo(NmcliOutput.Network.UP);
+  }
+
+  @Test
+  void whenNetworkManagerIsNotRunningOrDoesNotKnowTheRoutesDecide() throws IOException {
+    Conditions notRunning = withNmcli("echo 'Error: NetworkManager is not running.' >&2\nexit 8");
+    v4(ROUTED);
+    assertThat(notRunning.online(true)).isTrue();
+    v4(LOCAL_ONLY);
+    assertThat(notRunning.online(true)).isFalse();
+    Conditions unknown = withNmcli("echo unknown");
+    assertThat(unknown.online(true)).isFalse();
+    v4(ROUTED);
+    assertThat(unknown.online(true)).isTrue();
+    Conditions failsWithAState = withNmcli("echo connected\nexit 1"); // a failed run's output is not trusted
+    v4(LOCAL_ONLY);
+    assertThat(failsWithAState.online(true)).isFalse();
+    Conditions absent = new Conditions(tmp.resolve("power"), proc, sys, tmp.resolve("no-such-nmcli").toString());
+    assertThat(absent.online(true)).isFalse();
+  }
+
+  @Test
+  void aHungNmcliIsGivenUpWithinItsBoundAndLeftAloneAfterwards() throws IOException {
+    v4(ROUTED);
+    Conditions c = withNmcli("exec sleep 60");
+    long t0 = System.nanoTime();
+    assertThat(c.online(true)).isTrue();
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(Conditions.NMCLI_TIMEOUT_MS + 3_000));
+    long t1 = System.nanoTime();
+    v4(LOCAL_ONLY);
+    assertThat(c.online(true)).isFalse();
+    assertThat(Duration.ofNanos(System.nanoTime() - t1)).isLessThan(Duration.ofMillis(Conditions.NMCLI_TIMEOUT_MS));
+  }
+
+  @Test
+  void theMeteredFlagComesFromNmcli() throws IOException {
+    v4(ROUTED);
+    Conditions c = withNmcli("case \"$*\" in\n*general*) echo connected ;;\n*device*) printf 'GENERAL.METERED:no\\nGENERAL.METERED:yes (guessed)\\n' ;;\nesac");
+    assertThat(c.network()).isEqualTo("metered");
   }
 }
