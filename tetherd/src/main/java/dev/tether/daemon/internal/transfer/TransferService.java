@@ -981,6 +981,7 @@ public final class TransferService implements DaemonService {
    * if the device is seen offline within {@link #OFFLINE_GRACE}; arms a network check so that is noticed.
    */
   private void noteCountedFailure(TransferRow r, boolean madeProgress) {
+    assert Thread.holdsLock(recentFailures);
     long now = System.nanoTime();
     recentFailures.compute(r.id(), (id, q) -> {
       Deque<CountedFailure> d = q != null ? q : new ArrayDeque<>();
@@ -996,12 +997,13 @@ public final class TransferService implements DaemonService {
   /** Forgets failures older than {@link #OFFLINE_GRACE}; true while some recent one is left. */
   private boolean pruneRecentFailures() {
     long cutoff = System.nanoTime() - OFFLINE_GRACE.toNanos();
-    recentFailures.replaceAll((id, q) -> {
-      q.removeIf(f -> f.atNanos() < cutoff);
-      return q;
-    });
-    recentFailures.values().removeIf(Deque::isEmpty);
-    return !recentFailures.isEmpty();
+    synchronized (recentFailures) { // the deques are changed only under this lock
+      for (Deque<CountedFailure> q : recentFailures.values()) {
+        q.removeIf(f -> f.atNanos() < cutoff);
+      }
+      recentFailures.values().removeIf(Deque::isEmpty);
+      return !recentFailures.isEmpty();
+    }
   }
 
   /**
@@ -1159,7 +1161,11 @@ public final class TransferService implements DaemonService {
       deadlineTimer(id, r.deadline());
       watchNetwork();
       if (recentFailures.containsKey(id)) {
-        control.execute(() -> forgiveRecentFailure(id)); // seen offline here first: its last failures were that
+        try {
+          control.execute(() -> forgiveRecentFailure(id)); // seen offline here first: its last failures were that
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          // the daemon is stopping
+        }
       }
       return;
     }
