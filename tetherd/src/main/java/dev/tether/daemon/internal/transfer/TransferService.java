@@ -1155,7 +1155,8 @@ public final class TransferService implements DaemonService {
     }
     // past its resource timeout a transfer waits no more: its attempt fails it at once (RESOURCE_TIMED_OUT)
     boolean expired = now >= r.deadline();
-    if (!expired && !conditions.online(false) && needsNetwork(r.url())) {
+    // the host first: transfers to this machine never make the daemon read the system's network state
+    if (!expired && needsNetwork(r.url()) && !conditions.online(false)) {
       waitingConditions.remove(id);
       waitingNetwork.add(id);
       deadlineTimer(id, r.deadline());
