@@ -159,6 +159,9 @@ public final class ConnectivityCommands {
           out.println(p.path("peer").asText() + "  " + p.path("role").asText() + (p.path("active").asBoolean() ? " (active)" : "")
               + "  " + (p.path("connected").asBoolean() ? "connected" + (p.has("via") ? " (" + p.path("via").asText() + ")" : "") : "not connected")
               + (p.has("address") ? "  " + p.path("address").asText() : "") + "  paired " + p.path("pairedAt").asText());
+          if (p.hasNonNull("lastError")) {
+            out.println("    cannot link (last try " + p.path("lastErrorAt").asText() + "): " + p.path("lastError").asText());
+          }
         }
         return 0;
       }

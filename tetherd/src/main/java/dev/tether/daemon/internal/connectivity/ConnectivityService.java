@@ -375,6 +375,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         if (via != null) {
           o.put("via", via);
         }
+        links.dialFailure(p.fingerprint()).ifPresent(f -> {
+          o.put("lastError", f.message());
+          o.put("lastErrorAt", f.at().toString());
+        });
         a.add(o);
       }
       return CompletableFuture.completedFuture(r);

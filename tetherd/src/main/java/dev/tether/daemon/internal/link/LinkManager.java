@@ -143,6 +143,8 @@ public final class LinkManager implements AutoCloseable {
   /** How the current (or last) link to each peer runs: {@link #DIRECT} or {@link #RELAY}. */
   private final Map<String, String> vias = new ConcurrentHashMap<>();
   private final long directProbeMillis = Long.getLong("tether.relay.directProbeMillis", 30_000);
+  /** Why the last dial of each peer failed, while its link is down (what {@code tether peers} shows). */
+  private final Map<String, DialFailure> dialFailures = new ConcurrentHashMap<>();
   private volatile RelayTunnel relay;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "tether-link-timers");
@@ -472,6 +474,7 @@ public final class LinkManager implements AutoCloseable {
       return null;
     });
     peers.remove(p.fingerprint());
+    dialFailures.remove(p.fingerprint());
     Thread d = dialers.remove(p.fingerprint());
     if (d != null) {
       d.interrupt();
@@ -913,6 +916,7 @@ public final class LinkManager implements AutoCloseable {
       log.info(via.equals(RELAY) ? "link to peer {} switched to the relay" : "link to peer {} is direct again", fp);
     }
     log.info("link to peer {} is up ({})", fp, via);
+    dialFailures.remove(fp);
     listener.linkUp(link);
     link.startReading();
   }
@@ -975,6 +979,7 @@ public final class LinkManager implements AutoCloseable {
           relayFailures = 0;
           log.debug("dialing peer {} at {} failed: {}", fp, p.address(), e.toString());
         }
+        noteDialFailure(p, e, viaRelay);
         try {
           Thread.sleep(backoff + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
         } catch (InterruptedException ie) {
@@ -983,6 +988,58 @@ public final class LinkManager implements AutoCloseable {
         backoff = Math.min(5_000, backoff * 2);
       }
     }
+  }
+
+  /** Why dialing a peer failed, and when: kept while its link is down. */
+  public record DialFailure(String message, Instant at) {}
+
+  /** Why the last dial of this peer failed, while its link is down (empty once it is up, and on the listening side). */
+  public Optional<DialFailure> dialFailure(String fp) {
+    return isUp(fp) ? Optional.empty() : Optional.ofNullable(dialFailures.get(fp));
+  }
+
+  private void noteDialFailure(Peer p, Exception e, boolean viaRelay) {
+    String why = (viaRelay ? "through the relay: " : "") + explainDialFailure(e, p);
+    DialFailure before = dialFailures.put(p.fingerprint(), new DialFailure(why, Instant.now()));
+    if (before == null || !before.message().equals(why)) {
+      log.warn("cannot link to peer {}: {}", p.fingerprint(), why);
+    }
+  }
+
+  /** The peer accepted the TCP connection and closed it during the TLS handshake or the hello. */
+  private static final class HandshakeClosed extends IOException {
+    HandshakeClosed(java.net.SocketException cause) {
+      super("the connection was closed in the handshake: " + cause.getMessage(), cause);
+    }
+  }
+
+  /** A dial's failure in words that say what to do. */
+  static String explainDialFailure(Exception e, Peer p) {
+    String address = p.address();
+    String unpair = "'tether unpair " + p.fingerprint().substring(0, 12) + "' here, then pair the two devices again";
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof java.security.cert.CertificateException) {
+        return "the device at " + address + " presents a certificate this device did not pin (" + c.getMessage()
+            + "): it was reset or is another device; if it was reset, run " + unpair;
+      }
+    }
+    String m = String.valueOf(e.getMessage());
+    if (e instanceof javax.net.ssl.SSLException || e instanceof HandshakeClosed || m.contains("did not welcome")) {
+      // one text for the ways a refusal shows (an alert, a closed socket), so that the log line does not flap
+      return "the device at " + address + " ends every link this device opens: it no longer trusts this device, most"
+          + " likely because it unpaired it; run " + unpair;
+    }
+    if (e instanceof java.net.ConnectException) {
+      return "nothing accepts connections at " + address + " (" + m + "): is tetherd running on the other device, and is"
+          + " this still its address and peer port?";
+    }
+    if (e instanceof java.net.SocketTimeoutException) {
+      return "no answer from " + address + " in time (" + m + "): the device is off, asleep or out of reach";
+    }
+    if (e instanceof java.net.UnknownHostException) {
+      return "the host of " + address + " is unknown (" + m + ")";
+    }
+    return e.getClass().getSimpleName() + ": " + m + " (dialing " + address + ")";
   }
 
   /** While the link runs through the relay: tries the direct path, and moves the link there when it works. */
@@ -1004,7 +1061,12 @@ public final class LinkManager implements AutoCloseable {
     try {
       tcp.connect(target, 5_000);
       SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(tcp, target.getHostString(), target.getPort(), true);
-      ok = handshake(s, tcp, p, DIRECT);
+      try {
+        ok = handshake(s, tcp, p, DIRECT);
+      } catch (java.net.SocketException e) {
+        // the peer accepted the connection and closed it in the handshake: how a refused certificate often shows
+        throw new HandshakeClosed(e);
+      }
     } finally {
       if (!ok) {
         tcp.close();
