@@ -43,6 +43,9 @@ public final class TransfersCommand implements Callable<Integer> {
       String state = t.path("state").asText();
       out.printf("%-6d %-9s %-24s %-12s %-22s %s %s%n", t.path("id").asLong(), state, t.path("app").asText(),
           t.path("session").asText(), bytes, t.path("method").asText("GET"), t.path("url").asText());
+      if (t.hasNonNull("description")) {
+        out.println("       description " + t.path("description").asText());
+      }
       if (t.hasNonNull("waitingFor")) {
         out.println("       waiting for " + t.path("waitingFor").asText());
       }
