@@ -527,6 +527,45 @@ public final class ConnectivityCommands {
               emit("file", file.metadata(), file);
             }
 
+            @Override
+            public void messageReceived(ConnectivitySession session, Map<String, Object> message) {
+              ObjectNode line = Json.object();
+              line.put("kind", "message");
+              line.set("payload", PropertyList.toPlainJson(message));
+              live(line);
+            }
+
+            @Override
+            public void messageDataReceived(ConnectivitySession session, byte[] data) {
+              ObjectNode line = Json.object();
+              line.put("kind", "messageData");
+              line.put("data", java.util.Base64.getEncoder().encodeToString(data));
+              live(line);
+            }
+
+            /** A live message: not stored, so never delivered twice, and without an id; the reply is empty. */
+            private void live(ObjectNode line) {
+              write(Json.write(line) + "\n");
+            }
+
+            private void write(String text) {
+              if (sink != null) {
+                try {
+                  sink.write(text.getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                  throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot write " + outFile + ": " + e);
+                }
+              } else {
+                out.print(text);
+                out.flush();
+              }
+              if (count != null && received.incrementAndGet() >= count) {
+                done.countDown();
+              } else if (count == null) {
+                received.incrementAndGet();
+              }
+            }
+
             private void emit(String kind, Map<String, Object> payload, ReceivedFile file) {
               ObjectNode d = ConnectivitySessionImpl.currentDelivery();
               String id = d.path("id").asText();
@@ -567,22 +606,8 @@ public final class ConnectivityCommands {
                 }
                 text = Json.write(line) + "\n";
               }
-              if (sink != null) {
-                try {
-                  sink.write(text.getBytes(StandardCharsets.UTF_8));
-                } catch (IOException e) {
-                  throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot write " + outFile + ": " + e);
-                }
-              } else {
-                out.print(text);
-                out.flush();
-              }
+              write(text);
               written.add(id);
-              if (count != null && received.incrementAndGet() >= count) {
-                done.countDown();
-              } else if (count == null) {
-                received.incrementAndGet();
-              }
             }
           });
           s.complicationEnabled(complication);
