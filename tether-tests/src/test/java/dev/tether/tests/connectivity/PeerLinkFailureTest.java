@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
 import dev.tether.tests.support.Cli;
 import dev.tether.tests.support.PairedDaemons;
@@ -34,9 +36,26 @@ class PeerLinkFailureTest {
       Cli.Result text = Cli.run(d.companion.home(), "peers");
       assertThat(text.out()).as(text.toString()).contains("not connected").contains("cannot link").contains("unpaired it");
 
-      // the advice works: forgetting the primary here leaves nothing to fail
+      // pairing again without following the advice says what to do
+      ObjectNode offer;
+      try (DaemonClient cli = d.primary.client("dev.tether.cli")) {
+        ObjectNode b = Json.object();
+        b.put("host", "127.0.0.1");
+        offer = cli.call("cx.pair.listen", b);
+      }
+      String address = offer.path("address").asText();
+      String code = offer.path("code").asText();
+      Cli.Result again = Cli.run(d.companion.home(), "pair", "connect", address, code);
+      assertThat(again.exitCode()).as(again.toString()).isEqualTo(4);
+      assertThat(again.err()).contains("already paired").contains("tether unpair " + primary.path("peer").asText().substring(0, 12));
+
+      // the advice works: forget the primary here, pair again with the same code, and the link comes up
       assertThat(Cli.run(d.companion.home(), "unpair", primary.path("peer").asText()).exitCode()).isZero();
       assertThat(Cli.run(d.companion.home(), "peers").out()).contains("no paired devices");
+      Cli.Result paired = Cli.run(d.companion.home(), "pair", "connect", address, code);
+      assertThat(paired.exitCode()).as(paired.toString()).isZero();
+      await().atMost(Duration.ofSeconds(30)).until(() -> peer(d.companion.home()).path("connected").asBoolean());
+      assertThat(peer(d.companion.home()).has("lastError")).isFalse();
     }
   }
 

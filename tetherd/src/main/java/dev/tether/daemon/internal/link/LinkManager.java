@@ -670,7 +670,8 @@ public final class LinkManager implements AutoCloseable {
       X509Certificate theirs = (X509Certificate) s.getSession().getPeerCertificates()[0];
       String listenerFp = Identity.fingerprint(theirs);
       if (peers.containsKey(listenerFp)) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "already paired with " + listenerFp);
+        throw new TetherException(ErrorCode.INVALID_PARAMETER, "already paired with " + listenerFp + "; if that device"
+            + " unpaired this one or was reset, run 'tether unpair " + listenerFp.substring(0, 12) + "' here first, then pair again");
       }
       FrameCodec codec = new FrameCodec();
       DataInputStream in = FrameCodec.input(s.getInputStream());
