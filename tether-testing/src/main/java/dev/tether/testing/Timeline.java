@@ -35,7 +35,7 @@ public final class Timeline {
       WakeOutcome outcome = w.path("outcome").isNull() ? WakeOutcome.RUNNING : WakeOutcome.valueOf(w.path("outcome").asText());
       wakes.add(new Wake(w.path("id").asText(), Instant.parse(w.path("startedAt").asText()),
           w.path("endedAt").isNull() ? null : Instant.parse(w.path("endedAt").asText()), w.path("launched").asBoolean(),
-          List.copyOf(tasks), List.copyOf(states), coalesced, outcome, Duration.ofMillis(w.path("durationMs").asLong()),
+          w.path("reason").asText(""), List.copyOf(tasks), List.copyOf(states), coalesced, outcome, Duration.ofMillis(w.path("durationMs").asLong()),
           Duration.ofMillis(w.path("overrunMs").asLong()), Duration.ofMillis(w.path("chargedMs").asLong()),
           w.path("error").isNull() ? null : w.path("error").asText()));
     }
@@ -46,7 +46,7 @@ public final class Timeline {
           ? Json.mapper().convertValue(t.get("userInfo"), new TypeReference<LinkedHashMap<String, Object>>() {}) : Map.of();
       waiting.add(new Waiting(t.path("id").asText(), describe(t), WaitReason.valueOf(t.path("reason").asText()),
           t.path("until").isNull() ? null : Instant.parse(t.path("until").asText()), t.path("detail").asText(),
-          t.path("coalesced").asInt(), Collections.unmodifiableMap(info)));
+          t.path("coalesced").asInt(), Collections.unmodifiableMap(info), t.path("cause").asText("")));
     }
     return new Timeline(wakes, waiting);
   }

@@ -80,6 +80,25 @@ class TestKitTest {
   }
 
   @Test
+  void theTimelineSaysWhyEachWakeHappenedAndWhatAskedForEachWaitingTask() {
+    try (TetherTestKit kit = TetherTestKit.start()) {
+      kit.app(APP).onTask(UrlSessionTask.class, task -> CompletableFuture.completedFuture(null))
+          .onTask(ConnectivityTask.class, task -> CompletableFuture.completedFuture(null));
+      kit.connectivityNeedsApp(APP);
+      kit.clock().advance(Duration.ofHours(1));
+      kit.urlSessionNeedsApp(APP, "forecast");
+      kit.app(APP).scheduleBackgroundRefresh(kit.clock().now().plus(Duration.ofHours(2)), Map.of("city", "Lyon"));
+      Timeline timeline = kit.timeline(APP);
+      assertThat(timeline.wakes()).extracting(Wake::reason).containsExactly("connectivity: signalled", "urlSession(forecast): signalled");
+      assertThat(timeline.waiting()).singleElement().satisfies(w -> {
+        assertThat(w.reason()).isEqualTo(WaitReason.SCHEDULED);
+        assertThat(w.cause()).isEqualTo("scheduled by the app");
+        assertThat(w.userInfo()).containsEntry("city", "Lyon");
+      });
+    }
+  }
+
+  @Test
   void everyKindCanBeTriggeredAndTheDelegateGetsTheSet() {
     try (TetherTestKit kit = TetherTestKit.start()) {
       List<Set<BackgroundTask>> sets = new CopyOnWriteArrayList<>();
