@@ -154,7 +154,7 @@ public final class DaemonCommand {
     @Override
     public Integer call() throws Exception {
       Path home = root(spec).home();
-      String unit = SystemdUnit.render(home, dev.tether.internal.DaemonStarter.command(home));
+      String unit = SystemdUnit.render(home, SystemdUnit.durable(dev.tether.internal.DaemonStarter.command(home), home));
       var out = spec.commandLine().getOut();
       if (print) {
         out.print(unit);
