@@ -28,6 +28,15 @@ public interface BackgroundWork {
   /** The app activated its connectivity session and received everything pending: a waiting connectivity task is withdrawn. */
   void connectivityDrained(String appId);
 
+  /**
+   * Why tetherd would not launch {@code appId} in the background now (it is not registered, or its user force-quit
+   * it), in words for the person who can change that; empty when it would. For work that cannot wait, such as a live
+   * message whose sender waits for the answer.
+   */
+  default java.util.concurrent.CompletableFuture<java.util.Optional<String>> launchRefusal(String appId) {
+    return java.util.concurrent.CompletableFuture.completedFuture(java.util.Optional.empty());
+  }
+
   /** Whether a process of {@code appId} is connected to the daemon right now. */
   boolean isRunning(String appId);
 

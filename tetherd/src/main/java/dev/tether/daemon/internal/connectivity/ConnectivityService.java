@@ -2598,11 +2598,39 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       return;
     }
     if (links.localRole().equals("primary")) {
-      heldMessages.computeIfAbsent(app, k -> new ArrayList<>()).add(f);
+      heldMessages.compute(app, (k, list) -> {
+        List<Frame> l = list == null ? new ArrayList<>() : list;
+        l.add(f);
+        return l;
+      });
       wake(app, "a live message from the paired device");
+      // an app tetherd will not launch gets no message: say why now rather than let the sender time out
+      try {
+        context.backgroundWork().launchRefusal(app).thenAccept(why -> why.ifPresent(w -> {
+          if (unhold(app, f)) {
+            replyError(f.text("mid"), ErrorCode.NOT_REACHABLE, "the app " + app + " is not running on the paired device and"
+                + " will not be launched: " + w);
+          }
+        }));
+      } catch (IllegalStateException e) {
+        log.info("cannot ask whether {} may be launched: {}", app, e.getMessage());
+      }
+      // the sender gives up after its timeout: a message held longer would reach the app after its sender was told it failed
+      long timeout = f.body().path("timeoutMillis").asLong(30_000);
+      context.clock().schedule(context.clock().now().plusMillis(timeout), () -> unhold(app, f));
       return;
     }
     replyError(f.text("mid"), ErrorCode.NOT_REACHABLE, "the app " + app + " is not running on the paired device");
+  }
+
+  /** Removes a message held for an app that is not running; false when it was delivered (or dropped) already. */
+  private boolean unhold(String app, Frame f) {
+    boolean[] removed = {false};
+    heldMessages.computeIfPresent(app, (k, list) -> {
+      removed[0] = list.remove(f);
+      return list.isEmpty() ? null : list;
+    });
+    return removed[0];
   }
 
   private void deliverMessage(String app, Frame f) {

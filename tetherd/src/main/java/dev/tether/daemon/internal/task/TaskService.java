@@ -168,6 +168,27 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   @Override
+  public CompletableFuture<java.util.Optional<String>> launchRefusal(String appId) {
+    CompletableFuture<java.util.Optional<String>> f = new CompletableFuture<>();
+    submit(() -> {
+      AppConfig app = apps.get(appId);
+      if (app == null) {
+        f.complete(java.util.Optional.of("no app " + appId + " is registered there to launch (tether app register " + appId
+            + " --launch CMD)"));
+      } else if (app.forceQuit) {
+        f.complete(java.util.Optional.of("its user force-quit " + appId + " there; it is not launched in the background"
+            + " until it runs in the foreground again"));
+      } else {
+        f.complete(java.util.Optional.empty());
+      }
+    });
+    if (closed) {
+      f.complete(java.util.Optional.empty());
+    }
+    return f;
+  }
+
+  @Override
   public void urlSessionOpened(String appId, String sessionIdentifier) {
     submit(() -> withdraw(appId, TaskKind.URL_SESSION, sessionIdentifier));
   }
