@@ -467,6 +467,19 @@ public final class ConnectivityCommands {
         throw new TetherException(ErrorCode.FILE_NOT_FOUND, "cannot write " + outFile + " (--out): its folder "
             + outFile.toAbsolutePath().getParent() + " does not exist; create it first");
       }
+      if (filesDir != null) {
+        if (Files.exists(filesDir) && !Files.isDirectory(filesDir)) {
+          throw new TetherException(ErrorCode.INVALID_PARAMETER, "--files " + filesDir + " is not a folder; give the folder"
+              + " received files are moved into");
+        }
+        try {
+          Files.createDirectories(filesDir);
+        } catch (IOException e) {
+          throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot create the folder " + filesDir + " (--files): "
+              + Main.describe(e));
+        }
+      }
+      java.util.concurrent.atomic.AtomicReference<TetherException> failure = new java.util.concurrent.atomic.AtomicReference<>();
       if (outFile != null) {
         if (Files.exists(outFile)) {
           for (String line : Files.readAllLines(outFile, StandardCharsets.UTF_8)) {
@@ -508,6 +521,7 @@ public final class ConnectivityCommands {
           Thread.sleep(200);
           continue;
         }
+        Tether conn = t;
         try (t) {
           CountDownLatch lost = new CountDownLatch(1);
           t.internalClient().onClose(lost::countDown);
@@ -548,12 +562,27 @@ public final class ConnectivityCommands {
               write(Json.write(line) + "\n");
             }
 
+            /**
+             * Ends this receive without acknowledging the delivery being handled: a delegate that returned (or threw)
+             * would acknowledge it, and tetherd would delete what was never written or kept.
+             */
+            private void stop(TetherException why) {
+              failure.compareAndSet(null, why);
+              conn.internalClient().close();
+              done.countDown();
+            }
+
             private void write(String text) {
+              if (failure.get() != null) {
+                return;
+              }
               if (sink != null) {
                 try {
                   sink.write(text.getBytes(StandardCharsets.UTF_8));
                 } catch (IOException e) {
-                  throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot write " + outFile + ": " + e);
+                  stop(new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot write " + outFile + " (" + Main.describe(e)
+                      + "); what was not written was not acknowledged and comes again to the next receive"));
+                  return;
                 }
               } else {
                 out.print(text);
@@ -591,7 +620,9 @@ public final class ConnectivityCommands {
                     Files.createDirectories(filesDir);
                     p = Files.move(file.path(), filesDir.resolve(file.path().getFileName()), StandardCopyOption.REPLACE_EXISTING);
                   } catch (IOException e) {
-                    throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot move " + file.path() + " to " + filesDir + ": " + e);
+                    stop(new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot move " + file.path() + " to " + filesDir
+                        + " (" + Main.describe(e) + "); it was not acknowledged and comes again to the next receive"));
+                    return;
                   }
                 }
                 line.put("path", p.toString());
@@ -606,15 +637,26 @@ public final class ConnectivityCommands {
                 }
                 text = Json.write(line) + "\n";
               }
+              if (failure.get() != null) {
+                return;
+              }
               write(text);
-              written.add(id);
+              if (failure.get() == null) {
+                written.add(id);
+              }
             }
           });
           s.complicationEnabled(complication);
           if (t.launchedInBackground()) {
             // launched by tetherd for a connectivity task: complete it once the session is activated and drained
             t.onTask(dev.tether.ConnectivityTask.class, task -> s.activate().thenCompose(st -> s.drained()));
-            t.awaitTasks();
+            try {
+              t.awaitTasks();
+            } catch (TetherException e) {
+              if (failure.get() == null) {
+                throw e;
+              }
+            }
             break;
           }
           ActivationState st = s.activate().get(60, TimeUnit.SECONDS);
@@ -644,6 +686,9 @@ public final class ConnectivityCommands {
       }
       if (sink != null) {
         sink.close();
+      }
+      if (failure.get() != null) {
+        throw failure.get();
       }
       if (!connectedOnce && !background) {
         throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "tetherd for home " + root(spec).home()
