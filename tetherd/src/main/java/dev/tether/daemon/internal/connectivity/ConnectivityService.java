@@ -764,6 +764,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     if (!source.isAbsolute()) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "file path must be absolute: " + source);
     }
+    if (Files.isDirectory(source)) {
+      throw new TetherException(ErrorCode.FILE_NOT_FOUND, "cannot send " + source + ": it is a folder; transferFile sends one"
+          + " file (pack a folder into an archive first)");
+    }
     if (!Files.isRegularFile(source)) {
       throw new TetherException(ErrorCode.FILE_NOT_FOUND, "no file at " + source);
     }
