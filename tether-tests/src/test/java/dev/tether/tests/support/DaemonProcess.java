@@ -9,7 +9,6 @@ import dev.tether.protocol.Json;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -54,10 +53,7 @@ public final class DaemonProcess implements AutoCloseable {
     if (process != null && process.isAlive()) {
       throw new IllegalStateException("already running");
     }
-    List<String> cmd = new ArrayList<>(JavaProcesses.javaCommand("dev.tether.daemon.Tetherd"));
-    cmd.addAll(1, jvmOptions);
-    cmd.add("--home");
-    cmd.add(home.toString());
+    List<String> cmd = TetherdJvm.command(jvmOptions, home);
     try {
       ProcessBuilder pb = new ProcessBuilder(cmd);
       pb.environment().putAll(environment);
