@@ -24,10 +24,18 @@ public final class PairedDaemons implements AutoCloseable {
     this.proxy = proxy;
   }
 
-  /** Two daemons paired through a fault proxy; {@code jvmOptions} apply to both, at every (re)start. */
+  /**
+   * Two daemons paired through a fault proxy; {@code jvmOptions} apply to both, at every (re)start. The companion
+   * dials again at least every 500 ms (tetherd's default back-off grows to 5 s, plus jitter), so a test that cut the
+   * link or restarted the primary does not wait seconds for the next dial; {@code -Dtether.link.maxBackoffMillis}
+   * in {@code jvmOptions} overrides it.
+   */
   public static PairedDaemons start(Path dir, String... jvmOptions) throws IOException {
-    DaemonProcess p = DaemonProcess.start(dir.resolve("primary"), jvmOptions);
-    DaemonProcess c = DaemonProcess.start(dir.resolve("companion"), jvmOptions);
+    String[] options = new String[jvmOptions.length + 1];
+    options[0] = "-Dtether.link.maxBackoffMillis=500";
+    System.arraycopy(jvmOptions, 0, options, 1, jvmOptions.length);
+    DaemonProcess p = DaemonProcess.start(dir.resolve("primary"), options);
+    DaemonProcess c = DaemonProcess.start(dir.resolve("companion"), options);
     ObjectNode offer;
     try (DaemonClient pc = p.client("dev.tether.cli")) {
       ObjectNode b = Json.object();

@@ -145,6 +145,8 @@ public final class LinkManager implements AutoCloseable {
   private final long directProbeMillis = Long.getLong("tether.relay.directProbeMillis", 30_000);
   /** Why the last dial of each peer failed, while its link is down (what {@code tether peers} shows). */
   private final Map<String, DialFailure> dialFailures = new ConcurrentHashMap<>();
+  /** The longest pause between failed dials (tests that restart the listening daemon shorten it). */
+  private final long maxDialBackoffMillis = Math.max(100, Long.getLong("tether.link.maxBackoffMillis", 5_000));
   private volatile RelayTunnel relay;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "tether-link-timers");
@@ -986,7 +988,7 @@ public final class LinkManager implements AutoCloseable {
         } catch (InterruptedException ie) {
           return;
         }
-        backoff = Math.min(5_000, backoff * 2);
+        backoff = Math.min(maxDialBackoffMillis, backoff * 2);
       }
     }
   }
