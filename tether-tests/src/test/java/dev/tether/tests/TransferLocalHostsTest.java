@@ -12,10 +12,10 @@ import dev.tether.TetherOptions;
 import dev.tether.TransferError;
 import dev.tether.UrlSession;
 import dev.tether.internal.DaemonClient;
-import dev.tether.protocol.Json;
 import dev.tether.tests.support.DaemonProcess;
 import dev.tether.tests.support.RecordingDelegate;
 import dev.tether.tests.support.TestHttpServer;
+import dev.tether.tests.support.TransferControl;
 import java.net.InetAddress;
 import java.net.URI;
 import java.nio.file.Files;
@@ -88,15 +88,11 @@ class TransferLocalHostsTest {
   }
 
   private ObjectNode network(String value) {
-    ObjectNode b = Json.object();
-    b.put("network", value);
-    return cli.call("transfer.conditions", b);
+    return TransferControl.network(cli, value);
   }
 
   private JsonNode get(long id) {
-    ObjectNode b = Json.object();
-    b.put("id", id);
-    return cli.call("transfer.get", b);
+    return TransferControl.transfer(cli, id);
   }
 
   private UrlSession open(RecordingDelegate d) {

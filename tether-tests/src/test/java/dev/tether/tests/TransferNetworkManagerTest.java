@@ -12,11 +12,11 @@ import dev.tether.TetherOptions;
 import dev.tether.TransferError;
 import dev.tether.UrlSession;
 import dev.tether.internal.DaemonClient;
-import dev.tether.protocol.Json;
 import dev.tether.tests.support.Cli;
 import dev.tether.tests.support.DaemonProcess;
 import dev.tether.tests.support.RecordingDelegate;
 import dev.tether.tests.support.TestHttpServer;
+import dev.tether.tests.support.TransferControl;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -108,17 +108,12 @@ class TransferNetworkManagerTest {
     return Files.exists(calls) ? Files.readAllLines(calls, StandardCharsets.UTF_8) : List.of();
   }
 
-  /** {@code tether conditions --network VALUE}: {@code auto} has the daemon read the system again at once. */
   private ObjectNode network(String value) {
-    ObjectNode b = Json.object();
-    b.put("network", value);
-    return cli.call("transfer.conditions", b);
+    return TransferControl.network(cli, value);
   }
 
   private JsonNode get(long id) {
-    ObjectNode b = Json.object();
-    b.put("id", id);
-    return cli.call("transfer.get", b);
+    return TransferControl.transfer(cli, id);
   }
 
   private static URI remote(String path) {
