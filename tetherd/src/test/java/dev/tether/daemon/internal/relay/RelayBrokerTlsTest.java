@@ -33,7 +33,7 @@ class RelayBrokerTlsTest {
   static TestCa ca;
   static TestCa otherCa;
   static EmbeddedBroker broker;
-  final List<MqttClient> clients = new ArrayList<>();
+  final TestClients clients = new TestClients("tether-test-");
 
   @BeforeAll
   static void startBroker() throws Exception {
@@ -52,38 +52,7 @@ class RelayBrokerTlsTest {
 
   @AfterEach
   void closeClients() {
-    clients.forEach(MqttClient::close);
-  }
-
-  static final class Recorder implements MqttClient.Handler {
-    final List<String> messages = new CopyOnWriteArrayList<>();
-
-    @Override
-    public void message(String topic, byte[] payload) {
-      messages.add(topic + "=" + new String(payload, StandardCharsets.UTF_8));
-    }
-
-    @Override
-    public void connected() {}
-
-    @Override
-    public void disconnected(String reason) {}
-  }
-
-  MqttClient start(RelayBroker b, String topic, Recorder r) {
-    MqttClient c = new MqttClient(b, "tether-test-" + clients.size(), topic + "/#", 30, 64 * 1024, r);
-    clients.add(c);
-    c.start();
-    return c;
-  }
-
-  /** The first error of a client that must not connect. */
-  String refusal(RelayBroker b) {
-    MqttClient c = start(b, "t/refused", new Recorder());
-    await().atMost(Duration.ofSeconds(20)).until(() -> c.lastError() != null);
-    assertThat(c.isConnected()).isFalse();
-    assertThat(c.lastErrorAt()).isNotNull();
-    return c.lastError();
+    clients.close();
   }
 
   String tls(String host) {
@@ -92,8 +61,8 @@ class RelayBrokerTlsTest {
 
   @Test
   void theRightCaAndCredentialsConnectOverTlsAndCarryMessages() throws Exception {
-    Recorder r = new Recorder();
-    MqttClient c = start(RelayBroker.parse(tls("localhost"), USER, PASSWORD, ca.pem()), "t/ok", r);
+    TestClients.Recorder r = new TestClients.Recorder();
+    MqttClient c = clients.start(RelayBroker.parse(tls("localhost"), USER, PASSWORD, ca.pem()), "t/ok", r);
     await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(c.isConnected()).as("%s", c.lastError()).isTrue());
     for (int i = 0; i < 3; i++) {
       c.publish("t/ok/" + i, ("hello " + i).getBytes(StandardCharsets.UTF_8));
@@ -105,33 +74,33 @@ class RelayBrokerTlsTest {
 
   @Test
   void aWrongPasswordOrNoCredentialsAreRefusedInWordsAPersonCanActOn() throws Exception {
-    assertThat(refusal(RelayBroker.parse(tls("localhost"), USER, "wrong", ca.pem())))
+    assertThat(clients.refusal(RelayBroker.parse(tls("localhost"), USER, "wrong", ca.pem())))
         .contains("CONNACK 4, bad user name or password").contains("for user fleet").contains("--password-file");
-    assertThat(refusal(RelayBroker.parse(tls("localhost"), "intruder", PASSWORD, ca.pem())))
+    assertThat(clients.refusal(RelayBroker.parse(tls("localhost"), "intruder", PASSWORD, ca.pem())))
         .contains("bad user name or password").contains("for user intruder");
-    assertThat(refusal(RelayBroker.parse(tls("localhost"), null, null, ca.pem())))
+    assertThat(clients.refusal(RelayBroker.parse(tls("localhost"), null, null, ca.pem())))
         .containsPattern("CONNACK [45]").contains("--username USER --password-file FILE");
   }
 
   @Test
   void aCertificateFromAnotherCaOrNotInTheJdksTrustStoreIsRefused() throws Exception {
-    assertThat(refusal(RelayBroker.parse(tls("localhost"), USER, PASSWORD, otherCa.pem())))
+    assertThat(clients.refusal(RelayBroker.parse(tls("localhost"), USER, PASSWORD, otherCa.pem())))
         .contains("not trusted by the CA bundle given with --ca-file").contains("--ca-file PEM");
-    assertThat(refusal(RelayBroker.parse(tls("localhost"), USER, PASSWORD, null)))
+    assertThat(clients.refusal(RelayBroker.parse(tls("localhost"), USER, PASSWORD, null)))
         .contains("not trusted by the JDK's default trust store").contains("--ca-file PEM");
   }
 
   @Test
   void aHostNameTheCertificateDoesNotNameIsRefused() throws Exception {
-    assertThat(refusal(RelayBroker.parse(tls("127.0.0.1"), USER, PASSWORD, ca.pem())))
+    assertThat(clients.refusal(RelayBroker.parse(tls("127.0.0.1"), USER, PASSWORD, ca.pem())))
         .contains("host name mismatch").contains("does not name 127.0.0.1");
   }
 
   @Test
   void plainMqttToTheTlsPortAndTlsToThePlainPortSayWhichToUse() throws Exception {
-    assertThat(refusal(RelayBroker.parse("mqtt://localhost:" + broker.tlsPort(), USER, PASSWORD, null)))
+    assertThat(clients.refusal(RelayBroker.parse("mqtt://localhost:" + broker.tlsPort(), USER, PASSWORD, null)))
         .contains("use mqtts://localhost:" + broker.tlsPort());
-    assertThat(refusal(RelayBroker.parse("mqtts://localhost:" + broker.port(), USER, PASSWORD, ca.pem())))
+    assertThat(clients.refusal(RelayBroker.parse("mqtts://localhost:" + broker.port(), USER, PASSWORD, ca.pem())))
         .contains("use mqtt://localhost:" + broker.port());
   }
 

@@ -47,7 +47,7 @@ class RelayClientCertTest {
   static TestCa deviceCa;
   static TestCa otherCa;
   static EmbeddedBroker broker;
-  final List<MqttClient> clients = new ArrayList<>();
+  final TestClients clients = new TestClients("tether-cert-");
 
   @BeforeAll
   static void startBroker() throws Exception {
@@ -66,36 +66,7 @@ class RelayClientCertTest {
 
   @AfterEach
   void closeClients() {
-    clients.forEach(MqttClient::close);
-  }
-
-  static final class Recorder implements MqttClient.Handler {
-    final List<String> messages = new CopyOnWriteArrayList<>();
-
-    @Override
-    public void message(String topic, byte[] payload) {
-      messages.add(topic + "=" + new String(payload, StandardCharsets.UTF_8));
-    }
-
-    @Override
-    public void connected() {}
-
-    @Override
-    public void disconnected(String reason) {}
-  }
-
-  MqttClient start(RelayBroker b, String topic, Recorder r) {
-    MqttClient c = new MqttClient(b, "tether-cert-" + clients.size(), topic + "/#", 30, 64 * 1024, r);
-    clients.add(c);
-    c.start();
-    return c;
-  }
-
-  String refusal(RelayBroker b) {
-    MqttClient c = start(b, "t/refused", new Recorder());
-    await().atMost(Duration.ofSeconds(20)).until(() -> c.lastError() != null);
-    assertThat(c.isConnected()).isFalse();
-    return c.lastError();
+    clients.close();
   }
 
   String uri() {
@@ -125,12 +96,12 @@ class RelayClientCertTest {
   @Test
   void theRightClientCertificateLogsInAndCarriesMessages() throws Exception {
     TestCa.Issued device = deviceCa.issueClient("device-1");
-    Recorder r = new Recorder();
+    TestClients.Recorder r = new TestClients.Recorder();
     // the certificate's chain (with its CA) and a traditional EC key in one file, given for both
     String both = TestCa.pem(device.cert()) + deviceCa.pem() + traditionalPem(device.key());
     RelayBroker b = RelayBroker.parse(uri(), null, null, serverCa.pem(), both, both);
     assertThat(b.clientCert().chain()).hasSize(2);
-    MqttClient c = start(b, "t/cert", r);
+    MqttClient c = clients.start(b, "t/cert", r);
     await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(c.isConnected()).as("%s", c.lastError()).isTrue());
     for (int i = 0; i < 3; i++) {
       c.publish("t/cert/" + i, ("hello " + i).getBytes(StandardCharsets.UTF_8));
@@ -142,21 +113,21 @@ class RelayClientCertTest {
 
   @Test
   void noClientCertificateIsRefusedSayingToGiveOne() throws Exception {
-    assertThat(refusal(RelayBroker.parse(uri(), null, null, serverCa.pem())))
+    assertThat(clients.refusal(RelayBroker.parse(uri(), null, null, serverCa.pem())))
         .contains("the broker asked for a client certificate").contains("--cert-file CERT.pem --key-file KEY.pem");
   }
 
   @Test
   void aClientCertificateFromAnotherCaOrExpiredIsRefusedSayingWhatToChange() throws Exception {
     TestCa.Issued stranger = otherCa.issueClient("stranger");
-    assertThat(refusal(withCert(stranger, TestCa.pkcs8Pem(stranger.key().getPrivate()))))
+    assertThat(clients.refusal(withCert(stranger, TestCa.pkcs8Pem(stranger.key().getPrivate()))))
         .contains("the broker did not accept the client certificate CN=stranger (issued by CN=Some Other CA")
         .contains("the broker said it trusts: CN=Tether Test Device CA")
         .contains("--cert-file CERT.pem --key-file KEY.pem");
     KeyPair k = TestCa.ecKey();
     Instant now = Instant.now();
     TestCa.Issued expired = deviceCa.issueClient("expired", k, now.minus(Duration.ofDays(30)), now.minus(Duration.ofDays(1)));
-    assertThat(refusal(withCert(expired, TestCa.pkcs8Pem(k.getPrivate()))))
+    assertThat(clients.refusal(withCert(expired, TestCa.pkcs8Pem(k.getPrivate()))))
         .contains("did not accept the client certificate CN=expired").contains("expired at");
   }
 
@@ -168,13 +139,13 @@ class RelayClientCertTest {
       String uri = "mqtts://localhost:" + both.tlsPort();
       TestCa.Issued device = deviceCa.issueClient("device-4");
       String key = TestCa.pkcs8Pem(device.key().getPrivate());
-      MqttClient c = start(RelayBroker.parse(uri, "fleet", "pw", serverCa.pem(), TestCa.pem(device.cert()), key), "t/both",
-          new Recorder());
+      MqttClient c = clients.start(RelayBroker.parse(uri, "fleet", "pw", serverCa.pem(), TestCa.pem(device.cert()), key), "t/both",
+          new TestClients.Recorder());
       await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(c.isConnected()).as("%s", c.lastError()).isTrue());
-      assertThat(refusal(RelayBroker.parse(uri, "fleet", "wrong", serverCa.pem(), TestCa.pem(device.cert()), key)))
+      assertThat(clients.refusal(RelayBroker.parse(uri, "fleet", "wrong", serverCa.pem(), TestCa.pem(device.cert()), key)))
           .contains("CONNACK 4, bad user name or password").doesNotContain("asked for a client certificate");
       // without a certificate or credentials, the refusal also says the broker asked for a certificate
-      assertThat(refusal(RelayBroker.parse(uri, null, null, serverCa.pem())))
+      assertThat(clients.refusal(RelayBroker.parse(uri, null, null, serverCa.pem())))
           .containsPattern("CONNACK [45]").contains("the broker also asked for a client certificate")
           .contains("--cert-file CERT.pem --key-file KEY.pem");
     }
