@@ -161,13 +161,19 @@ class CliCommandModelTest {
     assertThat(nested.out()).startsWith("Usage: tether daemon status [-h] [--json]");
   }
 
-  @Test
-  void theFirstDescriptionLineOfEveryCommandIsAWholeShortSentence() {
+  /** The root command and every command below it, parents before their subcommands. */
+  private static List<CommandSpec> allCommands() {
     List<CommandSpec> specs = new ArrayList<>();
     specs.add(Main.commandLine().getCommandSpec());
     for (int i = 0; i < specs.size(); i++) {
       specs.get(i).subcommands().values().forEach(sub -> specs.add(sub.getCommandSpec()));
     }
+    return specs;
+  }
+
+  @Test
+  void theFirstDescriptionLineOfEveryCommandIsAWholeShortSentence() {
+    List<CommandSpec> specs = allCommands();
     assertThat(specs).hasSizeGreaterThan(COMMANDS.size() + 1);
     for (CommandSpec spec : specs) {
       // what the command list of the parent's help shows: the first header line, else the first description line
@@ -181,11 +187,7 @@ class CliCommandModelTest {
 
   @Test
   void everyOptionAndParameterIsDescribedInWholeSentences() {
-    List<CommandSpec> specs = new ArrayList<>();
-    specs.add(Main.commandLine().getCommandSpec());
-    for (int i = 0; i < specs.size(); i++) {
-      specs.get(i).subcommands().values().forEach(sub -> specs.add(sub.getCommandSpec()));
-    }
+    List<CommandSpec> specs = allCommands();
     List<String> unfinished = new ArrayList<>();
     for (CommandSpec spec : specs) {
       List<picocli.CommandLine.Model.ArgSpec> args = new ArrayList<>(spec.options());
