@@ -26,6 +26,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+. "$root/bench/nginx-https.sh"
 MOSQUITTO="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
 
 ./mvnw -q -B -DskipTests -pl tether-cli -am package
@@ -177,29 +178,8 @@ fi
 mkdir -p "$work/www" "$work/nginx" "$work/kept"
 head -c "$((FILE_MIB * 1024 * 1024))" /dev/urandom > "$work/www/big.bin"
 chmod 755 "$work" "$work/www"; chmod 644 "$work/www/big.bin"   # nginx workers run as nobody
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/nginx/key.pem" -out "$work/nginx/cert.pem" \
-  -subj /CN=127.0.0.1 -days 1 2>/dev/null
-nport="$(freeport)"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:$nport ssl;
-    ssl_certificate $work/nginx/cert.pem;
-    ssl_certificate_key $work/nginx/key.pem;
-    ssl_protocols TLSv1.3;
-    root $work/www;
-  }
-}
-CONF
-"$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>/dev/null
-sleep 1
+nginx_https "$work/nginx" "$work/www"
+nport="$nginx_port"
 t0="$(now)"
 got_bytes="$(curl -fsk -o "$work/curl.bin" -w '%{size_download}' "https://127.0.0.1:$nport/big.bin")"
 t1="$(now)"

@@ -22,6 +22,7 @@ set -euo pipefail
 FILE_MIB="${1:-1024}"
 CURL_RUNS="${2:-3}"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+. "$(dirname "${BASH_SOURCE[0]}")/nginx-https.sh"
 if [ ! -x "$NGINX" ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nginx >/dev/null
@@ -32,7 +33,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-freeport() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 # runs a command, prints "WALL CPU" (seconds; CPU = user + system of the command and its children)
 measure() {
   python3 - "$@" <<'PY'
@@ -53,29 +53,8 @@ sync
 chmod 755 "$work" "$work/www"; chmod 644 "$work/www/big.bin"
 
 # ---- curl over HTTPS from nginx on loopback, as bench/connectivity.sh runs it
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/nginx/key.pem" -out "$work/nginx/cert.pem" \
-  -subj /CN=127.0.0.1 -days 1 2>/dev/null
-nport="$(freeport)"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:$nport ssl;
-    ssl_certificate $work/nginx/cert.pem;
-    ssl_certificate_key $work/nginx/key.pem;
-    ssl_protocols TLSv1.3;
-    root $work/www;
-  }
-}
-CONF
-"$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>/dev/null
-sleep 1
+nginx_https "$work/nginx" "$work/www"
+nport="$nginx_port"
 curl_best=0
 curl_all=""
 for _ in $(seq "$CURL_RUNS"); do
