@@ -2,17 +2,12 @@ package dev.tether.daemon.internal.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.awaitility.Awaitility.await;
 
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -63,13 +58,7 @@ class RelayBrokerTlsTest {
   void theRightCaAndCredentialsConnectOverTlsAndCarryMessages() throws Exception {
     TestClients.Recorder r = new TestClients.Recorder();
     MqttClient c = clients.start(RelayBroker.parse(tls("localhost"), USER, PASSWORD, ca.pem()), "t/ok", r);
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(c.isConnected()).as("%s", c.lastError()).isTrue());
-    for (int i = 0; i < 3; i++) {
-      c.publish("t/ok/" + i, ("hello " + i).getBytes(StandardCharsets.UTF_8));
-    }
-    await().atMost(Duration.ofSeconds(20)).until(() -> r.messages.size() == 3);
-    assertThat(r.messages).containsExactlyInAnyOrder("t/ok/0=hello 0", "t/ok/1=hello 1", "t/ok/2=hello 2");
-    assertThat(c.lastError()).isNull();
+    TestClients.assertConnectsAndCarriesMessages(c, r, "t/ok");
   }
 
   @Test

@@ -8,7 +8,6 @@ import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import io.netty.handler.ssl.ClientAuth;
 import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyFactory;
@@ -17,11 +16,8 @@ import java.security.PrivateKey;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Base64;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
@@ -102,13 +98,7 @@ class RelayClientCertTest {
     RelayBroker b = RelayBroker.parse(uri(), null, null, serverCa.pem(), both, both);
     assertThat(b.clientCert().chain()).hasSize(2);
     MqttClient c = clients.start(b, "t/cert", r);
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(c.isConnected()).as("%s", c.lastError()).isTrue());
-    for (int i = 0; i < 3; i++) {
-      c.publish("t/cert/" + i, ("hello " + i).getBytes(StandardCharsets.UTF_8));
-    }
-    await().atMost(Duration.ofSeconds(20)).until(() -> r.messages.size() == 3);
-    assertThat(r.messages).containsExactlyInAnyOrder("t/cert/0=hello 0", "t/cert/1=hello 1", "t/cert/2=hello 2");
-    assertThat(c.lastError()).isNull();
+    TestClients.assertConnectsAndCarriesMessages(c, r, "t/cert");
   }
 
   @Test

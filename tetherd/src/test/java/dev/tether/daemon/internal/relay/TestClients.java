@@ -3,6 +3,7 @@ package dev.tether.daemon.internal.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,6 +42,22 @@ final class TestClients implements AutoCloseable {
     clients.add(c);
     c.start();
     return c;
+  }
+
+  /**
+   * Checks that {@code client} connects and carries three messages published under {@code topic} back to
+   * {@code recorder} (its own subscription), with no error left behind.
+   */
+  static void assertConnectsAndCarriesMessages(MqttClient client, Recorder recorder, String topic) throws IOException {
+    await().atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(client.isConnected()).as("%s", client.lastError()).isTrue());
+    for (int i = 0; i < 3; i++) {
+      client.publish(topic + "/" + i, ("hello " + i).getBytes(StandardCharsets.UTF_8));
+    }
+    await().atMost(Duration.ofSeconds(20)).until(() -> recorder.messages.size() == 3);
+    assertThat(recorder.messages)
+        .containsExactlyInAnyOrder(topic + "/0=hello 0", topic + "/1=hello 1", topic + "/2=hello 2");
+    assertThat(client.lastError()).isNull();
   }
 
   /** The first error of a client that must not connect (it stays unconnected and says when it failed). */
