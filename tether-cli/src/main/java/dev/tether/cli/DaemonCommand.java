@@ -2,6 +2,7 @@ package dev.tether.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
+import dev.tether.protocol.wire.DaemonOp;
 import dev.tether.TetherException;
 import dev.tether.daemon.Tetherd;
 import dev.tether.internal.DaemonClient;
@@ -84,7 +85,7 @@ public final class DaemonCommand {
     public Integer call() {
       long pid;
       try (DaemonClient c = root(spec).connectIfRunning(TetherCommand.CLI_APP_ID)) {
-        pid = c.call("daemon.stop", Json.object()).path("pid").asLong();
+        pid = c.call(DaemonOp.STOP, Json.object()).path("pid").asLong();
       } catch (TetherException e) {
         if (e.code() == ErrorCode.DAEMON_UNAVAILABLE) {
           spec.commandLine().getOut().println("tetherd is not running (home " + root(spec).home() + ")");
@@ -116,7 +117,7 @@ public final class DaemonCommand {
       Path home = root(spec).home();
       ObjectNode status;
       try (DaemonClient c = root(spec).connectIfRunning(TetherCommand.CLI_APP_ID)) {
-        status = c.call("daemon.status", Json.object());
+        status = c.call(DaemonOp.STATUS, Json.object());
       } catch (TetherException e) {
         if (e.code() != ErrorCode.DAEMON_UNAVAILABLE) {
           throw e;

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Frame;
+import dev.tether.protocol.wire.Operation;
+import dev.tether.protocol.wire.Push;
 import dev.tether.protocol.FrameCodec;
 import dev.tether.protocol.Protocol;
 import dev.tether.protocol.TetherPaths;
@@ -155,6 +157,21 @@ public final class DaemonClient implements AutoCloseable {
 
   public void callTimeout(Duration timeout) {
     this.callTimeout = timeout;
+  }
+
+  /** Sends a request; the future completes with the response body or a {@link TetherException}. */
+  public CompletableFuture<ObjectNode> request(Operation op, ObjectNode body) {
+    return request(op.wire(), body);
+  }
+
+  /** Sends a request and waits for its answer; failures are thrown as {@link TetherException}. */
+  public ObjectNode call(Operation op, ObjectNode body) {
+    return call(op.wire(), body);
+  }
+
+  /** Listens for one push; listeners run on the delivery thread, in order. */
+  public void onPush(Push push, Consumer<ObjectNode> listener) {
+    onPush(push.wire(), listener);
   }
 
   /** Sends a request; the future completes with the response body or a {@link TetherException}. */

@@ -2,6 +2,7 @@ package dev.tether.daemon;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
+import dev.tether.protocol.wire.DaemonOp;
 import dev.tether.TetherException;
 import dev.tether.daemon.internal.DaemonContext;
 import dev.tether.daemon.internal.DaemonOptions;
@@ -80,8 +81,8 @@ public final class Tetherd implements AutoCloseable {
     ownsClock = options.clock() == null;
     clock = ownsClock ? new SystemClock() : options.clock();
     ipc = new IpcServer(TetherPaths.socket(home), Files.getOwner(home), this::welcome);
-    ipc.register("daemon.status", (c, b) -> CompletableFuture.completedFuture(status()));
-    ipc.register("daemon.stop", (c, b) -> {
+    ipc.register(DaemonOp.STATUS, (c, b) -> CompletableFuture.completedFuture(status()));
+    ipc.register(DaemonOp.STOP, (c, b) -> {
       Thread t = new Thread(() -> {
         try {
           Thread.sleep(50);

@@ -1,6 +1,7 @@
 package dev.tether.daemon.internal.ipc;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.protocol.wire.Push;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
 import java.io.IOException;
@@ -69,6 +70,11 @@ public final class ClientConnection {
 
   public boolean isOpen() {
     return open;
+  }
+
+  /** Sends a push (a frame that expects no response). Silently dropped once the connection closed. */
+  public void push(Push push, ObjectNode body) {
+    push(push.wire(), body);
   }
 
   /** Sends a frame that expects no response. Silently dropped once the connection closed. */

@@ -7,6 +7,7 @@ import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.Protocol;
+import dev.tether.protocol.wire.Operation;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -55,6 +56,16 @@ public final class IpcServer implements AutoCloseable {
     this.socketPath = socketPath;
     this.owner = owner;
     this.welcome = welcome;
+  }
+
+  /** Registers the handler for one operation; an operation has exactly one handler. */
+  public void register(Operation op, RequestHandler handler) {
+    register(op.wire(), handler);
+  }
+
+  /** Registers an operation whose body is parsed into a record before the handler sees it. */
+  public <R> void register(Operation op, RequestParser<R> parser, TypedHandler<R> handler) {
+    register(op.wire(), (c, body) -> handler.handle(c, parser.parse(body)));
   }
 
   /** Registers the handler for one request type; a type has exactly one handler. */

@@ -1,6 +1,7 @@
 package dev.tether.daemon.internal.link;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.protocol.wire.PeerFrameType;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Frame;
@@ -97,6 +98,16 @@ public final class PeerLink {
 
   public boolean isOpen() {
     return open.get();
+  }
+
+  /** Queues a frame; dropped silently once the link closed (the outbox resends what was not acknowledged). */
+  public void send(PeerFrameType type, ObjectNode body) {
+    send(type.wire(), body);
+  }
+
+  /** Writes a frame with raw bytes attached; see {@link #sendNow(String, ObjectNode, byte[], int, int)}. */
+  public void sendNow(PeerFrameType type, ObjectNode body, byte[] data, int off, int len) throws IOException {
+    sendNow(type.wire(), body, data, off, len);
   }
 
   /** Queues a frame; dropped silently once the link closed (the outbox resends what was not acknowledged). */
