@@ -94,7 +94,7 @@ public final class Tetherd implements AutoCloseable {
       });
       return CompletableFuture.completedFuture(status());
     });
-    DaemonContext context = new DaemonContext(home, store, clock, ipc, services, options);
+    DaemonContext context = new DaemonContext(home, store, clock, ipc, options);
     for (DaemonService s : services) {
       s.start(context);
     }
