@@ -134,6 +134,7 @@ public final class Tetherd implements AutoCloseable {
     o.put("running", true);
     o.put("startedAt", startedAt.toString());
     o.put("connections", ipc.connections().size());
+    o.put("maxHeapBytes", Runtime.getRuntime().maxMemory());
     return o;
   }
 
