@@ -15,6 +15,8 @@ import dev.tether.daemon.internal.time.TetherClock;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.TetherPaths;
 import dev.tether.protocol.Version;
+import dev.tether.protocol.wire.TransferOp;
+import dev.tether.protocol.wire.TransferPush;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -259,17 +261,17 @@ public final class TransferService implements DaemonService {
 
   private void registerHandlers() {
     var ipc = ctx.ipc();
-    ipc.register("transfer.session.open", this::openSession);
-    ipc.register("transfer.session.close", this::closeSession);
-    ipc.register("transfer.download", (c, b) -> create(c, b, "download"));
-    ipc.register("transfer.upload", (c, b) -> create(c, b, "upload"));
-    ipc.register("transfer.list", this::list);
-    ipc.register("transfer.get", (c, b) -> CompletableFuture.completedFuture(snapshot(requireTransfer(c, b))));
-    ipc.register("transfer.suspend", this::suspend);
-    ipc.register("transfer.resume", this::resume);
-    ipc.register("transfer.cancel", this::cancel);
-    ipc.register("transfer.ack", this::ack);
-    ipc.register("transfer.conditions", this::conditionsRequest);
+    ipc.register(TransferOp.SESSION_OPEN, this::openSession);
+    ipc.register(TransferOp.SESSION_CLOSE, this::closeSession);
+    ipc.register(TransferOp.DOWNLOAD, (c, b) -> create(c, b, "download"));
+    ipc.register(TransferOp.UPLOAD, (c, b) -> create(c, b, "upload"));
+    ipc.register(TransferOp.LIST, this::list);
+    ipc.register(TransferOp.GET, (c, b) -> CompletableFuture.completedFuture(snapshot(requireTransfer(c, b))));
+    ipc.register(TransferOp.SUSPEND, this::suspend);
+    ipc.register(TransferOp.RESUME, this::resume);
+    ipc.register(TransferOp.CANCEL, this::cancel);
+    ipc.register(TransferOp.ACK, this::ack);
+    ipc.register(TransferOp.CONDITIONS, this::conditionsRequest);
   }
 
   private static String requireText(ObjectNode b, String field) {
@@ -704,7 +706,7 @@ public final class TransferService implements DaemonService {
 
   /** Completes the transfer with an error, stops its attempt, then removes or keeps (as resume data) its part file. */
   private CompletableFuture<ObjectNode> cancelTransfer(long id, ErrorCode code, String message, boolean produceResumeData) {
-    return store.write(c -> completeTx(c, id, code, message, 0, -1, null)).thenComposeAsync(done -> {
+    return store.write(c -> completeTx(c, id, code, message, 0, -1)).thenComposeAsync(done -> {
       Running run = running.get(id);
       cancelTimer(id);
       waitingConditions.remove(id);
@@ -844,12 +846,12 @@ public final class TransferService implements DaemonService {
         return true;
       }
       case "cancel" -> {
-        completeTx(c, id, ErrorCode.CANCELLED, "the app cancelled the authentication challenge", status, -1, null);
+        completeTx(c, id, ErrorCode.CANCELLED, "the app cancelled the authentication challenge", status, -1);
         return false;
       }
       default -> {
         completeTx(c, id, ErrorCode.HTTP_ERROR, "the server requires authentication (" + status
-            + ") and the app gave no credential", status, -1, null);
+            + ") and the app gave no credential", status, -1);
         return false;
       }
     }
@@ -1374,7 +1376,7 @@ public final class TransferService implements DaemonService {
       o.put("type", r.isDownload() ? "progress" : "uploadProgress");
       o.set("transfer", snapshot(r));
       for (Opener op : m.values()) {
-        op.conn.push("transfer.progress", o);
+        op.conn.push(TransferPush.PROGRESS, o);
       }
     });
   }
@@ -1397,7 +1399,7 @@ public final class TransferService implements DaemonService {
       finishing.add(new Finished(r, part, d.status(), d.bytes()));
     } else if (o instanceof HttpAttempt.Done d) {
       {
-        if (Store.await(store.write(c -> completeTx(c, id, null, null, d.status(), d.bytes(), null)))) {
+        if (Store.await(store.write(c -> completeTx(c, id, null, null, d.status(), d.bytes())))) {
           afterEvents(key, "transfers finished");
         }
       }
@@ -1407,7 +1409,7 @@ public final class TransferService implements DaemonService {
           // give the space back first: on a full disk the store needs it to record the failure
           Files.deleteIfExists(part);
         }
-        if (Store.await(store.write(c -> completeTx(c, id, f.code(), f.message(), f.status(), -1, null)))) {
+        if (Store.await(store.write(c -> completeTx(c, id, f.code(), f.message(), f.status(), -1)))) {
           if (part != null) {
             Files.deleteIfExists(part);
           }
@@ -1694,7 +1696,7 @@ public final class TransferService implements DaemonService {
    * Marks the transfer completed (with or without an error) and records its {@code completed} event, once: returns
    * false when it had completed before.
    */
-  private boolean completeTx(Connection c, long id, ErrorCode code, String message, int status, long bytes, String unused) throws SQLException {
+  private boolean completeTx(Connection c, long id, ErrorCode code, String message, int status, long bytes) throws SQLException {
     TransferRow r = loadTx(c, id);
     if (r == null || TransferRow.COMPLETED.equals(r.state())) {
       return false;
@@ -1861,7 +1863,7 @@ public final class TransferService implements DaemonService {
       return out;
     });
     for (ObjectNode o : batch) {
-      op.conn.push("transfer.event", o);
+      op.conn.push(TransferPush.EVENT, o);
       op.lastPushed = o.get("seq").asLong();
     }
     return batch.size();
@@ -1903,7 +1905,7 @@ public final class TransferService implements DaemonService {
       ObjectNode o = Json.object();
       o.put("session", key.id());
       o.set("events", events);
-      op.conn.push("transfer.events", o);
+      op.conn.push(TransferPush.EVENTS, o);
       op.lastPushed = last[0];
     }
     return more[0];
