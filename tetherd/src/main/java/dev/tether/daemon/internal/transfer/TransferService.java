@@ -1423,11 +1423,12 @@ public final class TransferService implements DaemonService {
           + " WHERE id = ? AND state = 'RUNNING'", rt.reason(), id)));
     } else if (o instanceof HttpAttempt.Retry rt) {
       {
-        int attempts = rt.madeProgress() ? 0 : r.attempts() + 1;
-        Duration delay = rt.retryAfter() != null ? rt.retryAfter()
-            : rt.madeProgress() ? Duration.ofMillis(200) : Duration.ofMillis(Math.min(60_000, 500L << Math.min(attempts, 7)));
-        long next = clock.now().toEpochMilli() + delay.toMillis();
-        if (next >= r.deadline()) {
+        RetryPolicy.Decision retry = RetryPolicy.afterFailure(r.attempts(), rt.madeProgress(), rt.retryAfter(),
+            clock.now().toEpochMilli(), r.deadline());
+        int attempts = retry.attempts();
+        Duration delay = retry.delay();
+        long next = retry.nextAttemptAt();
+        if (retry.timedOut()) {
           finish(r, new HttpAttempt.Fail(ErrorCode.RESOURCE_TIMED_OUT, "the transfer did not finish within the session's"
               + " resource timeout; last problem: " + rt.reason(), 0));
           return;
@@ -2116,56 +2117,6 @@ public final class TransferService implements DaemonService {
       } catch (IOException e) {
         log.debug("closing the HTTP client: {}", e.toString());
       }
-    }
-  }
-
-  /** The opaque resume data a cancelled download hands out: where its bytes are kept and how to validate them. */
-  private static final class ResumeData {
-    final String url;
-    final String etag;
-    final String lastModified;
-    final long bytes;
-    final long total;
-    final Path file;
-
-    ResumeData(String url, String etag, String lastModified, long bytes, long total, Path file) {
-      this.url = url;
-      this.etag = etag;
-      this.lastModified = lastModified;
-      this.bytes = bytes;
-      this.total = total;
-      this.file = file;
-    }
-
-    String encode() {
-      ObjectNode o = Json.object();
-      o.put("v", 1);
-      o.put("url", url);
-      o.put("etag", etag);
-      o.put("lastModified", lastModified);
-      o.put("bytes", bytes);
-      o.put("total", total);
-      o.put("file", file.getFileName().toString());
-      return Base64.getEncoder().encodeToString(Json.write(o).getBytes(StandardCharsets.UTF_8));
-    }
-
-    static ResumeData decode(String data, Path dir) {
-      ObjectNode o;
-      try {
-        o = Json.parseObject(new String(Base64.getDecoder().decode(data), StandardCharsets.UTF_8));
-      } catch (RuntimeException e) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data is not resume data Tether produced");
-      }
-      String name = o.path("file").asText("");
-      if (o.path("v").asInt() != 1 || !name.matches("resume-[0-9a-f-]+\\.part") || !o.hasNonNull("url")) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data is not resume data Tether produced");
-      }
-      Path f = dir.resolve(name);
-      if (!Files.exists(f)) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data was used before or has expired; start a new download");
-      }
-      return new ResumeData(o.get("url").asText(), o.hasNonNull("etag") ? o.get("etag").asText() : null,
-          o.hasNonNull("lastModified") ? o.get("lastModified").asText() : null, o.path("bytes").asLong(), o.path("total").asLong(-1), f);
     }
   }
 }
