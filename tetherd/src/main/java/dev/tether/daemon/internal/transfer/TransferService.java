@@ -97,8 +97,6 @@ public final class TransferService implements DaemonService {
   static final Duration COMPLETED_TTL = Duration.ofHours(24);
   private volatile long lastPrune;
 
-  record SessionKey(String app, String id) {}
-
   private static final class Opener {
     final ClientConnection conn;
     /** It asked for {@code transfer.events} frames (many events each) rather than one {@code transfer.event} each. */
@@ -132,7 +130,7 @@ public final class TransferService implements DaemonService {
   }
 
   private DaemonContext ctx;
-  private Store store;
+  private TransferStore store;
   private TetherClock clock;
   private Path dir;
   private CloseableHttpClient http;
@@ -156,7 +154,6 @@ public final class TransferService implements DaemonService {
   private final Set<Long> waitingNetwork = ConcurrentHashMap.newKeySet();
   /** Set while a network re-check timer is armed. */
   private final java.util.concurrent.atomic.AtomicBoolean networkWatch = new java.util.concurrent.atomic.AtomicBoolean();
-  private final StatementCache statements = new StatementCache();
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
   private final Map<Long, TetherClock.Timer> timers = new ConcurrentHashMap<>();
   private final Set<Long> queued = ConcurrentHashMap.newKeySet();
@@ -184,7 +181,7 @@ public final class TransferService implements DaemonService {
   @Override
   public void start(DaemonContext context) throws Exception {
     this.ctx = context;
-    this.store = context.store();
+    this.store = new TransferStore(context.store());
     this.clock = context.clock();
     this.dir = TetherPaths.dataDir(context.home()).resolve("transfers");
     java.util.function.LongConsumer hook = context.options().extra(BEFORE_RECORDING_FINISHED, java.util.function.LongConsumer.class);
@@ -237,12 +234,12 @@ public final class TransferService implements DaemonService {
       log.info("no task service in this daemon; force-quit will not cancel transfers ({})", e.getMessage());
     }
     removeStaleFiles();
-    List<Long> unfinished = store.read(c -> ids(c, "SELECT id FROM transfers WHERE state = 'RUNNING' ORDER BY id"));
+    List<Long> unfinished = store.runningIds();
     log.info("transfers: resuming {} unfinished transfer(s)", unfinished.size());
     for (long id : unfinished) {
       schedule(id);
     }
-    for (SessionKey k : store.read(c -> sessionsWithEvents(c))) {
+    for (SessionKey k : store.sessionsWithEvents()) {
       maybeWake(k, "undelivered transfer events");
     }
     conditionsTick();
@@ -296,17 +293,7 @@ public final class TransferService implements DaemonService {
     boolean batches = b.path("eventBatches").asBoolean(false);
     SessionKey key = new SessionKey(conn.appId(), identifier);
     long now = clock.now().toEpochMilli();
-    return store.write(c -> {
-      try (PreparedStatement p = c.prepareStatement("INSERT INTO transfer_sessions(app_id, identifier, config, created_at)"
-          + " VALUES (?, ?, ?, ?) ON CONFLICT(app_id, identifier) DO UPDATE SET config = excluded.config")) {
-        p.setString(1, key.app());
-        p.setString(2, key.id());
-        p.setString(3, Json.write(cfg.toJson()));
-        p.setLong(4, now);
-        p.executeUpdate();
-      }
-      return null;
-    }).thenApplyAsync(v -> {
+    return store.saveSession(key, cfg, now).thenApplyAsync(v -> {
       configs.put(key, cfg);
       openers.computeIfAbsent(key, k -> new ConcurrentHashMap<>()).put(conn.id(), new Opener(conn, batches));
       try {
@@ -314,8 +301,7 @@ public final class TransferService implements DaemonService {
       } catch (IllegalStateException e) {
         log.debug("no task service to tell that session {} of {} was opened", key.id(), key.app());
       }
-      boolean idle = store.read(c -> count(c, "SELECT count(*) FROM transfer_events WHERE app_id = ? AND session = ?", key) == 0
-          && count(c, "SELECT count(*) FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING'", key) == 0);
+      boolean idle = store.idle(key);
       schedulePump(key);
       for (long id : List.copyOf(waitingConditions)) {
         schedule(id);
@@ -337,13 +323,7 @@ public final class TransferService implements DaemonService {
     if (!b.path("cancel").asBoolean(false)) {
       return CompletableFuture.completedFuture(Json.object());
     }
-    List<Long> ids = store.read(c -> {
-      try (PreparedStatement p = c.prepareStatement("SELECT id FROM transfers WHERE app_id = ? AND session = ? AND state != 'COMPLETED'")) {
-        p.setString(1, key.app());
-        p.setString(2, key.id());
-        return ids(p);
-      }
-    });
+    List<Long> ids = store.unfinished(key);
     List<CompletableFuture<ObjectNode>> all = new ArrayList<>();
     for (long id : ids) {
       all.add(cancelTransfer(id, ErrorCode.CANCELLED, "the session was invalidated and cancelled", false));
@@ -369,28 +349,12 @@ public final class TransferService implements DaemonService {
     if (cached != null) {
       return cached;
     }
-    SessionConfig read = readSessionConfig(key);
+    SessionConfig read = store.sessionConfig(key);
     if (read != null) {
       configs.put(key, read);
     }
     return read;
   }
-
-  private SessionConfig readSessionConfig(SessionKey key) {
-    return store.read(c -> {
-      PreparedStatement p = statements.get(c, "SELECT config FROM transfer_sessions WHERE app_id = ? AND identifier = ?");
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      try (ResultSet rs = p.executeQuery()) {
-        return rs.next() ? SessionConfig.fromJson(Json.parse(rs.getString(1))) : null;
-      }
-    });
-  }
-
-  /** A validated request for one new transfer, ready to insert. */
-  private record NewTransfer(SessionKey key, String kind, String url, String method, Map<String, String> headers,
-      String description, Long notBefore, long expected, String destination, String uploadFile, long now, long deadline,
-      ResumeData resume) {}
 
   /**
    * {@code transfer.download} / {@code transfer.upload}: one transfer, or with {@code items} (an array of such
@@ -442,10 +406,7 @@ public final class TransferService implements DaemonService {
       // the new rows, read back in one query rather than one each
       Map<Long, TransferRow> rows = new HashMap<>();
       if (!ids.isEmpty()) {
-        PreparedStatement p = statements.get(c, "SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE id BETWEEN ? AND ?");
-        p.setLong(1, java.util.Collections.min(ids));
-        p.setLong(2, java.util.Collections.max(ids));
-        for (TransferRow r : rows(p)) {
+        for (TransferRow r : store.rowsBetweenTx(c, java.util.Collections.min(ids), java.util.Collections.max(ids))) {
           rows.put(r.id(), r);
         }
       }
@@ -539,51 +500,13 @@ public final class TransferService implements DaemonService {
         now, deadline, resume);
   }
 
-  /** Inserts a prepared transfer (in the caller's write) and returns its id. */
+  /** Inserts a prepared transfer (in the caller's write), moving a resumed download's kept bytes to its part file; its id. */
   private long insert(Connection c, NewTransfer n) throws SQLException {
-    SessionKey key = n.key();
-    String kind = n.kind();
+    long id = store.insertTx(c, n);
     ResumeData resume = n.resume();
-    long now = n.now();
-    long id;
-    PreparedStatement p = statements.get(c, "INSERT INTO transfers(app_id, session, kind, url, method, headers,"
-        + " description, earliest_begin, expected_bytes, state, destination, upload_file, created_at, deadline, etag,"
-        + " last_modified, accept_ranges, total_bytes) VALUES (?,?,?,?,?,?,?,?,?,'RUNNING',?,?,?,?,?,?,?,?)");
-    p.setString(1, key.app());
-    p.setString(2, key.id());
-    p.setString(3, kind);
-    p.setString(4, n.url());
-    p.setString(5, n.method());
-    p.setString(6, Json.write(n.headers()));
-    p.setString(7, n.description());
-    if (n.notBefore() == null) {
-      p.setNull(8, java.sql.Types.INTEGER);
-    } else {
-      p.setLong(8, n.notBefore());
-    }
-    p.setLong(9, n.expected());
-    p.setString(10, n.destination());
-    p.setString(11, n.uploadFile());
-    p.setLong(12, now);
-    p.setLong(13, n.deadline());
-    p.setString(14, resume == null ? null : resume.etag);
-    p.setString(15, resume == null ? null : resume.lastModified);
-    p.setInt(16, resume == null ? 0 : 1);
-    p.setLong(17, resume == null ? -1 : resume.total);
-    p.executeUpdate();
-    try (ResultSet rs = statements.get(c, "SELECT last_insert_rowid()").executeQuery()) {
-      rs.next();
-      id = rs.getLong(1);
-    }
-    String temp = kind.equals("download") ? "transfer-" + id + ".part" : null;
-    PreparedStatement named = statements.get(c, "UPDATE transfers SET temp_file = ?, bytes_done = ? WHERE id = ?");
-    named.setString(1, temp);
-    named.setLong(2, resume == null ? 0 : resume.bytes);
-    named.setLong(3, id);
-    named.executeUpdate();
     if (resume != null) {
       try {
-        Files.move(resume.file, dir.resolve(temp), StandardCopyOption.ATOMIC_MOVE);
+        Files.move(resume.file, dir.resolve(TransferStore.partName(id)), StandardCopyOption.ATOMIC_MOVE);
       } catch (IOException e) {
         throw new TetherException(ErrorCode.INVALID_PARAMETER, "the resume data's partial file cannot be used: " + e.getMessage());
       }
@@ -617,16 +540,7 @@ public final class TransferService implements DaemonService {
     if (session != null) {
       requireSession(conn, session);
     }
-    List<TransferRow> rows = store.read(c -> {
-      String sql = "SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE (? OR app_id = ?) AND (? IS NULL OR session = ?) ORDER BY id";
-      try (PreparedStatement p = c.prepareStatement(sql)) {
-        p.setBoolean(1, all);
-        p.setString(2, conn.appId());
-        p.setString(3, session);
-        p.setString(4, session);
-        return rows(p);
-      }
-    });
+    List<TransferRow> rows = store.list(all, conn.appId(), session);
     ArrayNode arr = Json.array();
     for (TransferRow r : rows) {
       arr.add(snapshot(r));
@@ -658,8 +572,7 @@ public final class TransferService implements DaemonService {
     }
     Running run = running.get(r.id());
     long bytes = run != null && run.bytes >= 0 ? run.bytes : r.bytesDone();
-    return store.write(c -> update(c, "UPDATE transfers SET state = 'SUSPENDED', bytes_done = ? WHERE id = ? AND state = 'RUNNING'",
-        bytes, r.id())).thenApplyAsync(n -> {
+    return store.suspend(r.id(), bytes).thenApplyAsync(n -> {
           Running now = running.get(r.id());
           if (now != null) {
             now.attempt.stop();
@@ -676,8 +589,7 @@ public final class TransferService implements DaemonService {
     if (TransferRow.COMPLETED.equals(r.state())) {
       throw new TetherException(ErrorCode.INVALID_STATE, "transfer " + r.id() + " has completed; start a new one instead");
     }
-    return store.write(c -> update(c, "UPDATE transfers SET state = 'RUNNING', next_attempt_at = 0 WHERE id = ? AND state = 'SUSPENDED'",
-        r.id())).thenApplyAsync(n -> {
+    return store.resume(r.id()).thenApplyAsync(n -> {
           schedule(r.id());
           return snapshot(load(r.id()));
         }, control);
@@ -692,12 +604,7 @@ public final class TransferService implements DaemonService {
   }
 
   private void forceQuit(String appId) {
-    List<Long> ids = store.read(c -> {
-      try (PreparedStatement p = c.prepareStatement("SELECT id FROM transfers WHERE app_id = ? AND state != 'COMPLETED'")) {
-        p.setString(1, appId);
-        return ids(p);
-      }
-    });
+    List<Long> ids = store.unfinishedOfApp(appId);
     log.info("force quit of {}: cancelling {} transfer(s)", appId, ids.size());
     for (long id : ids) {
       cancelTransfer(id, ErrorCode.USER_FORCE_QUIT_APPLICATION, "the user force-quit the app", false);
@@ -801,38 +708,20 @@ public final class TransferService implements DaemonService {
 
   /** Removes one acknowledged event; null when it was acknowledged before (a redelivery). */
   private Acked ackOne(Connection c, SessionKey key, long seq, JsonNode answer) throws SQLException {
-    String type;
-    String file;
-    long transferId;
-    String challenge;
-    boolean moved;
-    // one statement: the row goes and what the acknowledgement needs of it comes back (SQLite reads "moved" itself)
-    PreparedStatement p = statements.get(c, "DELETE FROM transfer_events WHERE app_id = ? AND session = ? AND seq = ?"
-        + " RETURNING type, file, transfer_id, CASE WHEN type = 'challenge' THEN body END,"
-        + " CASE WHEN type = 'downloadFinished' THEN json_extract(body, '$.moved') END");
-    p.setString(1, key.app());
-    p.setString(2, key.id());
-    p.setLong(3, seq);
-    try (ResultSet rs = p.executeQuery()) {
-      if (!rs.next()) {
-        return null;
-      }
-      type = rs.getString(1);
-      file = rs.getString(2);
-      transferId = rs.getLong(3);
-      challenge = rs.getString(4);
-      moved = rs.getInt(5) == 1;
+    TransferStore.AckedEvent e = store.deleteEventTx(c, key, seq);
+    if (e == null) {
+      return null;
     }
     Long reschedule = null;
-    if ("challenge".equals(type)) {
-      reschedule = answerChallenge(c, transferId, answer, Json.parseObject(challenge)) ? transferId : null;
+    if ("challenge".equals(e.type())) {
+      reschedule = answerChallenge(c, e.transferId(), answer, Json.parseObject(e.challenge())) ? e.transferId() : null;
     }
-    return new Acked(moved ? null : file, reschedule);
+    return new Acked(e.moved() ? null : e.file(), reschedule);
   }
 
   /** Applies the app's answer to a challenge; true when the transfer should run again. */
   private boolean answerChallenge(Connection c, long id, JsonNode answer, ObjectNode event) throws SQLException {
-    TransferRow r = loadTx(c, id);
+    TransferRow r = store.loadTx(c, id);
     if (r == null || !TransferRow.RUNNING.equals(r.state()) || !TransferRow.CHALLENGE.equals(r.phase())) {
       return false;
     }
@@ -842,7 +731,7 @@ public final class TransferService implements DaemonService {
       case "useCredential" -> {
         String user = answer.path("user").asText("");
         String password = answer.path("password").asText("");
-        update(c, "UPDATE transfers SET phase = 'ready', credential = ?, next_attempt_at = 0 WHERE id = ?", user + ":" + password, id);
+        store.useCredentialTx(c, id, user + ":" + password);
         return true;
       }
       case "cancel" -> {
@@ -869,15 +758,7 @@ public final class TransferService implements DaemonService {
     if (network != null && !List.of("unmetered", "metered", Conditions.NONE, "auto").contains(network)) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "network is unmetered, metered, none or auto, not " + network);
     }
-    return store.write(c -> {
-      if (power != null) {
-        update(c, "INSERT INTO transfer_conditions(name, value) VALUES ('power', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", power);
-      }
-      if (network != null) {
-        update(c, "INSERT INTO transfer_conditions(name, value) VALUES ('network', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", network);
-      }
-      return null;
-    }).thenApplyAsync(v -> {
+    return store.saveConditions(power, network).thenApplyAsync(v -> {
       conditions.overrides(power != null ? power : conditions.powerOverride(), network != null ? network : conditions.networkOverride());
       networkCheck(conditions.online(true));
       for (long id : List.copyOf(waitingConditions)) {
@@ -896,15 +777,7 @@ public final class TransferService implements DaemonService {
   }
 
   private void loadConditions() {
-    Map<String, String> m = store.read(c -> {
-      Map<String, String> out = new HashMap<>();
-      try (PreparedStatement p = c.prepareStatement("SELECT name, value FROM transfer_conditions"); ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          out.put(rs.getString(1), rs.getString(2));
-        }
-      }
-      return out;
-    });
+    Map<String, String> m = store.conditions();
     conditions.overrides(m.getOrDefault("power", Conditions.AUTO), m.getOrDefault("network", Conditions.AUTO));
   }
 
@@ -1029,8 +902,7 @@ public final class TransferService implements DaemonService {
     if (first == null || System.nanoTime() - first.atNanos() > OFFLINE_GRACE.toNanos()) {
       return;
     }
-    int changed = Store.await(store.write(c -> update(c, "UPDATE transfers SET attempts = ?, next_attempt_at = 0"
-        + " WHERE id = ? AND state = 'RUNNING'", first.attemptsBefore(), id)));
+    int changed = Store.await(store.forgive(id, first.attemptsBefore()));
     if (changed > 0) {
       log.info("transfer {}: the device has no network; the connection failure(s) of the last {} s were the network going"
           + " away, not failed attempts: it waits for a network", id, OFFLINE_GRACE.toSeconds());
@@ -1088,8 +960,7 @@ public final class TransferService implements DaemonService {
           long bytes = run.bytes;
           log.info("transfer {}: the device has no network; the attempt stops and the transfer waits for a network", run.row.id());
           if (bytes >= 0) { // what the transfer shows while it waits (the part file is what a resume goes by)
-            Store.await(store.write(c -> update(c, "UPDATE transfers SET bytes_done = ? WHERE id = ? AND state = 'RUNNING'",
-                bytes, run.row.id())));
+            Store.await(store.recordBytes(run.row.id(), bytes));
           }
           run.attempt.stop();
         }
@@ -1311,7 +1182,7 @@ public final class TransferService implements DaemonService {
         log.info("transfer {}: the server takes it as a resumable upload at {}", r.id(), resource);
       }
       // durable before any byte goes to it: an upload resumed after a restart starts from this resource
-      Store.await(store.write(c -> update(c, "UPDATE transfers SET upload_resource = ? WHERE id = ?", resource, r.id())));
+      Store.await(store.setUploadResource(r.id(), resource));
     };
   }
 
@@ -1323,8 +1194,7 @@ public final class TransferService implements DaemonService {
       if (restarted) {
         log.info("transfer {}: the server sent the whole body again (validator changed or no range support); restarting from 0", r.id());
       }
-      CompletableFuture<Integer> f = store.write(c -> update(c, "UPDATE transfers SET etag = ?, last_modified = ?, accept_ranges = ?,"
-          + " total_bytes = ?, status = ? WHERE id = ?", etag, lastModified, acceptRanges ? 1 : 0, total, status, r.id()));
+      CompletableFuture<Integer> f = store.setValidators(r.id(), etag, lastModified, acceptRanges, total, status);
       Store.await(f); // a large body may be resumed after a crash: its validator must be durable first
     };
   }
@@ -1419,8 +1289,7 @@ public final class TransferService implements DaemonService {
     } else if (o instanceof HttpAttempt.Retry rt && needsNetwork(r.url()) && !conditions.online(true)) {
       // failed because the network went away: no failed attempt, no back-off; schedule() has it wait for a network
       log.info("transfer {}: {} while the device has no network; it waits for one", id, rt.reason());
-      Store.await(store.write(c -> update(c, "UPDATE transfers SET next_attempt_at = 0, error_message = ?"
-          + " WHERE id = ? AND state = 'RUNNING'", rt.reason(), id)));
+      Store.await(store.waitForNetwork(id, rt.reason()));
     } else if (o instanceof HttpAttempt.Retry rt) {
       {
         RetryPolicy.Decision retry = RetryPolicy.afterFailure(r.attempts(), rt.madeProgress(), rt.retryAfter(),
@@ -1440,8 +1309,7 @@ public final class TransferService implements DaemonService {
           if (mayBeTheNetwork) {
             noteCountedFailure(r, rt.madeProgress());
           }
-          recorded = store.write(c -> update(c, "UPDATE transfers SET attempts = ?, next_attempt_at = ?, error_message = ?"
-              + " WHERE id = ? AND state = 'RUNNING'", attempts, next, rt.reason(), id));
+          recorded = store.retryLater(id, attempts, next, rt.reason());
         }
         Store.await(recorded);
         if (mayBeTheNetwork && !conditions.online(false)) {
@@ -1451,11 +1319,11 @@ public final class TransferService implements DaemonService {
     } else if (o instanceof HttpAttempt.Challenge ch) {
       {
         boolean recorded = Store.await(store.write(c -> {
-          TransferRow now = loadTx(c, id);
+          TransferRow now = store.loadTx(c, id);
           if (now == null || !TransferRow.RUNNING.equals(now.state())) {
             return false;
           }
-          update(c, "UPDATE transfers SET phase = 'challenge', status = ?, challenge_count = challenge_count + 1 WHERE id = ?", ch.status(), id);
+          store.challengeTx(c, id, ch.status());
           ObjectNode ev = Json.object();
           ev.set("transfer", snapshotTx(c, id, null));
           ObjectNode cj = ev.putObject("challenge");
@@ -1588,15 +1456,13 @@ public final class TransferService implements DaemonService {
       boolean moved = r.destination() != null;
       SessionKey key = new SessionKey(r.appId(), r.session());
       commits.add(store.write(c -> {
-        TransferRow now = loadTx(c, r.id());
+        TransferRow now = store.loadTx(c, r.id());
         // a suspend that came after the whole body had arrived does not throw it away: the transfer completes
         if (now == null || !(TransferRow.RUNNING.equals(now.state()) || TransferRow.SUSPENDED.equals(now.state()))) {
           return false;
         }
         // one update, and both events' snapshots made from the row as each step leaves it (no reads in between)
-        update(c, "UPDATE transfers SET bytes_done = ?, total_bytes = ?, state = 'COMPLETED', phase = 'ready',"
-            + " error_code = NULL, error_message = NULL, status = CASE WHEN ? > 0 THEN ? ELSE status END, completed_at = ?,"
-            + " credential = NULL WHERE id = ?", f.bytes(), f.bytes(), f.status(), f.status(), clock.now().toEpochMilli(), r.id());
+        store.completeDownloadTx(c, r.id(), f.bytes(), f.status(), clock.now().toEpochMilli());
         TransferRow withBody = now.withBody(f.bytes());
         ObjectNode finished = Json.object();
         ObjectNode snapshot = snapshot(withBody);
@@ -1606,8 +1472,8 @@ public final class TransferService implements DaemonService {
         finished.put("moved", moved);
         ObjectNode completed = Json.object();
         completed.set("transfer", snapshot(withBody.completedOk(f.status(), f.bytes())));
-        addEvents(c, key, new NewEvent("downloadFinished", r.id(), finished, file.toString()),
-            new NewEvent("completed", r.id(), completed, null));
+        store.addEventsTx(c, key, clock.now().toEpochMilli(), new TransferStore.NewEvent("downloadFinished", r.id(), finished, file.toString()),
+            new TransferStore.NewEvent("completed", r.id(), completed, null));
         return true;
       }));
     }
@@ -1649,9 +1515,7 @@ public final class TransferService implements DaemonService {
 
   /** Forgets completed transfers older than {@link #COMPLETED_TTL} that no unacknowledged event refers to. */
   private void prune(long now) {
-    store.write(c -> update(c, "DELETE FROM transfers WHERE state = 'COMPLETED' AND completed_at < ? AND id NOT IN"
-        + " (SELECT transfer_id FROM transfer_events WHERE transfer_id IS NOT NULL)", now - COMPLETED_TTL.toMillis()))
-        .whenComplete((n, e) -> {
+    store.prune(now - COMPLETED_TTL.toMillis()).whenComplete((n, e) -> {
           if (e != null) {
             log.warn("pruning completed transfers failed", e);
           } else if (n > 0) {
@@ -1698,14 +1562,11 @@ public final class TransferService implements DaemonService {
    * false when it had completed before.
    */
   private boolean completeTx(Connection c, long id, ErrorCode code, String message, int status, long bytes) throws SQLException {
-    TransferRow r = loadTx(c, id);
+    TransferRow r = store.loadTx(c, id);
     if (r == null || TransferRow.COMPLETED.equals(r.state())) {
       return false;
     }
-    update(c, "UPDATE transfers SET state = 'COMPLETED', phase = 'ready', error_code = ?, error_message = ?,"
-        + " status = CASE WHEN ? > 0 THEN ? ELSE status END, bytes_done = CASE WHEN ? >= 0 THEN ? ELSE bytes_done END,"
-        + " completed_at = ?, credential = NULL WHERE id = ?",
-        code == null ? null : code.name(), message, status, status, bytes, bytes, clock.now().toEpochMilli(), id);
+    store.completeTx(c, id, code, message, status, bytes, clock.now().toEpochMilli());
     ObjectNode ev = Json.object();
     ev.set("transfer", snapshotTx(c, id, null));
     if (code != null) {
@@ -1719,66 +1580,19 @@ public final class TransferService implements DaemonService {
 
   /** Adds {@code eventsFinished} when the session has no running transfer and every earlier event was acknowledged. */
   private void checkFinished(Connection c, SessionKey key) throws SQLException {
-    if (count(c, "SELECT EXISTS (SELECT 1 FROM transfer_events WHERE app_id = ? AND session = ?)", key) > 0
-        || count(c, "SELECT EXISTS (SELECT 1 FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING')", key) > 0) {
-      return;
+    if (store.owesEventsFinishedTx(c, key)) {
+      addEvent(c, key, "eventsFinished", null, Json.object(), null);
     }
-    PreparedStatement p = statements.get(c, "SELECT last_event_type FROM transfer_sessions WHERE app_id = ? AND identifier = ?");
-    p.setString(1, key.app());
-    p.setString(2, key.id());
-    try (ResultSet rs = p.executeQuery()) {
-      if (!rs.next() || rs.getString(1) == null || "eventsFinished".equals(rs.getString(1))) {
-        return;
-      }
-    }
-    addEvent(c, key, "eventsFinished", null, Json.object(), null);
   }
-
-  /** An event to store: its type, the transfer it is about (if any), its body and the file it hands over (if any). */
-  private record NewEvent(String type, Long transferId, ObjectNode body, String file) {}
 
   private void addEvent(Connection c, SessionKey key, String type, Long transferId, ObjectNode body, String file) throws SQLException {
-    addEvents(c, key, new NewEvent(type, transferId, body, file));
-  }
-
-  /** Stores {@code events} with the session's next sequence numbers, in order (one read and one update of the session). */
-  private void addEvents(Connection c, SessionKey key, NewEvent... events) throws SQLException {
-    long seq;
-    PreparedStatement p = statements.get(c, "SELECT next_seq FROM transfer_sessions WHERE app_id = ? AND identifier = ?");
-    p.setString(1, key.app());
-    p.setString(2, key.id());
-    try (ResultSet rs = p.executeQuery()) {
-      if (!rs.next()) {
-        throw new SQLException("no session " + key);
-      }
-      seq = rs.getLong(1);
-    }
-    update(c, "UPDATE transfer_sessions SET next_seq = ?, last_event_type = ? WHERE app_id = ? AND identifier = ?",
-        seq + events.length, events[events.length - 1].type(), key.app(), key.id());
-    PreparedStatement insert = statements.get(c, "INSERT INTO transfer_events(app_id, session, seq, type, transfer_id, body,"
-        + " file, created_at) VALUES (?,?,?,?,?,?,?,?)");
-    long now = clock.now().toEpochMilli();
-    for (NewEvent e : events) {
-      insert.setString(1, key.app());
-      insert.setString(2, key.id());
-      insert.setLong(3, seq++);
-      insert.setString(4, e.type());
-      if (e.transferId() == null) {
-        insert.setNull(5, java.sql.Types.INTEGER);
-      } else {
-        insert.setLong(5, e.transferId());
-      }
-      insert.setString(6, Json.write(e.body()));
-      insert.setString(7, e.file());
-      insert.setLong(8, now);
-      insert.executeUpdate();
-    }
+    store.addEventsTx(c, key, clock.now().toEpochMilli(), new TransferStore.NewEvent(type, transferId, body, file));
   }
 
   /** After a commit that added events: deliver them, and wake the app if none of its connections has the session open. */
   private void afterEvents(SessionKey key, String reason) {
     schedulePump(key);
-    boolean anyRunning = store.read(c -> count(c, "SELECT EXISTS (SELECT 1 FROM transfers WHERE app_id = ? AND session = ? AND state = 'RUNNING')", key) > 0);
+    boolean anyRunning = store.anyRunning(key);
     if (!anyRunning) {
       maybeWake(key, reason);
     }
@@ -1845,23 +1659,13 @@ public final class TransferService implements DaemonService {
    * for batches); returns how many.
    */
   private int pushEach(SessionKey key, Opener op, long after) {
-    List<ObjectNode> batch = store.read(c -> {
-      List<ObjectNode> out = new ArrayList<>();
-      PreparedStatement p = statements.get(c, "SELECT seq, type, body, file FROM transfer_events"
-          + " WHERE app_id = ? AND session = ? AND seq > ? ORDER BY seq LIMIT " + PUMP_BATCH);
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      p.setLong(3, after);
-      try (ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          ObjectNode o = Json.parseObject(rs.getString(3));
-          o.put("session", key.id());
-          o.put("seq", rs.getLong(1));
-          o.put("type", rs.getString(2));
-          out.add(o);
-        }
-      }
-      return out;
+    List<ObjectNode> batch = new ArrayList<>();
+    store.readEvents(key, after, PUMP_BATCH, (seq, type, body) -> {
+      ObjectNode o = Json.parseObject(body);
+      o.put("session", key.id());
+      o.put("seq", seq);
+      o.put("type", type);
+      return batch.add(o);
     });
     for (ObjectNode o : batch) {
       op.conn.push(TransferPush.EVENT, o);
@@ -1879,29 +1683,16 @@ public final class TransferService implements DaemonService {
   private boolean pushBatch(SessionKey key, Opener op, long after) {
     long[] last = {after};
     boolean[] more = {false};
-    ArrayNode events = store.read(c -> {
-      ArrayNode out = Json.array();
-      PreparedStatement p = statements.get(c, "SELECT seq, type, body, file FROM transfer_events"
-          + " WHERE app_id = ? AND session = ? AND seq > ? ORDER BY seq LIMIT " + PUMP_BATCH);
-      p.setString(1, key.app());
-      p.setString(2, key.id());
-      p.setLong(3, after);
-      long chars = 0;
-      try (ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          long seq = rs.getLong(1);
-          String text = eventText(seq, rs.getString(2), rs.getString(3));
-          out.add(Json.raw(text));
-          last[0] = seq;
-          chars += text.length();
-          if (chars >= PUMP_BATCH_CHARS) {
-            break; // the rest goes in the next frame
-          }
-        }
-      }
-      more[0] = out.size() == PUMP_BATCH || chars >= PUMP_BATCH_CHARS;
-      return out;
+    long[] chars = {0};
+    ArrayNode events = Json.array();
+    store.readEvents(key, after, PUMP_BATCH, (seq, type, body) -> {
+      String text = eventText(seq, type, body);
+      events.add(Json.raw(text));
+      last[0] = seq;
+      chars[0] += text.length();
+      return chars[0] < PUMP_BATCH_CHARS; // past it, the rest goes in the next frame
     });
+    more[0] = events.size() == PUMP_BATCH || chars[0] >= PUMP_BATCH_CHARS;
     if (!events.isEmpty()) {
       ObjectNode o = Json.object();
       o.put("session", key.id());
@@ -1931,26 +1722,7 @@ public final class TransferService implements DaemonService {
   // ---------------------------------------------------------------------------------------------------- files
 
   private void removeStaleFiles() throws IOException {
-    Set<String> keep = store.read(c -> {
-      Set<String> s = new java.util.HashSet<>();
-      try (PreparedStatement p = c.prepareStatement("SELECT temp_file FROM transfers WHERE state != 'COMPLETED' AND temp_file IS NOT NULL");
-           ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          s.add(rs.getString(1));
-        }
-      }
-      try (PreparedStatement p = c.prepareStatement("SELECT file FROM transfer_events WHERE file IS NOT NULL"); ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          s.add(Path.of(rs.getString(1)).getFileName().toString());
-        }
-      }
-      try (PreparedStatement p = c.prepareStatement("SELECT id FROM transfers WHERE state = 'RUNNING' AND kind = 'download'"); ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          s.add("transfer-" + rs.getLong(1) + ".download");
-        }
-      }
-      return s;
-    });
+    Set<String> keep = store.filesToKeep();
     long cutoff = System.currentTimeMillis() - RESUME_FILE_TTL.toMillis();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
       for (Path p : ds) {
@@ -1969,33 +1741,18 @@ public final class TransferService implements DaemonService {
     }
   }
 
-  // ---------------------------------------------------------------------------------------------------- db helpers
+  // ---------------------------------------------------------------------------------------------------- views
 
   TransferRow load(long id) {
-    return store.read(c -> loadTx(c, id));
+    return store.load(id);
   }
 
-  /** The transfer's state alone (null when there is no such transfer): cheaper than its whole row. */
   private String state(long id) {
-    return store.read(c -> {
-      PreparedStatement p = statements.get(c, "SELECT state FROM transfers WHERE id = ?");
-      p.setLong(1, id);
-      try (ResultSet rs = p.executeQuery()) {
-        return rs.next() ? rs.getString(1) : null;
-      }
-    });
-  }
-
-  private TransferRow loadTx(Connection c, long id) throws SQLException {
-    PreparedStatement p = statements.get(c, "SELECT " + TransferRow.COLUMNS + " FROM transfers WHERE id = ?");
-    p.setLong(1, id);
-    try (ResultSet rs = p.executeQuery()) {
-      return rs.next() ? TransferRow.from(rs) : null;
-    }
+    return store.state(id);
   }
 
   private ObjectNode snapshotTx(Connection c, long id, String stateOverride) throws SQLException {
-    ObjectNode o = snapshot(loadTx(c, id));
+    ObjectNode o = snapshot(store.loadTx(c, id));
     if (stateOverride != null) {
       o.put("state", stateOverride);
     }
@@ -2023,62 +1780,6 @@ public final class TransferService implements DaemonService {
       }
     }
     return r.toJson(live, waiting);
-  }
-
-  private static List<TransferRow> rows(PreparedStatement p) throws SQLException {
-    List<TransferRow> out = new ArrayList<>();
-    try (ResultSet rs = p.executeQuery()) {
-      while (rs.next()) {
-        out.add(TransferRow.from(rs));
-      }
-    }
-    return out;
-  }
-
-  private static List<Long> ids(Connection c, String sql) throws SQLException {
-    try (PreparedStatement p = c.prepareStatement(sql)) {
-      return ids(p);
-    }
-  }
-
-  private static List<Long> ids(PreparedStatement p) throws SQLException {
-    List<Long> out = new ArrayList<>();
-    try (ResultSet rs = p.executeQuery()) {
-      while (rs.next()) {
-        out.add(rs.getLong(1));
-      }
-    }
-    return out;
-  }
-
-  private static List<SessionKey> sessionsWithEvents(Connection c) throws SQLException {
-    List<SessionKey> out = new ArrayList<>();
-    try (PreparedStatement p = c.prepareStatement("SELECT DISTINCT app_id, session FROM transfer_events"); ResultSet rs = p.executeQuery()) {
-      while (rs.next()) {
-        out.add(new SessionKey(rs.getString(1), rs.getString(2)));
-      }
-    }
-    return out;
-  }
-
-  /** Runs a constant query with the session's app and identifier as its two parameters; its first column. */
-  private long count(Connection c, String sql, SessionKey key) throws SQLException {
-    PreparedStatement p = statements.get(c, sql);
-    p.setString(1, key.app());
-    p.setString(2, key.id());
-    try (ResultSet rs = p.executeQuery()) {
-      rs.next();
-      return rs.getLong(1);
-    }
-  }
-
-  /** Runs a constant statement with {@code args} as its parameters, in order. */
-  private int update(Connection c, String sql, Object... args) throws SQLException {
-    PreparedStatement p = statements.get(c, sql);
-    for (int i = 0; i < args.length; i++) {
-      p.setObject(i + 1, args[i]);
-    }
-    return p.executeUpdate();
   }
 
   @Override
