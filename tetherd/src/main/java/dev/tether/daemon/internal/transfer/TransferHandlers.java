@@ -228,7 +228,7 @@ final class TransferHandlers {
     Path part = dir.resolve(r.tempFile());
     try {
       if (produceResumeData && Files.exists(part) && Files.size(part) > 0 && r.acceptRanges()
-          && (HttpAttempt.strong(r.etag()) || r.lastModified() != null)) {
+          && (HttpResponses.strong(r.etag()) || r.lastModified() != null)) {
         Path kept = dir.resolve("resume-" + UUID.randomUUID() + ".part");
         Files.move(part, kept, StandardCopyOption.ATOMIC_MOVE);
         return new ResumeData(r.url(), r.etag(), r.lastModified(), Files.size(kept), r.totalBytes(), kept).encode();
