@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * worker or the finisher) and hand delivery to the {@link EventPump}. Keeps no state of its own.
  */
 final class SessionEvents {
-  private static final Logger log = LoggerFactory.getLogger(TransferService.class);
+  private static final Logger log = LoggerFactory.getLogger(SessionEvents.class);
 
   private final TransferStore store;
   private final TetherClock clock;

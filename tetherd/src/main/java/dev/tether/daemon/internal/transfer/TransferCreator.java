@@ -26,9 +26,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 
 /**
- * {@code transfer.download} and {@code transfer.upload}. Checks each request on the connection's reader thread,
- * inserts the new transfers in one store write, then continues on the transfer control executor
- * ({@code tether-transfer-ctl}), where it schedules them and answers with their snapshots.
+ * Starts on the connection's reader thread and continues on the transfer control executor ({@code tether-transfer-ctl})
+ * after its store write: {@code transfer.download} and {@code transfer.upload}. Checks each request, inserts the new
+ * transfers in one store write, then schedules them and answers with their snapshots.
  */
 final class TransferCreator {
   private final TransferStore store;

@@ -26,9 +26,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The transfer operations but creation ({@link TransferCreator}). Each starts on the connection's reader thread with
- * its parsed request, and continues after its store write on the transfer control executor
- * ({@code tether-transfer-ctl}), which owns scheduling.
+ * Starts on the connection's reader thread with the parsed request and continues after its store write on the
+ * transfer control executor ({@code tether-transfer-ctl}), which owns scheduling: every transfer operation but creation
+ * ({@link TransferCreator}).
  */
 final class TransferHandlers {
   private static final Logger log = LoggerFactory.getLogger(TransferHandlers.class);
