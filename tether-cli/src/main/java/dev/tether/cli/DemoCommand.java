@@ -31,6 +31,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import dev.tether.protocol.wire.ConnectivityOp;
 
 /**
  * {@code tether demo}: the whole system on one machine, in a temporary home. Two daemons paired over loopback
@@ -109,14 +110,14 @@ final class DemoCommand implements Callable<Integer> {
         ObjectNode listen = Json.object();
         listen.put("role", "primary");
         listen.put("host", "127.0.0.1");
-        ObjectNode offer = p.call("cx.pair.listen", listen);
+        ObjectNode offer = p.call(ConnectivityOp.PAIR_LISTEN, listen);
         ObjectNode connect = Json.object();
         connect.put("address", offer.path("address").asText());
         connect.put("code", offer.path("code").asText());
-        c.call("cx.pair.connect", connect);
+        c.call(ConnectivityOp.PAIR_CONNECT, connect);
         ObjectNode wait = Json.object();
         wait.put("code", offer.path("code").asText());
-        p.call("cx.pair.wait", wait);
+        p.call(ConnectivityOp.PAIR_WAIT, wait);
         say("paired: primary listened at " + offer.path("address").asText() + ", companion connected with code "
             + offer.path("code").asText());
 

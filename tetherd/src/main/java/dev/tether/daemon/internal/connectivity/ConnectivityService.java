@@ -52,6 +52,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import dev.tether.protocol.wire.ConnectivityOp;
+import dev.tether.protocol.wire.ConnectivityPush;
+import dev.tether.protocol.wire.ConnectivityFrame;
 
 /**
  * Paired-device connectivity ({@code WCSession}): pairing and links (through {@link LinkManager}), and per app the
@@ -343,7 +346,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   private void register(DaemonContext ctx) {
     var ipc = ctx.ipc();
-    ipc.register("cx.pair.listen", (c, b) -> {
+    ipc.register(ConnectivityOp.PAIR_LISTEN, (c, b) -> {
       Integer port = b.hasNonNull("port") ? b.get("port").asInt() : null;
       LinkManager.PairingOffer o = links.listen(port, b.path("role").asText("primary"), b.hasNonNull("host") ? b.get("host").asText() : null);
       ObjectNode r = Json.object();
@@ -354,15 +357,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       r.put("fingerprint", links.identity().fingerprint());
       return CompletableFuture.completedFuture(r);
     });
-    ipc.register("cx.pair.wait", (c, b) -> links.awaitPairing(b.path("code").asText()).thenApply(Peer::toJson));
-    ipc.register("cx.pair.connect", (c, b) -> CompletableFuture.supplyAsync(() -> {
+    ipc.register(ConnectivityOp.PAIR_WAIT, (c, b) -> links.awaitPairing(b.path("code").asText()).thenApply(Peer::toJson));
+    ipc.register(ConnectivityOp.PAIR_CONNECT, (c, b) -> CompletableFuture.supplyAsync(() -> {
       try {
         return links.pair(b.path("address").asText(), b.path("code").asText()).toJson();
       } catch (IOException e) {
         throw new TetherException(ErrorCode.PAIRING_FAILED, "cannot reach " + b.path("address").asText() + ": " + e.getMessage(), e);
       }
     }));
-    ipc.register("cx.peers", (c, b) -> {
+    ipc.register(ConnectivityOp.PEERS, (c, b) -> {
       ObjectNode r = Json.object();
       r.put("fingerprint", links.identity().fingerprint());
       r.put("port", links.port());
@@ -383,7 +386,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       return CompletableFuture.completedFuture(r);
     });
-    ipc.register("cx.relay.set", (c, b) -> CompletableFuture.supplyAsync(() -> {
+    ipc.register(ConnectivityOp.RELAY_SET, (c, b) -> CompletableFuture.supplyAsync(() -> {
       if (!b.hasNonNull("broker") || b.get("broker").asText().isBlank()) {
         throw new TetherException(ErrorCode.INVALID_PARAMETER, "cx.relay.set needs \"broker\": \"mqtts://HOST[:PORT]\" "
             + "or \"mqtt://HOST[:PORT]\"");
@@ -396,25 +399,25 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       links.setRelay(broker);
       return links.relayStatus();
     }));
-    ipc.register("cx.relay.clear", (c, b) -> CompletableFuture.supplyAsync(() -> {
+    ipc.register(ConnectivityOp.RELAY_CLEAR, (c, b) -> CompletableFuture.supplyAsync(() -> {
       links.setRelay(null);
       return links.relayStatus();
     }));
-    ipc.register("cx.relay.status", (c, b) -> CompletableFuture.completedFuture(links.relayStatus()));
-    ipc.register("cx.unpair", (c, b) -> CompletableFuture.completedFuture(links.unpair(b.path("peer").asText()).toJson()));
-    ipc.register("cx.peers.activate", (c, b) -> CompletableFuture.completedFuture(links.activate(b.path("peer").asText()).toJson()));
-    ipc.register("cx.activate", (c, b) -> onExec(() -> activate(c, b)));
-    ipc.register("cx.state", (c, b) -> onExec(() -> state(c.appId())));
-    ipc.register("cx.userinfo", this::transferUserInfo);
-    ipc.register("cx.userinfo.batch", this::transferUserInfoBatch);
-    ipc.register("cx.context", this::updateContext);
-    ipc.register("cx.file", this::transferFile);
-    ipc.register("cx.outstanding", (c, b) -> CompletableFuture.completedFuture(outstanding(c.appId(), b.path("after").asLong(0))));
-    ipc.register("cx.cancel", this::cancel);
-    ipc.register("cx.ack", this::appAck);
-    ipc.register("cx.failed.ack", this::failuresAcknowledged);
-    ipc.register("cx.message", this::sendMessage);
-    ipc.register("cx.reply", this::replyFromApp);
+    ipc.register(ConnectivityOp.RELAY_STATUS, (c, b) -> CompletableFuture.completedFuture(links.relayStatus()));
+    ipc.register(ConnectivityOp.UNPAIR, (c, b) -> CompletableFuture.completedFuture(links.unpair(b.path("peer").asText()).toJson()));
+    ipc.register(ConnectivityOp.PEERS_ACTIVATE, (c, b) -> CompletableFuture.completedFuture(links.activate(b.path("peer").asText()).toJson()));
+    ipc.register(ConnectivityOp.ACTIVATE, (c, b) -> onExec(() -> activate(c, b)));
+    ipc.register(ConnectivityOp.STATE, (c, b) -> onExec(() -> state(c.appId())));
+    ipc.register(ConnectivityOp.USER_INFO, this::transferUserInfo);
+    ipc.register(ConnectivityOp.USER_INFO_BATCH, this::transferUserInfoBatch);
+    ipc.register(ConnectivityOp.CONTEXT, this::updateContext);
+    ipc.register(ConnectivityOp.FILE, this::transferFile);
+    ipc.register(ConnectivityOp.OUTSTANDING, (c, b) -> CompletableFuture.completedFuture(outstanding(c.appId(), b.path("after").asLong(0))));
+    ipc.register(ConnectivityOp.CANCEL, this::cancel);
+    ipc.register(ConnectivityOp.ACK, this::appAck);
+    ipc.register(ConnectivityOp.FAILED_ACK, this::failuresAcknowledged);
+    ipc.register(ConnectivityOp.MESSAGE, this::sendMessage);
+    ipc.register(ConnectivityOp.REPLY, this::replyFromApp);
   }
 
   private <T> CompletableFuture<T> onExec(java.util.concurrent.Callable<T> work) {
@@ -583,7 +586,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
         ObjectNode s = state(e.getKey());
         for (ClientConnection c : list) {
-          c.push("cx.state", s);
+          c.push(ConnectivityPush.STATE, s);
         }
       }
     });
@@ -614,7 +617,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       return null;
     });
-    l.send("apps", a);
+    l.send(ConnectivityFrame.APPS, a);
   }
 
   // ---------------------------------------------------------------------------------------------- sending
@@ -971,7 +974,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         ObjectNode drop = Json.object();
         drop.put("id", id);
         for (Peer p : links.peers()) {
-          links.link(p.fingerprint()).ifPresent(l -> l.send("file.drop", drop));
+          links.link(p.fingerprint()).ifPresent(l -> l.send(ConnectivityFrame.FILE_DROP, drop));
         }
       }
       ObjectNode r = Json.object();
@@ -1047,8 +1050,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         deactivated.put("deactivated", true);
         for (Map.Entry<String, List<ClientConnection>> e : sessions.entrySet()) {
           for (ClientConnection c : e.getValue()) {
-            c.push("cx.state", inactive);
-            c.push("cx.state", deactivated);
+            c.push(ConnectivityPush.STATE, inactive);
+            c.push(ConnectivityPush.STATE, deactivated);
           }
           AppDelivery d = deliveries.get(e.getKey());
           if (d != null) {
@@ -1156,7 +1159,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
     ClientConnection c = targets.get(targets.size() - 1);
     for (ObjectNode ev : events) {
-      c.push("cx.finished", ev);
+      c.push(ConnectivityPush.FINISHED, ev);
     }
   }
 
@@ -1329,7 +1332,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         apps.forEach(b.putArray("apps")::add);
         b.put("code", refusal.code().name());
         b.put("error", refusal.getMessage());
-        link.send("items.refused", b);
+        link.send(ConnectivityFrame.ITEMS_REFUSED, b);
       });
     }
   }
@@ -1355,7 +1358,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         log.warn("the paired device {} refused user info of {} for now, keeping it queued: {}", link.peer(), app, ev.path("error").asText());
         exec.execute(() -> {
           for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
-            c.push("cx.blocked", ev);
+            c.push(ConnectivityPush.BLOCKED, ev);
           }
         });
       }
@@ -1381,7 +1384,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
         ObjectNode b = Json.object();
         b.set("seqs", a);
-        link.send("ack", b);
+        link.send(ConnectivityFrame.ACK, b);
       });
     }
   }
@@ -1518,7 +1521,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       });
       ObjectNode b = Json.object();
       b.put("low", low);
-      link.send("low", b);
+      link.send(ConnectivityFrame.LOW, b);
       Long before = lowSent.put(link, low);
       if (before == null || before != low) {
         announceLowLater(link, LOW_EVERY_MILLIS);
@@ -1590,7 +1593,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           ev.put("id", d[1]);
           ev.put("kind", d[2].equals("file") ? "file" : "userInfo");
           for (ClientConnection c : sessions.getOrDefault(d[0], List.of())) {
-            c.push("cx.finished", ev);
+            c.push(ConnectivityPush.FINISHED, ev);
           }
         }
       });
@@ -1642,7 +1645,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       ObjectNode ack = Json.object();
       ack.put("app", app);
       ack.put("id", id);
-      link.send("ctx.ack", ack);
+      link.send(ConnectivityFrame.CTX_ACK, ack);
       if (fresh) {
         exec.execute(() -> {
           AppDelivery d = deliveries.get(app);
@@ -1820,7 +1823,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           }
           if (retry) {
             // ahead of the items on the same stream: the receiver stores user info again from here on
-            link.send("items.retry", Json.object());
+            link.send(ConnectivityFrame.ITEMS_RETRY, Json.object());
           }
           boolean more = sendBatch(true) | sendBatch(false);
           sendContexts();
@@ -1910,7 +1913,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     private void sendItems(ArrayNode batch) {
       ObjectNode f = Json.object();
       f.set("items", batch);
-      link.send("items", f);
+      link.send(ConnectivityFrame.ITEMS, f);
     }
 
     private void sendContexts() {
@@ -1938,7 +1941,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           continue;
         }
         sent.put(key, o.path("id").asText());
-        link.send("ctx", o);
+        link.send(ConnectivityFrame.CTX, o);
       }
     }
 
@@ -2029,7 +2032,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         log.warn("the paired device {} refused file {} for now, keeping it queued: {}", link.peer(), id, ev.path("error").asText());
       }
       for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
-        c.push("cx.blocked", ev);
+        c.push(ConnectivityPush.BLOCKED, ev);
       }
     }
 
@@ -2049,7 +2052,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       offer.put("app", app);
       offer.put("size", size);
       offer.set("meta", f.get("meta"));
-      link.send("file.offer", offer);
+      link.send(ConnectivityFrame.FILE_OFFER, offer);
       Object first = CompletableFuture.anyOf(resume, acked).get();
       if (acked.isDone()) {
         refusedInARow = 0;
@@ -2085,7 +2088,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       ObjectNode end = Json.object();
       end.put("id", id);
       end.put("sha256", sha);
-      link.send("file.end", end);
+      link.send(ConnectivityFrame.FILE_END, end);
       while (!acked.isDone()) {
         if (cancelledFiles.remove(id)) {
           return true; // the receiver drops it (file.drop); its row is gone
@@ -2113,7 +2116,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     p.put("sent", sent);
     p.put("total", total);
     for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
-      c.push("cx.progress", p);
+      c.push(ConnectivityPush.PROGRESS, p);
     }
   }
 
@@ -2201,7 +2204,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       r.put("id", id);
       r.put("offset", file.accepted());
       if (link != null) {
-        link.send("file.resume", r);
+        link.send(ConnectivityFrame.FILE_RESUME, r);
       }
     }
 
@@ -2263,7 +2266,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       r.put("error", message);
       id = null;
       if (link != null) {
-        link.send("file.refused", r);
+        link.send(ConnectivityFrame.FILE_REFUSED, r);
       }
     }
 
@@ -2438,7 +2441,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private static void pushDeliveries(ClientConnection c, ArrayNode batch) {
     ObjectNode b = Json.object();
     b.set("items", batch);
-    c.push("cx.deliveries", b);
+    c.push(ConnectivityPush.DELIVERIES, b);
   }
 
   private CompletableFuture<ObjectNode> appAck(ClientConnection c, ObjectNode b) {
@@ -2580,7 +2583,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
                 + " ms (its delegate may be busy or stuck); it may still handle it"));
       }
     });
-    link.send("msg", m);
+    link.send(ConnectivityFrame.MSG, m);
     return reply.thenApply(r -> {
       ObjectNode o = Json.object();
       if (r.has("payload")) {
@@ -2652,7 +2655,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       m.set("data", f.body().get("data"));
     }
     m.put("replyExpected", f.body().path("replyExpected").asBoolean());
-    c.push("cx.message", m);
+    c.push(ConnectivityPush.MESSAGE, m);
   }
 
   private void replyError(String mid, ErrorCode code, String message) {
@@ -2663,7 +2666,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       r.put("mid", mid);
       r.put("error", message);
       r.put("code", code.name());
-      l.send("msg.reply", r);
+      l.send(ConnectivityFrame.MSG_REPLY, r);
     }
   }
 
@@ -2690,7 +2693,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     if (b.has("data")) {
       r.set("data", b.get("data"));
     }
-    l.send("msg.reply", r);
+    l.send(ConnectivityFrame.MSG_REPLY, r);
     return CompletableFuture.completedFuture(Json.object());
   }
 

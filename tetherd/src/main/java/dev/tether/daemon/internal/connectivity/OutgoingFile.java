@@ -12,6 +12,7 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
+import dev.tether.protocol.wire.ConnectivityFrame;
 
 /**
  * The sending end of one file transfer attempt: reads the snapshot in chunks and writes them to the link on the
@@ -51,7 +52,7 @@ final class OutgoingFile {
         head.put("id", id);
         head.put("offset", offset);
         try {
-          link.sendNow("file.chunk", head, c.data, 0, c.length);
+          link.sendNow(ConnectivityFrame.FILE_CHUNK, head, c.data, 0, c.length);
         } finally {
           c.release();
         }
