@@ -53,7 +53,6 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   public ConnectivitySessionImpl(DaemonClient client, ConnectivityDelegate delegate) {
     this.client = client;
     this.delegate = Objects.requireNonNull(delegate, "delegate");
-    client.onPush("cx.delivery", this::delivery);
     client.onPush(ConnectivityPush.DELIVERIES, b -> b.path("items").forEach(d -> delivery((ObjectNode) d)));
     client.onPush(ConnectivityPush.STATE, this::stateChanged);
     client.onPush(ConnectivityPush.FINISHED, this::finished);

@@ -2696,9 +2696,4 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     l.send(ConnectivityFrame.MSG_REPLY, r);
     return CompletableFuture.completedFuture(Json.object());
   }
-
-  /** For tests and the CLI: the daemon's peer port. */
-  public int peerPort() {
-    return links.port();
-  }
 }
