@@ -12,8 +12,9 @@ import dev.tether.daemon.internal.ipc.ConnectionListener;
 import dev.tether.daemon.internal.link.Identity;
 import dev.tether.daemon.internal.link.LinkManager;
 import dev.tether.daemon.internal.link.LinkManager.Peer;
+import dev.tether.daemon.internal.link.PairingRequests;
 import dev.tether.daemon.internal.link.PeerLink;
-import dev.tether.daemon.internal.relay.RelayBroker;
+import dev.tether.daemon.internal.link.RelayRequests;
 import dev.tether.daemon.internal.store.Migration;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.protocol.Frame;
@@ -82,6 +83,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private DaemonContext context;
   private Store store;
   private LinkManager links;
+  private PairingRequests pairingRequests;
+  private RelayRequests relayRequests;
   private Path outDir;
   private Path inDir;
   private final ExecutorService exec = Executors.newSingleThreadExecutor(r -> {
@@ -132,35 +135,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     final Set<Long> inFlight = new HashSet<>();
     final Set<Long> acking = new HashSet<>();
     final Set<Long> redelivered = new HashSet<>();
-  }
-
-  /**
-   * Makes the database and its WAL files readable and writable by their owner only (0600; SQLite gives later WAL files
-   * the database's mode), before a private key is stored in it. The home is 0700 as well; this holds if it is widened.
-   */
-  private static void ownerOnly(Path db) {
-    for (String suffix : List.of("", "-wal", "-shm")) {
-      Path f = db.resolveSibling(db.getFileName() + suffix);
-      try {
-        if (Files.exists(f)) {
-          Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
-        }
-      } catch (IOException | UnsupportedOperationException e) {
-        log.warn("cannot make {} readable by its owner only: {}", f, e.toString());
-      }
-    }
-  }
-
-  /** A string field of a request body; null when it is absent or JSON null. */
-  private static String text(JsonNode body, String field) {
-    JsonNode n = body.get(field);
-    if (n == null || n.isNull()) {
-      return null;
-    }
-    if (!n.isTextual()) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "\"" + field + "\" must be a string");
-    }
-    return n.asText();
   }
 
   @Override
@@ -336,6 +310,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   @Override
   public void close() {
+    if (pairingRequests != null) {
+      pairingRequests.close();
+      relayRequests.close();
+    }
     if (links != null) {
       links.close();
     }
@@ -346,66 +324,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   private void register(DaemonContext ctx) {
     var ipc = ctx.ipc();
-    ipc.register(ConnectivityOp.PAIR_LISTEN, (c, b) -> {
-      Integer port = b.hasNonNull("port") ? b.get("port").asInt() : null;
-      LinkManager.PairingOffer o = links.listen(port, b.path("role").asText("primary"), b.hasNonNull("host") ? b.get("host").asText() : null);
-      ObjectNode r = Json.object();
-      r.put("address", o.address());
-      r.put("code", o.code());
-      r.put("role", o.role());
-      r.put("expires", o.expires().toString());
-      r.put("fingerprint", links.identity().fingerprint());
-      return CompletableFuture.completedFuture(r);
-    });
-    ipc.register(ConnectivityOp.PAIR_WAIT, (c, b) -> links.awaitPairing(b.path("code").asText()).thenApply(Peer::toJson));
-    ipc.register(ConnectivityOp.PAIR_CONNECT, (c, b) -> CompletableFuture.supplyAsync(() -> {
-      try {
-        return links.pair(b.path("address").asText(), b.path("code").asText()).toJson();
-      } catch (IOException e) {
-        throw new TetherException(ErrorCode.PAIRING_FAILED, "cannot reach " + b.path("address").asText() + ": " + e.getMessage(), e);
-      }
-    }));
-    ipc.register(ConnectivityOp.PEERS, (c, b) -> {
-      ObjectNode r = Json.object();
-      r.put("fingerprint", links.identity().fingerprint());
-      r.put("port", links.port());
-      r.put("role", links.localRole());
-      ArrayNode a = r.putArray("peers");
-      for (Peer p : links.peers()) {
-        ObjectNode o = p.toJson();
-        o.put("connected", links.isUp(p.fingerprint()));
-        String via = links.via(p.fingerprint());
-        if (via != null) {
-          o.put("via", via);
-        }
-        links.dialFailure(p.fingerprint()).ifPresent(f -> {
-          o.put("lastError", f.message());
-          o.put("lastErrorAt", f.at().toString());
-        });
-        a.add(o);
-      }
-      return CompletableFuture.completedFuture(r);
-    });
-    ipc.register(ConnectivityOp.RELAY_SET, (c, b) -> CompletableFuture.supplyAsync(() -> {
-      if (!b.hasNonNull("broker") || b.get("broker").asText().isBlank()) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "cx.relay.set needs \"broker\": \"mqtts://HOST[:PORT]\" "
-            + "or \"mqtt://HOST[:PORT]\"");
-      }
-      RelayBroker broker = RelayBroker.parse(b.get("broker").asText().trim(), text(b, "username"), text(b, "password"),
-          text(b, "caPem"), text(b, "clientCertPem"), text(b, "clientKeyPem"));
-      if (broker.clientCert() != null) {
-        ownerOnly(TetherPaths.database(context.home()));
-      }
-      links.setRelay(broker);
-      return links.relayStatus();
-    }));
-    ipc.register(ConnectivityOp.RELAY_CLEAR, (c, b) -> CompletableFuture.supplyAsync(() -> {
-      links.setRelay(null);
-      return links.relayStatus();
-    }));
-    ipc.register(ConnectivityOp.RELAY_STATUS, (c, b) -> CompletableFuture.completedFuture(links.relayStatus()));
-    ipc.register(ConnectivityOp.UNPAIR, (c, b) -> CompletableFuture.completedFuture(links.unpair(b.path("peer").asText()).toJson()));
-    ipc.register(ConnectivityOp.PEERS_ACTIVATE, (c, b) -> CompletableFuture.completedFuture(links.activate(b.path("peer").asText()).toJson()));
+    pairingRequests = new PairingRequests(links);
+    pairingRequests.register(ipc);
+    relayRequests = new RelayRequests(links, TetherPaths.database(ctx.home()));
+    relayRequests.register(ipc);
     ipc.register(ConnectivityOp.ACTIVATE, (c, b) -> onExec(() -> activate(c, b)));
     ipc.register(ConnectivityOp.STATE, (c, b) -> onExec(() -> state(c.appId())));
     ipc.register(ConnectivityOp.USER_INFO, this::transferUserInfo);
