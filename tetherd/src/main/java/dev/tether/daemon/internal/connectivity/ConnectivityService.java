@@ -34,7 +34,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -73,7 +72,6 @@ import dev.tether.protocol.wire.ConnectivityFrame;
  */
 public final class ConnectivityService implements DaemonService, LinkManager.Listener {
   private static final Logger log = LoggerFactory.getLogger(ConnectivityService.class);
-  static final int COMPLICATION_PER_DAY = 50;
   private static final int APP_WINDOW = 4096;
   private static final int PEER_WINDOW = 8192;
   private static final int CHUNK = 1024 * 1024;
@@ -452,11 +450,15 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private int remainingComplications(String app) {
-    if (!links.localRole().equals("primary") || !counterpartComplications.contains(app)) {
-      return 0;
-    }
-    long since = context.clock().now().minus(Duration.ofDays(1)).toEpochMilli();
-    int used = store.read(conn -> {
+    boolean primary = links.localRole().equals("primary");
+    boolean shows = counterpartComplications.contains(app);
+    int used = primary && shows ? complicationsUsed(app) : 0;
+    return ComplicationQuota.remaining(primary, shows, used);
+  }
+
+  private int complicationsUsed(String app) {
+    long since = ComplicationQuota.countsAfter(context.clock().now());
+    return store.read(conn -> {
       try (PreparedStatement s = conn.prepareStatement("SELECT count(*) FROM cx_complications WHERE app = ? AND at > ?")) {
         s.setString(1, app);
         s.setLong(2, since);
@@ -465,7 +467,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         }
       }
     });
-    return Math.max(0, COMPLICATION_PER_DAY - used);
   }
 
   private int pendingCount(String app) {
@@ -558,9 +559,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         throw new TetherException(ErrorCode.INVALID_PARAMETER,
             "complication user info goes from the primary to a companion only; this device is a companion");
       }
-      if (remainingComplications(c.appId()) > 0) {
-        kind = "complication";
-      }
+      kind = ComplicationQuota.kind(true, remainingComplications(c.appId()));
     }
     String id = newId();
     String k = kind;
@@ -640,7 +639,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           log.executeUpdate();
           // only the last day counts (remainingComplications): older entries go
           forget.setString(1, o.app());
-          forget.setLong(2, at - Duration.ofDays(1).toMillis());
+          forget.setLong(2, ComplicationQuota.forgetUpTo(at));
           forget.executeUpdate();
         }
       }
@@ -1403,8 +1402,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   /** The last {@code low} sent on each link, and the links with an announcement scheduled. */
   private final Map<PeerLink, Long> lowSent = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
   private final Set<PeerLink> lowLater = ConcurrentHashMap.newKeySet();
-  /** The last {@code low} each peer told this device ({@link #receiveLow}). */
-  private final Map<String, Long> lowReceived = new ConcurrentHashMap<>();
+  /** The bounds each peer told this device ({@link #receiveLow}), and when its seen ids may be forgotten. */
+  private final SeenIds seenIds = new SeenIds();
 
   /**
    * Tells the peer (at most every {@link #LOW_EVERY_MILLIS}) the lowest sequence number still in this device's outbox
@@ -1467,10 +1466,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
    * covers a copy still coming over an older link.
    */
   private void receiveLow(PeerLink link, long low) {
-    Long before = lowReceived.put(link.peer(), low);
-    if (before != null && before > 1 && before <= low) {
-      inboxWriter.add(new Incoming(before, null, link.peer(), null, FORGET_SEEN, null, null));
-    }
+    seenIds.lowReceived(link.peer(), low).ifPresent(
+        below -> inboxWriter.add(new Incoming(below, null, link.peer(), null, FORGET_SEEN, null, null)));
   }
 
   private void peerAcked(PeerLink link, ObjectNode body) {
