@@ -114,6 +114,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private final Map<String, String> messageApps = new ConcurrentHashMap<>();
   private final Map<String, List<Frame>> heldMessages = new ConcurrentHashMap<>();
 
+  private final PeerFrames peerFrames = peerFrames();
   private GroupWriter<Outgoing, Long> outboxWriter;
   private GroupWriter<Incoming, Boolean> inboxWriter;
   private GroupWriter<AppAck, Void> ackWriter;
@@ -1103,67 +1104,71 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   @Override
   public byte[] attachmentBuffer(PeerLink link, Frame f, int length) throws InterruptedException {
-    return f.type().equals("file.chunk") ? fileReceiver(link).buffer(f.body(), length) : new byte[length];
+    return f.type().equals(ConnectivityFrame.FILE_CHUNK.wire()) ? fileReceiver(link).buffer(f.body(), length) : new byte[length];
   }
 
   @Override
   public void frame(PeerLink link, Frame f, byte[] attachment) throws Exception {
-    switch (f.type()) {
-      case "items" -> {
-        for (JsonNode item : f.body().path("items")) {
-          receiveItem(link, (ObjectNode) item);
-        }
-      }
-      case "item" -> receiveItem(link, f.body());
-      case "ack" -> peerAcked(link, f.body());
-      case "low" -> receiveLow(link, f.body().path("low").asLong());
-      case "items.refused" -> itemsRefusedByPeer(link, f.body());
-      case "items.retry" -> {
-        if (refusingPeers.remove(link.peer()) != null) {
-          log.info("peer {} offers its user info again; storing it if space allows", link.peer());
-        }
-      }
-      case "ctx" -> receiveContext(link, f.body());
-      case "ctx.ack" -> contextAcked(f.body());
-      case "apps" -> {
-        if (links.counterpart().map(p -> p.fingerprint().equals(link.peer())).orElse(false)) {
-          counterpartRunning = names(f.body().get("running"));
-          counterpartInstalled = names(f.body().get("installed"));
-          counterpartComplications = names(f.body().get("complications"));
-          broadcastState();
-        }
-      }
-      case "file.offer" -> fileReceiver(link).offer(link, f.body());
-      case "file.chunk" -> fileReceiver(link).chunk(f.body(), attachment);
-      case "file.end" -> fileReceiver(link).end(f.body());
-      case "file.drop" -> fileReceiver(link).drop(f.text("id"));
-      case "file.resume" -> {
-        Sender s = senders.get(link.peer());
-        if (s != null) {
-          s.resumeAt(f.text("id"), f.body().path("offset").asLong());
-        }
-      }
-      case "file.refused" -> {
-        Sender s = senders.get(link.peer());
-        if (s != null) {
-          s.refused(f.text("id"), f.body());
-        }
-      }
-      case "msg" -> exec.execute(() -> receiveMessage(link, f));
-      case "msg.reply" -> {
-        pendingMessageLinks.remove(f.text("mid"));
-        CompletableFuture<ObjectNode> p = pendingMessages.remove(f.text("mid"));
-        if (p != null) {
-          if (f.body().hasNonNull("error")) {
-            ErrorCode code = ErrorCode.valueOf(f.body().path("code").asText("MESSAGE_REPLY_FAILED"));
-            p.completeExceptionally(new TetherException(code, f.text("error")));
-          } else {
-            p.complete(f.body());
+    peerFrames.dispatch(link, f, attachment);
+  }
+
+  /** The handler of each peer frame type: which lane takes it. */
+  private PeerFrames peerFrames() {
+    return new PeerFrames()
+        .on(ConnectivityFrame.ITEMS, (link, f, a) -> {
+          for (JsonNode item : f.body().path("items")) {
+            receiveItem(link, (ObjectNode) item);
           }
-        }
-      }
-      default -> log.warn("unknown frame {} from peer {}", f.type(), link.peer());
-    }
+        })
+        .on(ConnectivityFrame.ITEM, (link, f, a) -> receiveItem(link, f.body()))
+        .on(ConnectivityFrame.ACK, (link, f, a) -> peerAcked(link, f.body()))
+        .on(ConnectivityFrame.LOW, (link, f, a) -> receiveLow(link, f.body().path("low").asLong()))
+        .on(ConnectivityFrame.ITEMS_REFUSED, (link, f, a) -> itemsRefusedByPeer(link, f.body()))
+        .on(ConnectivityFrame.ITEMS_RETRY, (link, f, a) -> {
+          if (refusingPeers.remove(link.peer()) != null) {
+            log.info("peer {} offers its user info again; storing it if space allows", link.peer());
+          }
+        })
+        .on(ConnectivityFrame.CTX, (link, f, a) -> receiveContext(link, f.body()))
+        .on(ConnectivityFrame.CTX_ACK, (link, f, a) -> contextAcked(f.body()))
+        .on(ConnectivityFrame.APPS, (link, f, a) -> {
+          if (links.counterpart().map(p -> p.fingerprint().equals(link.peer())).orElse(false)) {
+            counterpartRunning = names(f.body().get("running"));
+            counterpartInstalled = names(f.body().get("installed"));
+            counterpartComplications = names(f.body().get("complications"));
+            broadcastState();
+          }
+        })
+        .on(ConnectivityFrame.FILE_OFFER, (link, f, a) -> fileReceiver(link).offer(link, f.body()))
+        .on(ConnectivityFrame.FILE_CHUNK, (link, f, a) -> fileReceiver(link).chunk(f.body(), a))
+        .on(ConnectivityFrame.FILE_END, (link, f, a) -> fileReceiver(link).end(f.body()))
+        .on(ConnectivityFrame.FILE_DROP, (link, f, a) -> fileReceiver(link).drop(f.text("id")))
+        .on(ConnectivityFrame.FILE_RESUME, (link, f, a) -> {
+          Sender s = senders.get(link.peer());
+          if (s != null) {
+            s.resumeAt(f.text("id"), f.body().path("offset").asLong());
+          }
+        })
+        .on(ConnectivityFrame.FILE_REFUSED, (link, f, a) -> {
+          Sender s = senders.get(link.peer());
+          if (s != null) {
+            s.refused(f.text("id"), f.body());
+          }
+        })
+        .on(ConnectivityFrame.MSG, (link, f, a) -> exec.execute(() -> receiveMessage(link, f)))
+        .on(ConnectivityFrame.MSG_REPLY, (link, f, a) -> {
+          pendingMessageLinks.remove(f.text("mid"));
+          CompletableFuture<ObjectNode> p = pendingMessages.remove(f.text("mid"));
+          if (p != null) {
+            if (f.body().hasNonNull("error")) {
+              ErrorCode code = ErrorCode.valueOf(f.body().path("code").asText("MESSAGE_REPLY_FAILED"));
+              p.completeExceptionally(new TetherException(code, f.text("error")));
+            } else {
+              p.complete(f.body());
+            }
+          }
+        })
+        .complete();
   }
 
   private void receiveItem(PeerLink link, ObjectNode item) {
