@@ -69,6 +69,14 @@ import dev.tether.protocol.wire.ConnectivityFrame;
  * for it ({@code low}), and the receiver forgets the ids below the one it was told the time before. The receiving app gets its inbox
  * rows in order, one session at a time, and each row is deleted only when the app acknowledged it after its delegate
  * returned. Rows are gathered into group commits ({@link GroupWriter}): one fsync carries hundreds of rows.
+ *
+ * <p><b>Threads.</b> Runs on the connectivity executor ({@code tether-connectivity}, {@code exec}); IPC reader
+ * threads, link readers ({@link PeerFrames}) and the per-link sender threads hand it work with {@code execute}. It
+ * alone changes the activated sessions ({@link Sessions}, read elsewhere only through their published snapshot),
+ * the per-app delivery state ({@code deliveries}) and the held live messages' delivery. Each link's {@code Sender}
+ * owns its cursors and in-flight sets (under its lock) on its {@code tether-cx-send-*} and {@code tether-cx-files-*}
+ * threads; each peer's {@code FileReceiver} is driven by that link's reader. Store writes go through the
+ * {@link GroupWriter}s; their completions hop back to {@code exec} before touching state it owns.
  */
 public final class ConnectivityService implements DaemonService, LinkManager.Listener {
   private static final Logger log = LoggerFactory.getLogger(ConnectivityService.class);
@@ -92,8 +100,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   });
   private final AtomicLong contextVersions = new AtomicLong(System.currentTimeMillis() * 1000);
 
-  /** Activated sessions per app, newest last; the newest open one receives deliveries. Guarded by exec. */
-  private final Map<String, List<ClientConnection>> sessions = new ConcurrentHashMap<>();
+  /** Activated sessions per app: changed only on exec, read anywhere through its published snapshot. */
+  private final Sessions sessions = new Sessions();
   private final Map<String, AppDelivery> deliveries = new HashMap<>();
   /** What the counterpart said about its apps. */
   private volatile Set<String> counterpartInstalled = Set.of();
@@ -362,9 +370,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   private ObjectNode activate(ClientConnection c, ObjectNode b) throws SQLException {
     String app = c.appId();
-    List<ClientConnection> list = sessions.computeIfAbsent(app, k -> new ArrayList<>());
-    list.remove(c);
-    list.add(c);
+    sessions.activate(app, c);
     boolean complication = b.path("complicationEnabled").asBoolean(false);
     store.writeAndWait(conn -> {
       try (PreparedStatement s = conn.prepareStatement("INSERT INTO cx_apps(app, complication) VALUES (?, ?) "
@@ -418,8 +424,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private void sessionClosed(ClientConnection c) {
-    List<ClientConnection> list = sessions.get(c.appId());
-    if (list == null || !list.remove(c)) {
+    if (!sessions.closed(c)) {
       return;
     }
     AppDelivery d = deliveries.get(c.appId());
@@ -437,12 +442,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private ClientConnection current(String app) {
-    List<ClientConnection> list = sessions.get(app);
-    if (list == null) {
-      return null;
-    }
-    list.removeIf(x -> !x.isOpen());
-    return list.isEmpty() ? null : list.get(list.size() - 1);
+    return sessions.current(app);
   }
 
   private boolean reachable(String app) {
@@ -503,8 +503,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   /** Tells every activated session its current state (reachability and pairing changes). */
   private void broadcastState() {
     exec.execute(() -> {
-      for (Map.Entry<String, List<ClientConnection>> e : sessions.entrySet()) {
-        List<ClientConnection> list = List.copyOf(e.getValue());
+      for (Map.Entry<String, List<ClientConnection>> e : sessions.all().entrySet()) {
+        List<ClientConnection> list = e.getValue();
         if (list.isEmpty()) {
           continue;
         }
@@ -523,7 +523,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private void sendApps(PeerLink l) {
     ObjectNode a = Json.object();
     ArrayNode running = a.putArray("running");
-    sessions.forEach((app, list) -> {
+    sessions.all().forEach((app, list) -> {
       if (list.stream().anyMatch(ClientConnection::isOpen)) {
         running.add(app);
       }
@@ -970,7 +970,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         ObjectNode deactivated = Json.object();
         deactivated.put("state", "NOT_ACTIVATED");
         deactivated.put("deactivated", true);
-        for (Map.Entry<String, List<ClientConnection>> e : sessions.entrySet()) {
+        for (Map.Entry<String, List<ClientConnection>> e : sessions.all().entrySet()) {
           for (ClientConnection c : e.getValue()) {
             c.push(ConnectivityPush.STATE, inactive);
             c.push(ConnectivityPush.STATE, deactivated);
@@ -1057,7 +1057,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
    * activation and when new failures are recorded; an app that is not running is told at its next activation.
    */
   private void tellFailures(String app) {
-    List<ClientConnection> targets = sessions.getOrDefault(app, List.of());
+    List<ClientConnection> targets = sessions.of(app);
     if (targets.isEmpty()) {
       return;
     }
@@ -1283,7 +1283,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       if (blockedInfo.put(app, ev) == null) {
         log.warn("the paired device {} refused user info of {} for now, keeping it queued: {}", link.peer(), app, ev.path("error").asText());
         exec.execute(() -> {
-          for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
+          for (ClientConnection c : sessions.of(app)) {
             c.push(ConnectivityPush.BLOCKED, ev);
           }
         });
@@ -1516,7 +1516,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           ObjectNode ev = Json.object();
           ev.put("id", d[1]);
           ev.put("kind", d[2].equals("file") ? "file" : "userInfo");
-          for (ClientConnection c : sessions.getOrDefault(d[0], List.of())) {
+          for (ClientConnection c : sessions.of(d[0])) {
             c.push(ConnectivityPush.FINISHED, ev);
           }
         }
@@ -1955,7 +1955,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       if (previous == null || !previous.path("error").asText().equals(ev.path("error").asText())) {
         log.warn("the paired device {} refused file {} for now, keeping it queued: {}", link.peer(), id, ev.path("error").asText());
       }
-      for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
+      for (ClientConnection c : sessions.of(app)) {
         c.push(ConnectivityPush.BLOCKED, ev);
       }
     }
@@ -2039,7 +2039,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     p.put("id", id);
     p.put("sent", sent);
     p.put("total", total);
-    for (ClientConnection c : sessions.getOrDefault(app, List.of())) {
+    for (ClientConnection c : sessions.of(app)) {
       c.push(ConnectivityPush.PROGRESS, p);
     }
   }
