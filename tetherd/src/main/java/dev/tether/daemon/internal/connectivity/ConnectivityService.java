@@ -7,6 +7,7 @@ import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.daemon.internal.DaemonContext;
 import dev.tether.daemon.internal.DaemonService;
+import dev.tether.daemon.internal.Threads;
 import dev.tether.daemon.internal.ipc.ClientConnection;
 import dev.tether.daemon.internal.ipc.ConnectionListener;
 import dev.tether.daemon.internal.link.Identity;
@@ -80,9 +81,6 @@ import dev.tether.protocol.wire.ConnectivityFrame;
  */
 public final class ConnectivityService implements DaemonService, LinkManager.Listener {
   private static final Logger log = LoggerFactory.getLogger(ConnectivityService.class);
-  private static final int APP_WINDOW = 4096;
-  private static final int PEER_WINDOW = 8192;
-  private static final int CHUNK = 1024 * 1024;
   /** Upper bound of one multi-item frame's payloads, far below the frame codec's 16 MiB limit. */
   private static final int BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -93,56 +91,25 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private RelayRequests relayRequests;
   private Path outDir;
   private Path inDir;
-  private final ExecutorService exec = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "tether-connectivity");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService exec = Threads.serial("tether-connectivity");
   private final AtomicLong contextVersions = new AtomicLong(System.currentTimeMillis() * 1000);
 
   /** Activated sessions per app: changed only on exec, read anywhere through its published snapshot. */
   private final Sessions sessions = new Sessions();
-  private final Map<String, AppDelivery> deliveries = new HashMap<>();
   /** What the counterpart said about its apps. */
-  private volatile Set<String> counterpartInstalled = Set.of();
-  private volatile Set<String> counterpartRunning = Set.of();
-  private volatile Set<String> counterpartComplications = Set.of();
+  private final CounterpartApps counterpart = new CounterpartApps();
+  private LiveMessages messages;
+  private AppDeliveries deliveries;
   private final Map<String, Sender> senders = new ConcurrentHashMap<>();
-  /** File transfers the app cancelled while they may be on their way: the sender stops sending them. */
-  private final Set<String> cancelledFiles = ConcurrentHashMap.newKeySet();
   private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
-  /** Outgoing files still being captured (by id), which their sender reads behind the copy. */
-  private final Map<String, Snapshot> captures = new ConcurrentHashMap<>();
-  /** Outgoing files the paired device refused for now (by id): the refusal, until a later attempt gets further. */
-  private final Map<String, ObjectNode> blockedFiles = new ConcurrentHashMap<>();
-  private final Map<String, CompletableFuture<ObjectNode>> pendingMessages = new ConcurrentHashMap<>();
-  /** The link each pending message went out on: when it drops, the message's sender is told at once. */
-  private final Map<String, PeerLink> pendingMessageLinks = new ConcurrentHashMap<>();
-  private final Map<String, PeerLink> messageOrigins = new ConcurrentHashMap<>();
-  private final Map<String, String> messageApps = new ConcurrentHashMap<>();
-  private final Map<String, List<Frame>> heldMessages = new ConcurrentHashMap<>();
+  private final OutgoingFileStates fileStates = new OutgoingFileStates();
 
   private final PeerFrames peerFrames = peerFrames();
   private GroupWriter<Outgoing, Long> outboxWriter;
-  private GroupWriter<Incoming, Boolean> inboxWriter;
-  private GroupWriter<AppAck, Void> ackWriter;
-
-  /** An app's acknowledgement of inbox rows; only its own rows are deleted. */
-  record AppAck(String app, long[] seqs) {}
+  private Inbox inbox;
 
   /** A transfer queued by a local app. */
   record Outgoing(String id, String peer, String app, String kind, String payload, String file, long size, String sha256) {}
-
-  /** An item that arrived from the peer. */
-  record Incoming(long peerSeq, String id, String peer, String app, String kind, String payload, String file) {}
-
-  private static final class AppDelivery {
-    ClientConnection target;
-    long cursor;
-    final Set<Long> inFlight = new HashSet<>();
-    final Set<Long> acking = new HashSet<>();
-    final Set<Long> redelivered = new HashSet<>();
-  }
 
   @Override
   public List<Migration> migrations() {
@@ -207,10 +174,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     Files.createDirectories(inDir);
     cleanStaleParts();
     outboxWriter = new GroupWriter<>(store, this::insertOutgoing);
-    inboxWriter = new GroupWriter<>(store, this::insertIncoming);
-    ackWriter = new GroupWriter<>(store, this::deleteAcked);
+    inbox = new Inbox(store, exec, this::arrived);
+    deliveries = new AppDeliveries(store, exec, this::drained);
     long heartbeat = Long.getLong("tether.link.heartbeatMillis", envLong("TETHER_LINK_HEARTBEAT_MS", 1000));
     links = new LinkManager(store, Identity.loadOrCreate(ctx.home().resolve("link")), this, heartbeat, heartbeat * 5);
+    messages = new LiveMessages(ctx, links, counterpart, sessions, this::wake);
     links.start();
     // failures an app has not come back for in 30 days are dropped (it is gone, or it has its outstanding lists)
     store.writeAndWait(conn -> {
@@ -258,14 +226,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   /** How long a partly received file may wait for the rest before it counts as abandoned (its sender cancelled it offline). */
   private static final java.time.Duration ABANDONED_PART_AGE = java.time.Duration.ofDays(Long.getLong("tether.abandonedPartDays", 7));
 
-  private static long sizeOf(Path p) {
-    try {
-      return Files.size(p);
-    } catch (IOException e) {
-      return -1;
-    }
-  }
-
   /**
    * Deletes partly received files that have not grown for {@link #ABANDONED_PART_AGE}: a sender that cancels a file
    * while the link is down cannot say so, and a file still wanted is offered again (and starts over) anyway.
@@ -276,7 +236,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       for (Path p : s.toList()) {
         if (p.getFileName().toString().endsWith(".part") && Files.getLastModifiedTime(p).toMillis() < cutoff) {
           log.info("dropping {}: partly received and untouched for over {} days", p.getFileName(), ABANDONED_PART_AGE.toDays());
-          deleteQuietly(p);
+          Disk.deleteQuietly(p);
         }
       }
     } catch (IOException e) {
@@ -343,10 +303,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     ipc.register(ConnectivityOp.FILE, this::transferFile);
     ipc.register(ConnectivityOp.OUTSTANDING, (c, b) -> CompletableFuture.completedFuture(outstanding(c.appId(), b.path("after").asLong(0))));
     ipc.register(ConnectivityOp.CANCEL, this::cancel);
-    ipc.register(ConnectivityOp.ACK, this::appAck);
+    ipc.register(ConnectivityOp.ACK, (c, b) -> deliveries.ack(c, b));
     ipc.register(ConnectivityOp.FAILED_ACK, this::failuresAcknowledged);
-    ipc.register(ConnectivityOp.MESSAGE, this::sendMessage);
-    ipc.register(ConnectivityOp.REPLY, this::replyFromApp);
+    ipc.register(ConnectivityOp.MESSAGE, (c, b) -> messages.send(c, b));
+    ipc.register(ConnectivityOp.REPLY, (c, b) -> messages.reply(c, b));
   }
 
   private <T> CompletableFuture<T> onExec(java.util.concurrent.Callable<T> work) {
@@ -381,19 +341,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
       return null;
     });
-    AppDelivery d = deliveries.computeIfAbsent(app, k -> new AppDelivery());
-    if (d.target != c) {
-      retarget(d, c);
-    }
+    deliveries.activated(app, c);
     announceApps();
-    List<Frame> held = heldMessages.remove(app);
-    if (held != null) {
-      for (Frame f : held) {
-        deliverMessage(app, f);
-      }
-    }
+    messages.activated(app);
     // after the activation answer is on its way, so deliveries reach an activated session
-    exec.execute(() -> pump(app));
+    exec.execute(() -> deliveries.pump(app));
     exec.execute(() -> tellFailures(app));
     ObjectNode s = state(app);
     if (s.path("pending").asInt() == 0) {
@@ -416,28 +368,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     return payload == null ? Json.mapper().nullNode() : Json.parse(payload);
   }
 
-  private void retarget(AppDelivery d, ClientConnection c) {
-    d.redelivered.addAll(d.inFlight);
-    d.inFlight.clear();
-    d.target = c;
-    d.cursor = 0;
-  }
-
   private void sessionClosed(ClientConnection c) {
     if (!sessions.closed(c)) {
       return;
     }
-    AppDelivery d = deliveries.get(c.appId());
-    if (d != null && d.target == c) {
-      d.redelivered.addAll(d.inFlight);
-      d.inFlight.clear();
-      d.target = null;
-      ClientConnection next = current(c.appId());
-      if (next != null) {
-        retarget(d, next);
-        pump(c.appId());
-      }
-    }
+    deliveries.closed(c, current(c.appId()));
     announceApps();
   }
 
@@ -447,12 +382,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   private boolean reachable(String app) {
     Optional<Peer> cp = links.counterpart();
-    return cp.isPresent() && links.isUp(cp.get().fingerprint()) && counterpartRunning.contains(app);
+    return cp.isPresent() && links.isUp(cp.get().fingerprint()) && counterpart.running(app);
   }
 
   private int remainingComplications(String app) {
     boolean primary = links.localRole().equals("primary");
-    boolean shows = counterpartComplications.contains(app);
+    boolean shows = counterpart.showsComplication(app);
     int used = primary && shows ? complicationsUsed(app) : 0;
     return ComplicationQuota.remaining(primary, shows, used);
   }
@@ -481,10 +416,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
   }
 
-  private boolean anyPending(String app) {
-    return store.exists("SELECT 1 FROM cx_inbox WHERE app = ? LIMIT 1", app);
-  }
-
   private ObjectNode state(String app) {
     ObjectNode s = Json.object();
     Optional<Peer> cp = links.counterpart();
@@ -492,8 +423,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     s.put("paired", cp.isPresent());
     s.put("role", links.localRole());
     cp.ifPresent(p -> s.put("peer", p.fingerprint()));
-    s.put("counterpartAppInstalled", counterpartInstalled.contains(app));
-    s.put("complicationEnabled", counterpartComplications.contains(app));
+    s.put("counterpartAppInstalled", counterpart.installed(app));
+    s.put("complicationEnabled", counterpart.showsComplication(app));
     s.put("reachable", reachable(app));
     s.put("remainingComplicationUserInfoTransfers", remainingComplications(app));
     s.put("pending", pendingCount(app));
@@ -551,7 +482,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private CompletableFuture<ObjectNode> transferUserInfo(ClientConnection c, ObjectNode b) {
-    String payload = checkedPayload(b, PropertyList.MAX_MESSAGE_BYTES, "user info");
+    String payload = Payloads.checked(b, PropertyList.MAX_MESSAGE_BYTES, "user info");
     String peer = requireCounterpart();
     boolean complication = b.path("complication").asBoolean(false);
     String kind = "userinfo";
@@ -583,7 +514,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     ArrayNode ids = Json.array();
     List<Outgoing> items = new ArrayList<>();
     for (JsonNode item : b.path("items")) {
-      String payload = checkedPayload((ObjectNode) item, PropertyList.MAX_MESSAGE_BYTES, "user info");
+      String payload = Payloads.checked((ObjectNode) item, PropertyList.MAX_MESSAGE_BYTES, "user info");
       String id = newId();
       ids.add(id);
       items.add(new Outgoing(id, peer, c.appId(), "userinfo", payload, null, 0, null));
@@ -597,21 +528,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       r.set("ids", ids);
       return r;
     });
-  }
-
-  private static String checkedPayload(ObjectNode b, int max, String what) {
-    JsonNode p = b.get("payload");
-    if (p == null || !p.isObject() || !p.has("m")) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, what + " is missing its payload map");
-    }
-    PropertyList.checkEncoded(p);
-    String text = Json.sourceText(p);
-    // the limit applies to the payload written compactly, as the client library measured it (a frame's own text may
-    // be longer: escapes, spaces)
-    if (text.length() > max && Json.write(p).getBytes(java.nio.charset.StandardCharsets.UTF_8).length > max) {
-      throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, what + " is larger than " + max + " bytes encoded");
-    }
-    return text;
   }
 
   private List<Long> insertOutgoing(Connection conn, List<Outgoing> items) throws SQLException {
@@ -649,7 +565,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private CompletableFuture<ObjectNode> updateContext(ClientConnection c, ObjectNode b) {
-    String payload = checkedPayload(b, PropertyList.MAX_CONTEXT_BYTES, "application context");
+    String payload = Payloads.checked(b, PropertyList.MAX_CONTEXT_BYTES, "application context");
     String peer = requireCounterpart();
     String app = c.appId();
     String id = newId();
@@ -701,7 +617,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
     ObjectNode meta = Json.object();
     if (b.hasNonNull("metadata")) {
-      meta.set("metadata", Json.parse(checkedPayload(withPayload(b.get("metadata")), PropertyList.MAX_MESSAGE_BYTES, "file metadata")));
+      meta.set("metadata", Json.parse(Payloads.checked(Payloads.withPayload(b.get("metadata")), PropertyList.MAX_MESSAGE_BYTES, "file metadata")));
     }
     meta.put("name", source.getFileName().toString());
     String id = newId();
@@ -713,8 +629,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       try (FileChannel out = FileChannel.open(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
         // the marker is durable before the outbox row: a daemon that finds it on start drops the half-made transfer
         Files.createFile(marker);
-        syncDir(outDir);
-        captures.put(id, capture);
+        Disk.syncDir(outDir);
+        fileStates.captures.put(id, capture);
         queued = outboxWriter.add(new Outgoing(id, peer, c.appId(), "file", Json.write(meta), dest.toString(), capture.size(), null));
         queued.thenRun(() -> {
           Sender sender = senders.get(peer);
@@ -739,18 +655,18 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
           }
         }
         dropCapture(id, dest, marker);
-        if (diskFull(e)) {
+        if (Disk.diskFull(e)) {
           throw new TetherException(ErrorCode.INSUFFICIENT_SPACE, "no space to snapshot " + source + ": " + e.getMessage(), e);
         }
         throw e;
       }
       Files.delete(marker);
-      syncDir(outDir);
+      Disk.syncDir(outDir);
       return queued.whenComplete((seq, failure) -> {
-        captures.remove(id);
+        fileStates.captures.remove(id);
         if (failure != null) {
           capture.fail(failure.toString());
-          deleteQuietly(dest);
+          Disk.deleteQuietly(dest);
         }
       }).thenApply(seq -> {
         ObjectNode r = Json.object();
@@ -766,7 +682,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
    * row (if committed), and the marker last, so that a row that could not be deleted is dropped on the next start.
    */
   private void dropCapture(String id, Path dest, Path marker) {
-    captures.remove(id);
+    fileStates.captures.remove(id);
     // truncated first: the sender may still hold the copy open, and a deleted but open file keeps its blocks, which a
     // full disk needs back for the row's delete below
     try (FileChannel partial = FileChannel.open(dest, StandardOpenOption.WRITE)) {
@@ -774,7 +690,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     } catch (IOException gone) {
       // nothing to give back
     }
-    deleteQuietly(dest);
+    Disk.deleteQuietly(dest);
     try {
       store.writeAndWait(conn -> {
         try (PreparedStatement s = conn.prepareStatement("DELETE FROM cx_outbox WHERE id = ?")) {
@@ -787,27 +703,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       log.warn("cannot drop the half-made file transfer {} now (the next start does): {}", id, e.toString());
       return;
     }
-    deleteQuietly(marker);
-  }
-
-  private static ObjectNode withPayload(JsonNode p) {
-    ObjectNode o = Json.object();
-    o.set("payload", p);
-    return o;
-  }
-
-  static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static void syncDir(Path dir) throws IOException {
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    }
+    Disk.deleteQuietly(marker);
   }
 
   /**
@@ -843,7 +739,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
                 o.set("metadata", meta.get("metadata"));
               }
               o.put("size", rs.getLong(4));
-              ObjectNode blocked = blockedFiles.get(rs.getString(1));
+              ObjectNode blocked = fileStates.blocked.get(rs.getString(1));
               if (blocked != null) {
                 o.put("errorCode", blocked.path("code").asText());
                 o.put("error", blocked.path("error").asText());
@@ -890,8 +786,8 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       return file;
     }).thenApply(file -> {
       if (file != null) {
-        cancelledFiles.add(id);
-        deleteQuietly(Path.of(file));
+        fileStates.cancelled.add(id);
+        Disk.deleteQuietly(Path.of(file));
         // the paired device drops what it holds of the file (were the link down, its copy expires by itself)
         ObjectNode drop = Json.object();
         drop.put("id", id);
@@ -906,22 +802,13 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     });
   }
 
-  private static void deleteQuietly(Path p) {
-    try {
-      Files.deleteIfExists(p);
-    } catch (IOException e) {
-      log.warn("cannot delete {}: {}", p, e.toString());
-    }
-  }
-
   // ---------------------------------------------------------------------------------------------- peer links
 
   @Override
   public void linkUp(PeerLink link) {
-    // a new link starts from the lowest unacknowledged item, in order: nothing of an earlier refusal carries over
-    refusingPeers.remove(link.peer());
+    inbox.linkUp(link);
     sendApps(link);
-    Sender s = new Sender(link);
+    Sender s = new Sender(link, store, sessions, fileStates);
     Sender old = senders.put(link.peer(), s);
     if (old != null) {
       old.stop();
@@ -939,31 +826,16 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       s.stop();
     }
     if (links.counterpart().map(p -> p.fingerprint().equals(link.peer())).orElse(false)) {
-      counterpartRunning = Set.of();
+      counterpart.notRunning();
     }
-    for (Map.Entry<String, PeerLink> e : messageOrigins.entrySet()) {
-      if (e.getValue() == link) {
-        messageOrigins.remove(e.getKey());
-      }
-    }
-    for (Map.Entry<String, PeerLink> e : pendingMessageLinks.entrySet()) {
-      if (e.getValue() == link && pendingMessageLinks.remove(e.getKey(), link)) {
-        CompletableFuture<ObjectNode> p = pendingMessages.remove(e.getKey());
-        if (p != null) {
-          p.completeExceptionally(new TetherException(ErrorCode.NOT_REACHABLE, "the link to the paired device dropped before it"
-              + " answered the message (it may or may not have reached the counterpart app); send it again once reachable"));
-        }
-      }
-    }
+    messages.linkDown(link);
     broadcastState();
   }
 
   @Override
   public void activePeerChanged(String oldPeer, String newPeer) {
     exec.execute(() -> {
-      counterpartRunning = Set.of();
-      counterpartInstalled = Set.of();
-      counterpartComplications = Set.of();
+      counterpart.forget();
       if (oldPeer != null) {
         ObjectNode inactive = Json.object();
         inactive.put("state", "INACTIVE");
@@ -975,12 +847,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             c.push(ConnectivityPush.STATE, inactive);
             c.push(ConnectivityPush.STATE, deactivated);
           }
-          AppDelivery d = deliveries.get(e.getKey());
-          if (d != null) {
-            d.redelivered.addAll(d.inFlight);
-            d.inFlight.clear();
-            d.target = null;
-          }
+          deliveries.detach(e.getKey());
         }
         sessions.clear();
       }
@@ -1042,7 +909,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
         Set<String> apps = new HashSet<>();
         for (String[] d : failed) {
           if (d[3] != null) {
-            deleteQuietly(Path.of(d[3]));
+            Disk.deleteQuietly(Path.of(d[3]));
           }
           apps.add(d[0]);
         }
@@ -1117,25 +984,21 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     return new PeerFrames()
         .on(ConnectivityFrame.ITEMS, (link, f, a) -> {
           for (JsonNode item : f.body().path("items")) {
-            receiveItem(link, (ObjectNode) item);
+            inbox.receiveItem(link, (ObjectNode) item);
           }
         })
-        .on(ConnectivityFrame.ITEM, (link, f, a) -> receiveItem(link, f.body()))
+        .on(ConnectivityFrame.ITEM, (link, f, a) -> inbox.receiveItem(link, f.body()))
         .on(ConnectivityFrame.ACK, (link, f, a) -> peerAcked(link, f.body()))
-        .on(ConnectivityFrame.LOW, (link, f, a) -> receiveLow(link, f.body().path("low").asLong()))
+        .on(ConnectivityFrame.LOW, (link, f, a) -> inbox.receiveLow(link, f.body().path("low").asLong()))
         .on(ConnectivityFrame.ITEMS_REFUSED, (link, f, a) -> itemsRefusedByPeer(link, f.body()))
         .on(ConnectivityFrame.ITEMS_RETRY, (link, f, a) -> {
-          if (refusingPeers.remove(link.peer()) != null) {
-            log.info("peer {} offers its user info again; storing it if space allows", link.peer());
-          }
+          inbox.retry(link);
         })
         .on(ConnectivityFrame.CTX, (link, f, a) -> receiveContext(link, f.body()))
         .on(ConnectivityFrame.CTX_ACK, (link, f, a) -> contextAcked(f.body()))
         .on(ConnectivityFrame.APPS, (link, f, a) -> {
           if (links.counterpart().map(p -> p.fingerprint().equals(link.peer())).orElse(false)) {
-            counterpartRunning = names(f.body().get("running"));
-            counterpartInstalled = names(f.body().get("installed"));
-            counterpartComplications = names(f.body().get("complications"));
+            counterpart.told(f.body());
             broadcastState();
           }
         })
@@ -1155,112 +1018,9 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             s.refused(f.text("id"), f.body());
           }
         })
-        .on(ConnectivityFrame.MSG, (link, f, a) -> exec.execute(() -> receiveMessage(link, f)))
-        .on(ConnectivityFrame.MSG_REPLY, (link, f, a) -> {
-          pendingMessageLinks.remove(f.text("mid"));
-          CompletableFuture<ObjectNode> p = pendingMessages.remove(f.text("mid"));
-          if (p != null) {
-            if (f.body().hasNonNull("error")) {
-              ErrorCode code = ErrorCode.valueOf(f.body().path("code").asText("MESSAGE_REPLY_FAILED"));
-              p.completeExceptionally(new TetherException(code, f.text("error")));
-            } else {
-              p.complete(f.body());
-            }
-          }
-        })
+        .on(ConnectivityFrame.MSG, (link, f, a) -> exec.execute(() -> messages.receive(link, f)))
+        .on(ConnectivityFrame.MSG_REPLY, (link, f, a) -> messages.replied(f))
         .complete();
-  }
-
-  private void receiveItem(PeerLink link, ObjectNode item) {
-    String app = item.path("app").asText();
-    long seq = item.path("seq").asLong();
-    TetherException refusing = refusingPeers.get(link.peer());
-    if (refusing != null) {
-      refuseToPeer(link, seq, app, refusing);
-      return;
-    }
-    inboxWriter.add(new Incoming(seq, item.path("id").asText(), link.peer(), app, item.path("kind").asText(),
-        Json.sourceText(item.get("payload")), null))
-        .whenComplete((fresh, failure) -> {
-          if (failure != null) {
-            TetherException full = insufficientSpace(failure);
-            if (full == null) {
-              log.error("storing an item from {} failed; closing the link so it is resent", link.peer(), failure);
-              link.close();
-              return;
-            }
-            TetherException refusal = new TetherException(ErrorCode.INSUFFICIENT_SPACE, "the paired device cannot store "
-                + "user info now: " + full.getMessage() + ". The transfers stay queued on this device, in order, and are "
-                + "offered again (after 1, 2, 4, then every 5 seconds)");
-            if (refusingPeers.put(link.peer(), refusal) == null) {
-              log.warn("refusing user info from peer {} for now: {}", link.peer(), full.getMessage());
-            }
-            refuseToPeer(link, seq, app, refusal);
-            return;
-          }
-          if (fresh == null) {
-            refuseToPeer(link, seq, app, refusingPeers.getOrDefault(link.peer(),
-                new TetherException(ErrorCode.INSUFFICIENT_SPACE, "the paired device cannot store user info now")));
-            return;
-          }
-          ackToPeer(link, seq);
-          if (fresh) {
-            arrivedAfterCommit(app);
-          }
-        });
-  }
-
-  private static Set<String> names(JsonNode a) {
-    Set<String> s = new LinkedHashSet<>();
-    if (a != null) {
-      a.forEach(n -> s.add(n.asText()));
-    }
-    return Set.copyOf(s);
-  }
-
-  /**
-   * Peers whose user info this device refused for lack of space, with the reason. Later items from such a peer are
-   * refused too, also those already queued for the store ({@link #insertIncoming}), so that none is stored ahead of
-   * one refused; the sender offers them again in order after {@code items.retry}.
-   */
-  private final Map<String, TetherException> refusingPeers = new ConcurrentHashMap<>();
-  /** Refused items to report to the peer, gathered per link like acknowledgements: sequence numbers and apps. */
-  private final Map<PeerLink, Map<Long, String>> pendingRefusals = new ConcurrentHashMap<>();
-
-  private static TetherException insufficientSpace(Throwable failure) {
-    for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof TetherException te && te.code() == ErrorCode.INSUFFICIENT_SPACE) {
-        return te;
-      }
-    }
-    return null;
-  }
-
-  private void refuseToPeer(PeerLink link, long seq, String app, TetherException refusal) {
-    Map<Long, String> refused = pendingRefusals.computeIfAbsent(link, k -> new LinkedHashMap<>());
-    boolean first;
-    synchronized (refused) {
-      first = refused.isEmpty();
-      refused.put(seq, app);
-    }
-    if (first) {
-      exec.execute(() -> {
-        ObjectNode b = Json.object();
-        ArrayNode seqs = b.putArray("seqs");
-        Set<String> apps = new LinkedHashSet<>();
-        synchronized (refused) {
-          refused.forEach((s, a) -> {
-            seqs.add(s);
-            apps.add(a);
-          });
-          refused.clear();
-        }
-        apps.forEach(b.putArray("apps")::add);
-        b.put("code", refusal.code().name());
-        b.put("error", refusal.getMessage());
-        link.send(ConnectivityFrame.ITEMS_REFUSED, b);
-      });
-    }
   }
 
   /** User info a sender app queued that the paired device refused for now, per app: the refusal it was told. */
@@ -1291,91 +1051,12 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
   }
 
-  /** Acknowledgements to the peer, gathered per link so one frame carries many sequence numbers. */
-  private final Map<PeerLink, List<Long>> pendingAcks = new ConcurrentHashMap<>();
-
-  private void ackToPeer(PeerLink link, long seq) {
-    List<Long> list = pendingAcks.computeIfAbsent(link, k -> new ArrayList<>());
-    boolean first;
-    synchronized (list) {
-      first = list.isEmpty();
-      list.add(seq);
-    }
-    if (first) {
-      exec.execute(() -> {
-        ArrayNode a = Json.array();
-        synchronized (list) {
-          list.forEach(a::add);
-          list.clear();
-        }
-        ObjectNode b = Json.object();
-        b.set("seqs", a);
-        link.send(ConnectivityFrame.ACK, b);
-      });
-    }
-  }
-
-  private List<Boolean> insertIncoming(Connection conn, List<Incoming> items) throws SQLException {
-    List<Boolean> fresh = new ArrayList<>(items.size());
-    long now = System.currentTimeMillis();
-    try (PreparedStatement seen = conn.prepareStatement("INSERT OR IGNORE INTO cx_seen(id, peer, peer_seq) VALUES (?, ?, ?)");
-         PreparedStatement ins = conn.prepareStatement("INSERT INTO cx_inbox(id, peer, app, kind, payload, file, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
-      for (Incoming i : items) {
-        if (i.kind().equals(FORGET_SEEN)) {
-          try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_seen WHERE peer = ? AND peer_seq < ?")) {
-            del.setString(1, i.peer());
-            del.setLong(2, i.peerSeq());
-            int n = del.executeUpdate();
-            if (n > 0) {
-              log.debug("forgot {} ids seen from peer {} below its sequence number {}", n, i.peer(), i.peerSeq());
-            }
-          }
-          fresh.add(false);
-          continue;
-        }
-        if (!i.kind().equals("file") && refusingPeers.containsKey(i.peer())) {
-          fresh.add(null);
-          continue;
-        }
-        seen.setString(1, i.id());
-        seen.setString(2, i.peer());
-        seen.setLong(3, i.peerSeq());
-        if (seen.executeUpdate() == 0) {
-          fresh.add(false);
-          continue;
-        }
-        ins.setString(1, i.id());
-        ins.setString(2, i.peer());
-        ins.setString(3, i.app());
-        ins.setString(4, i.kind());
-        ins.setString(5, i.payload());
-        ins.setString(6, i.file());
-        ins.setLong(7, now);
-        ins.executeUpdate();
-        fresh.add(true);
-      }
-    }
-    return fresh;
-  }
-
-  private final Set<String> arrivedApps = ConcurrentHashMap.newKeySet();
-
-  /** New inbox rows for {@code app} were committed; coalesced so a burst makes one pass. */
-  private void arrivedAfterCommit(String app) {
-    if (arrivedApps.add(app)) {
-      exec.execute(() -> {
-        arrivedApps.remove(app);
-        arrived(app);
-      });
-    }
-  }
-
   /** Runs on exec once new inbox rows for {@code app} are committed: deliver, or wake the app. */
   private void arrived(String app) {
     if (current(app) == null) {
       wake(app, "data from the paired device");
     } else {
-      pump(app);
+      deliveries.pump(app);
     }
   }
 
@@ -1398,8 +1079,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
   }
 
-  /** The kind of an {@link Incoming} that is not an item: forget the ids seen from its peer below its sequence number. */
-  private static final String FORGET_SEEN = "forget-seen";
   /** How often at most this device tells a peer how far its outbox for that peer is acknowledged. */
   private static final long LOW_EVERY_MILLIS = Long.getLong("tether.cx.lowEveryMillis", 5_000);
   /** When each peer was last told ({@link #announceLow}). */
@@ -1407,8 +1086,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   /** The last {@code low} sent on each link, and the links with an announcement scheduled. */
   private final Map<PeerLink, Long> lowSent = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
   private final Set<PeerLink> lowLater = ConcurrentHashMap.newKeySet();
-  /** The bounds each peer told this device ({@link #receiveLow}), and when its seen ids may be forgotten. */
-  private final SeenIds seenIds = new SeenIds();
 
   /**
    * Tells the peer (at most every {@link #LOW_EVERY_MILLIS}) the lowest sequence number still in this device's outbox
@@ -1464,17 +1141,6 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
   }
 
-  /**
-   * The peer's outbox holds nothing below {@code low}. The ids seen from it below the bound it sent the time before
-   * are forgotten, in order with the items still being stored (through the inbox writer): a copy of an item that
-   * was resent before it was acknowledged, and is still on its way, meets its id. Waiting one announcement (seconds)
-   * covers a copy still coming over an older link.
-   */
-  private void receiveLow(PeerLink link, long low) {
-    seenIds.lowReceived(link.peer(), low).ifPresent(
-        below -> inboxWriter.add(new Incoming(below, null, link.peer(), null, FORGET_SEEN, null, null)));
-  }
-
   private void peerAcked(PeerLink link, ObjectNode body) {
     List<Long> seqs = new ArrayList<>();
     body.path("seqs").forEach(n -> seqs.add(n.asLong()));
@@ -1511,7 +1177,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
             log.info("the paired device stores user info of {} again", d[0]);
           }
           if (d[3] != null) {
-            deleteQuietly(Path.of(d[3]));
+            Disk.deleteQuietly(Path.of(d[3]));
           }
           ObjectNode ev = Json.object();
           ev.put("id", d[1]);
@@ -1572,19 +1238,11 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       link.send(ConnectivityFrame.CTX_ACK, ack);
       if (fresh) {
         exec.execute(() -> {
-          AppDelivery d = deliveries.get(app);
-          if (d != null) {
-            // a context replaced by a newer one must not hold the window
-            d.inFlight.removeIf(seq -> !exists(seq));
-          }
+          deliveries.contextReplaced(app);
           arrived(app);
         });
       }
     });
-  }
-
-  private boolean exists(long seq) {
-    return store.exists("SELECT 1 FROM cx_inbox WHERE seq = ?", seq);
   }
 
   private void contextAcked(ObjectNode b) {
@@ -1605,1019 +1263,10 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
     }
   }
 
-  /**
-   * Sends one link's share of the outbox: complication user info first, then user info in order, then the newest
-   * unsent application context per app; and, on a thread of its own, files one after another.
-   */
-  private final class Sender {
-    final PeerLink link;
-    final Object lock = new Object();
-    final Object fileLock = new Object();
-    boolean fileWoken = true;
-    final Set<Long> inFlight = new HashSet<>();
-    long cursor;
-    long complicationCursor;
-    boolean woken = true;
-    volatile boolean stopped;
-    final Map<String, CompletableFuture<Long>> resumes = new ConcurrentHashMap<>();
-    final Map<Long, CompletableFuture<Void>> fileAcks = new ConcurrentHashMap<>();
-    final Map<String, ObjectNode> refusals = new ConcurrentHashMap<>();
-    int refusedInARow;
-    /** User info refused by the receiver for now (guarded by lock): no items before then, resent from the refused. */
-    long itemsPausedUntil;
-    boolean retryItems;
-    int itemRefusalsInARow;
-    /** Counts the times a refusal moved the cursors back, so that a page being sent does not move them forward again. */
-    int rewinds;
-
-    Sender(PeerLink link) {
-      this.link = link;
-    }
-
-    void start() {
-      Thread t = new Thread(this::run, "tether-cx-send-" + link.peer().substring(0, 8));
-      t.setDaemon(true);
-      t.start();
-      Thread f = new Thread(this::runFiles, "tether-cx-files-" + link.peer().substring(0, 8));
-      f.setDaemon(true);
-      f.start();
-    }
-
-    void stop() {
-      stopped = true;
-      resumes.values().forEach(x -> x.cancel(false));
-      fileAcks.values().forEach(x -> x.cancel(false));
-      wake();
-      wakeFiles();
-    }
-
-    void wakeFiles() {
-      synchronized (fileLock) {
-        fileWoken = true;
-        fileLock.notifyAll();
-      }
-    }
-
-    void wake() {
-      synchronized (lock) {
-        woken = true;
-        lock.notifyAll();
-      }
-    }
-
-    void acked(List<Long> seqs) {
-      synchronized (lock) {
-        seqs.forEach(inFlight::remove);
-        if (!retryItems) {
-          itemRefusalsInARow = 0;
-        }
-        lock.notifyAll();
-      }
-      for (long seq : seqs) {
-        CompletableFuture<Void> f = fileAcks.remove(seq);
-        if (f != null) {
-          f.complete(null);
-        }
-      }
-    }
-
-    /**
-     * The receiver could not store these user info items (nor will it store later ones until {@code items.retry}):
-     * pause, then offer them again from the lowest refused, after 1, 2, 4, then every 5 seconds.
-     */
-    void itemsRefused(List<Long> seqs) {
-      synchronized (lock) {
-        seqs.forEach(inFlight::remove);
-        long from = java.util.Collections.min(seqs) - 1;
-        cursor = Math.min(cursor, from);
-        complicationCursor = Math.min(complicationCursor, from);
-        rewinds++;
-        if (!retryItems) {
-          itemRefusalsInARow++;
-          long delay = Math.min(5000L, 1000L << Math.min(itemRefusalsInARow - 1, 3));
-          itemsPausedUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delay);
-          retryItems = true;
-        }
-        woken = true;
-        lock.notifyAll();
-      }
-    }
-
-    /** The receiver cannot store file {@code id} now; the file stays queued and is offered again later. */
-    void refused(String id, ObjectNode body) {
-      refusals.put(id, body);
-      CompletableFuture<Long> f = resumes.remove(id);
-      if (f != null) {
-        f.complete(-1L);
-      }
-    }
-
-    void resumeAt(String id, long offset) {
-      CompletableFuture<Long> f = resumes.remove(id);
-      if (f != null) {
-        f.complete(offset);
-      }
-    }
-
-    private void run() {
-      try {
-        while (!stopped && link.isOpen()) {
-          boolean retry;
-          synchronized (lock) {
-            while (!stopped) {
-              long pause = retryItems ? itemsPausedUntil - System.nanoTime() : 0;
-              if (pause > 0) {
-                lock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(pause)));
-              } else if (retryItems && !inFlight.isEmpty()) {
-                // every item sent before is answered (stored or refused) before any is offered again: a late
-                // refusal then cannot leave a gap that later items are stored across
-                lock.wait(1000);
-              } else if (!retryItems && (!woken || inFlight.size() >= PEER_WINDOW)) {
-                lock.wait(1000);
-              } else {
-                break;
-              }
-            }
-            woken = false;
-            retry = retryItems;
-            retryItems = false;
-          }
-          if (stopped || !link.isOpen()) {
-            return;
-          }
-          if (retry) {
-            // ahead of the items on the same stream: the receiver stores user info again from here on
-            link.send(ConnectivityFrame.ITEMS_RETRY, Json.object());
-          }
-          boolean more = sendBatch(true) | sendBatch(false);
-          sendContexts();
-          if (more) {
-            wake();
-          }
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } catch (RuntimeException e) {
-        log.error("sending to peer {} failed; closing the link", link.peer(), e);
-        link.close();
-      }
-    }
-
-    /** Sends the next page of one queue; true if the page was full. */
-    private boolean sendBatch(boolean complications) {
-      int room;
-      int rewound;
-      long from;
-      synchronized (lock) {
-        room = PEER_WINDOW - inFlight.size();
-        rewound = rewinds;
-        from = complications ? complicationCursor : cursor;
-      }
-      if (room <= 0) {
-        return false;
-      }
-      int limit = Math.min(room, 2000);
-      List<ObjectNode> rows = store.read(conn -> {
-        List<ObjectNode> list = new ArrayList<>();
-        try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, app, kind, payload FROM cx_outbox WHERE peer = ? AND seq > ? AND "
-            + (complications ? "kind = 'complication'" : "kind IN ('userinfo', 'complication')") + " ORDER BY seq LIMIT ?")) {
-          s.setString(1, link.peer());
-          s.setLong(2, from);
-          s.setInt(3, limit);
-          try (ResultSet rs = s.executeQuery()) {
-            while (rs.next()) {
-              ObjectNode o = Json.object();
-              o.put("seq", rs.getLong(1));
-              o.put("id", rs.getString(2));
-              o.put("app", rs.getString(3));
-              o.put("kind", rs.getString(4));
-              String text = rs.getString(5);
-              o.set("payload", Json.raw(text));
-              o.put("size", text.length() + 200);
-              list.add(o);
-            }
-          }
-        }
-        return list;
-      });
-      ArrayNode batch = Json.array();
-      int bytes = 0;
-      for (ObjectNode o : rows) {
-        long seq = o.path("seq").asLong();
-        synchronized (lock) {
-          if (rewinds != rewound) {
-            // a refusal moved the cursor back meanwhile: the rest is read again from there
-            break;
-          }
-          if (complications) {
-            complicationCursor = seq;
-          } else {
-            cursor = seq;
-          }
-          if (!inFlight.add(seq)) {
-            continue;
-          }
-        }
-        int size = o.path("size").asInt();
-        o.remove("size");
-        if (!batch.isEmpty() && (batch.size() == 256 || bytes + size > BATCH_BYTES)) {
-          sendItems(batch);
-          batch = Json.array();
-          bytes = 0;
-        }
-        batch.add(o);
-        bytes += size;
-      }
-      if (!batch.isEmpty()) {
-        sendItems(batch);
-      }
-      return rows.size() == limit;
-    }
-
-    private void sendItems(ArrayNode batch) {
-      ObjectNode f = Json.object();
-      f.set("items", batch);
-      link.send(ConnectivityFrame.ITEMS, f);
-    }
-
-    private void sendContexts() {
-      List<ObjectNode> ctxs = store.read(conn -> {
-        List<ObjectNode> list = new ArrayList<>();
-        try (PreparedStatement s = conn.prepareStatement("SELECT app, id, version, payload FROM cx_context_out WHERE peer = ? AND sent = 0")) {
-          s.setString(1, link.peer());
-          try (ResultSet rs = s.executeQuery()) {
-            while (rs.next()) {
-              ObjectNode o = Json.object();
-              o.put("app", rs.getString(1));
-              o.put("id", rs.getString(2));
-              o.put("version", rs.getLong(3));
-              o.set("payload", Json.parse(rs.getString(4)));
-              list.add(o);
-            }
-          }
-        }
-        return list;
-      });
-      Map<String, String> sent = sentContexts;
-      for (ObjectNode o : ctxs) {
-        String key = o.path("app").asText();
-        if (o.path("id").asText().equals(sent.get(key))) {
-          continue;
-        }
-        sent.put(key, o.path("id").asText());
-        link.send(ConnectivityFrame.CTX, o);
-      }
-    }
-
-    final Map<String, String> sentContexts = new ConcurrentHashMap<>();
-
-    private void runFiles() {
-      try {
-        long fileCursor = 0;
-        while (!stopped && link.isOpen()) {
-          synchronized (fileLock) {
-            fileWoken = false;
-          }
-          long after = fileCursor;
-          ObjectNode next = store.read(conn -> {
-            try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, app, payload, file, size, sha256 FROM cx_outbox "
-                + "WHERE peer = ? AND kind = 'file' AND seq > ? ORDER BY seq LIMIT 1")) {
-              s.setString(1, link.peer());
-              s.setLong(2, after);
-              try (ResultSet rs = s.executeQuery()) {
-                if (!rs.next()) {
-                  return null;
-                }
-                ObjectNode o = Json.object();
-                o.put("seq", rs.getLong(1));
-                o.put("id", rs.getString(2));
-                o.put("app", rs.getString(3));
-                o.set("meta", Json.parse(rs.getString(4)));
-                o.put("file", rs.getString(5));
-                o.put("size", rs.getLong(6));
-                o.put("sha256", rs.getString(7));
-                return o;
-              }
-            }
-          });
-          if (next == null) {
-            synchronized (fileLock) {
-              while (!fileWoken && !stopped) {
-                fileLock.wait(5000);
-              }
-              fileWoken = false;
-            }
-            continue;
-          }
-          long before = fileCursor;
-          fileCursor = next.path("seq").asLong();
-          if (!sendFile(next)) {
-            fileCursor = before;
-            waitBeforeRetry();
-          }
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } catch (java.util.concurrent.CancellationException e) {
-        // link closed while waiting
-      } catch (Exception e) {
-        if (link.isOpen()) {
-          log.warn("sending a file to {} failed: {}", link.peer(), e.toString());
-          link.close();
-        }
-      }
-    }
-
-    /** Backs off after a refusal: 1, 2, 4 then every 5 seconds, or until the link stops. */
-    private void waitBeforeRetry() throws InterruptedException {
-      long delay = Math.min(5000L, 1000L << Math.min(refusedInARow - 1, 3));
-      long until = System.nanoTime() + delay * 1_000_000L;
-      synchronized (fileLock) {
-        for (long left = delay; left > 0 && !stopped && link.isOpen(); left = (until - System.nanoTime()) / 1_000_000L) {
-          fileLock.wait(left);
-        }
-      }
-    }
-
-    /** Tells the sending app that file {@code id} is held back (not failed: it stays queued and is retried). */
-    private void reportRefusal(String app, String id) {
-      ObjectNode r = refusals.remove(id);
-      if (r == null) {
-        return;
-      }
-      refusedInARow++;
-      ObjectNode ev = Json.object();
-      ev.put("id", id);
-      ev.put("kind", "file");
-      ev.put("code", r.path("code").asText(ErrorCode.INSUFFICIENT_SPACE.name()));
-      ev.put("error", r.path("error").asText("the paired device cannot store the file now"));
-      ObjectNode previous = blockedFiles.put(id, ev);
-      if (previous == null || !previous.path("error").asText().equals(ev.path("error").asText())) {
-        log.warn("the paired device {} refused file {} for now, keeping it queued: {}", link.peer(), id, ev.path("error").asText());
-      }
-      for (ClientConnection c : sessions.of(app)) {
-        c.push(ConnectivityPush.BLOCKED, ev);
-      }
-    }
-
-    /** Sends one file; false if the receiver refused it for now (it stays queued). */
-    private boolean sendFile(ObjectNode f) throws Exception {
-      String id = f.path("id").asText();
-      long seq = f.path("seq").asLong();
-      long size = f.path("size").asLong();
-      String app = f.path("app").asText();
-      CompletableFuture<Long> resume = new CompletableFuture<>();
-      resumes.put(id, resume);
-      CompletableFuture<Void> acked = new CompletableFuture<>();
-      fileAcks.put(seq, acked);
-      ObjectNode offer = Json.object();
-      offer.put("seq", seq);
-      offer.put("id", id);
-      offer.put("app", app);
-      offer.put("size", size);
-      offer.set("meta", f.get("meta"));
-      link.send(ConnectivityFrame.FILE_OFFER, offer);
-      Object first = CompletableFuture.anyOf(resume, acked).get();
-      if (acked.isDone()) {
-        refusedInARow = 0;
-        blockedFiles.remove(id);
-        return true;
-      }
-      long offset = (Long) first;
-      if (offset < 0) {
-        reportRefusal(app, id);
-        return false;
-      }
-      Path file = Path.of(f.path("file").asText());
-      String sha;
-      try {
-        sha = OutgoingFile.send(link, file, captures.get(id), id, offset, size, CHUNK,
-            () -> stopped || !link.isOpen() || refusals.containsKey(id) || cancelledFiles.contains(id),
-            sent -> progress(app, id, sent, size));
-      } catch (NoSuchFileException e) {
-        log.info("file transfer {} was cancelled while sending", id);
-        return true;
-      }
-      if (sha == null) {
-        if (cancelledFiles.remove(id)) {
-          log.info("file transfer {} was cancelled while sending; stopped", id);
-          return true;
-        }
-        if (refusals.containsKey(id)) {
-          reportRefusal(app, id);
-          return false;
-        }
-        return true;
-      }
-      ObjectNode end = Json.object();
-      end.put("id", id);
-      end.put("sha256", sha);
-      link.send(ConnectivityFrame.FILE_END, end);
-      while (!acked.isDone()) {
-        if (cancelledFiles.remove(id)) {
-          return true; // the receiver drops it (file.drop); its row is gone
-        }
-        if (refusals.containsKey(id)) {
-          reportRefusal(app, id);
-          return false;
-        }
-        try {
-          acked.get(200, java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-          // look for a refusal again
-        }
-      }
-      acked.get();
-      refusedInARow = 0;
-      blockedFiles.remove(id);
-      return true;
-    }
-  }
-
-  private void progress(String app, String id, long sent, long total) {
-    ObjectNode p = Json.object();
-    p.put("id", id);
-    p.put("sent", sent);
-    p.put("total", total);
-    for (ClientConnection c : sessions.of(app)) {
-      c.push(ConnectivityPush.PROGRESS, p);
-    }
-  }
-
   private FileReceiver fileReceiver(PeerLink link) {
-    return fileReceivers.computeIfAbsent(link.peer(), k -> new FileReceiver());
-  }
-
-  /** Room left free on the receiver's disk beyond an incoming file, for the store and logs. */
-  private static final long SPACE_RESERVE = 4L * 1024 * 1024;
-
-  static boolean diskFull(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      String m = t.getMessage();
-      if (m != null && (m.contains("No space left") || m.contains("SQLITE_FULL") || m.contains("database or disk is full"))) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * Receives files from one peer into {@code in/ID.part}, resuming from what is on disk, checked by SHA-256. The link's
-   * thread checks each chunk and hands it to the attempt's {@link IncomingFile}, which writes and hashes on lanes of
-   * its own.
-   */
-  private final class FileReceiver {
-    private String id;
-    private long seq;
-    private String app;
-    private long size;
-    private String sha;
-    private ObjectNode meta;
-    private IncomingFile file;
-    private PeerLink link;
-
-    synchronized void offer(PeerLink from, ObjectNode b) throws IOException {
-      closeChannel();
-      this.link = from;
-      String offered = b.path("id").asText();
-      boolean seen = store.read(conn -> {
-        try (PreparedStatement s = conn.prepareStatement("SELECT 1 FROM cx_seen WHERE id = ?")) {
-          s.setString(1, offered);
-          try (ResultSet rs = s.executeQuery()) {
-            return rs.next();
-          }
-        }
-      });
-      if (seen) {
-        ackToPeerNow(b.path("seq").asLong());
-        id = null;
-        return;
-      }
-      id = offered;
-      seq = b.path("seq").asLong();
-      app = b.path("app").asText();
-      size = b.path("size").asLong();
-      sha = null;
-      meta = (ObjectNode) b.get("meta");
-      if (offered.isEmpty() || offered.contains("/") || offered.startsWith(".") || size < 0 || meta == null) {
-        id = null;
-        throw new TetherException(ErrorCode.CORRUPT_FRAME, "file offer " + b + " lacks a valid id, size or meta");
-      }
-      Path part = inDir.resolve(id + ".part");
-      long stored = Files.exists(part) ? Math.min(Files.size(part), size) : 0;
-      long usable = Files.getFileStore(inDir).getUsableSpace();
-      if (usable < size - stored + SPACE_RESERVE) {
-        refuse(String.format("the paired device has %d bytes free in %s but file %s needs %d more; free space there"
-            + " (the transfer stays queued and is retried)", usable, inDir, id, size - stored + SPACE_RESERVE));
-        return;
-      }
-      try {
-        file = IncomingFile.open(id, part, size, CHUNK);
-      } catch (IOException e) {
-        if (diskFull(e)) {
-          refuse("the paired device's disk holding " + inDir + " is full: " + e.getMessage()
-              + "; free space there (the transfer stays queued and is retried)");
-          return;
-        }
-        throw e;
-      }
-      if (file.accepted() > 0) {
-        log.info("resuming file {} from {} peer at byte {} of {}", id, "the", file.accepted(), size);
-      }
-      ObjectNode r = Json.object();
-      r.put("id", id);
-      r.put("offset", file.accepted());
-      if (link != null) {
-        link.send(ConnectivityFrame.FILE_RESUME, r);
-      }
-    }
-
-    /** A buffer for the chunk the link is about to read; not under the lock, since it may wait for a free one. */
-    byte[] buffer(ObjectNode b, int length) throws InterruptedException {
-      IncomingFile f;
-      synchronized (this) {
-        f = file;
-      }
-      return f != null && f.id().equals(b.path("id").asText()) ? f.buffer(length) : new byte[length];
-    }
-
-    /** The sender's SHA-256 of the whole file, after its last chunk. */
-    synchronized void end(ObjectNode b) throws Exception {
-      if (id == null || file == null || !id.equals(b.path("id").asText())) {
-        return;
-      }
-      if (file.accepted() != size) {
-        throw new IOException("file " + id + " ended at " + file.accepted() + " of " + size + " bytes; restarting the link");
-      }
-      sha = b.path("sha256").asText();
-      finish();
-    }
-
-    synchronized void chunk(ObjectNode b, byte[] data) throws Exception {
-      if (id == null || file == null || !id.equals(b.path("id").asText())) {
-        return;
-      }
-      JsonNode offset = b.get("offset");
-      if (data == null || offset == null || !offset.canConvertToLong()) {
-        throw new TetherException(ErrorCode.CORRUPT_FRAME, "file chunk for " + id + " without an offset or without data");
-      }
-      Exception failed = file.writeFailure();
-      if (failed != null) {
-        writeFailed(failed);
-        return;
-      }
-      file.accept(offset.asLong(), data, b.path("attach").asInt());
-    }
-
-    /** The writer lane failed: a full disk holds the file back (resuming later from the stored bytes), else the link restarts. */
-    private void writeFailed(Exception e) throws Exception {
-      if (diskFull(e)) {
-        long stored = file.stored();
-        refuse("the paired device's disk holding " + inDir + " filled up at byte " + stored + " of " + size
-            + " of file " + id + "; free space there (the transfer stays queued and resumes from there)");
-        return;
-      }
-      throw e;
-    }
-
-    /** Refuses the current offer for now: the sender keeps the file queued, tells its app, and offers it again. */
-    private void refuse(String message) {
-      log.warn("refusing file {} from peer for now: {}", id, message);
-      closeChannel();
-      ObjectNode r = Json.object();
-      r.put("id", id);
-      r.put("code", ErrorCode.INSUFFICIENT_SPACE.name());
-      r.put("error", message);
-      id = null;
-      if (link != null) {
-        link.send(ConnectivityFrame.FILE_REFUSED, r);
-      }
-    }
-
-    private void finish() throws Exception {
-      String got;
-      try {
-        got = file.finish();
-      } catch (Exception e) {
-        writeFailed(e);
-        return;
-      } finally {
-        file = null;
-      }
-      Path part = inDir.resolve(id + ".part");
-      if (!got.equals(sha)) {
-        log.error("file {} arrived with SHA-256 {} but {} was sent; receiving it again", id, got, sha);
-        Files.deleteIfExists(part);
-        if (link != null) {
-          link.close();
-        }
-        id = null;
-        return;
-      }
-      Path dir = inDir.resolve(id);
-      Files.createDirectories(dir);
-      String name = meta.path("name").asText("file");
-      if (name.contains("/") || name.equals("..") || name.isBlank()) {
-        name = "file";
-      }
-      Path dest = dir.resolve(name);
-      Files.move(part, dest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      syncDir(dir);
-      syncDir(inDir);
-      ObjectNode payload = Json.object();
-      if (meta.has("metadata")) {
-        payload.set("metadata", meta.get("metadata"));
-      }
-      payload.put("size", size);
-      payload.put("sha256", sha);
-      long s = seq;
-      String fid = id;
-      id = null;
-      String fapp = app;
-      PeerLink from = link;
-      inboxWriter.add(new Incoming(s, fid, from.peer(), fapp, "file", payload.toString(), dest.toString()))
-          .whenComplete((fresh, failure) -> {
-            if (failure != null) {
-              log.error("storing received file {} failed", fid, failure);
-              from.close();
-              return;
-            }
-            ackToPeer(from, s);
-            if (fresh) {
-              arrivedAfterCommit(fapp);
-            }
-          });
-    }
-
-    private void ackToPeerNow(long s) {
-      if (link != null) {
-        ackToPeer(link, s);
-      }
-    }
-
-    /** The sender's app cancelled file {@code dropped}: what arrived of it here is of no use any more. */
-    synchronized void drop(String dropped) {
-      if (dropped == null || dropped.isEmpty() || dropped.contains("/") || dropped.startsWith(".")) {
-        throw new TetherException(ErrorCode.CORRUPT_FRAME, "file drop without a valid id");
-      }
-      if (dropped.equals(id)) {
-        closeChannel();
-        id = null;
-      }
-      Path part = inDir.resolve(dropped + ".part");
-      if (Files.exists(part)) {
-        log.info("file {} was cancelled by its sender: dropping the {} bytes received", dropped, sizeOf(part));
-        deleteQuietly(part);
-      }
-    }
-
-    private void closeChannel() {
-      if (file != null) {
-        file.abandon();
-        file = null;
-      }
-    }
+    return fileReceivers.computeIfAbsent(link.peer(), k -> new FileReceiver(inDir, inbox));
   }
 
   // ---------------------------------------------------------------------------------------------- app delivery
 
-  private void pump(String app) {
-    AppDelivery d = deliveries.get(app);
-    if (d == null || d.target == null || !d.target.isOpen()) {
-      return;
-    }
-    int room = APP_WINDOW - d.inFlight.size() - d.acking.size();
-    if (room <= 0) {
-      return;
-    }
-    long from = d.cursor;
-    List<ObjectNode> rows = store.read(conn -> {
-      List<ObjectNode> list = new ArrayList<>();
-      try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, kind, payload, file FROM cx_inbox WHERE app = ? AND seq > ? ORDER BY seq LIMIT ?")) {
-        s.setString(1, app);
-        s.setLong(2, from);
-        s.setInt(3, room);
-        try (ResultSet rs = s.executeQuery()) {
-          while (rs.next()) {
-            ObjectNode o = Json.object();
-            o.put("seq", rs.getLong(1));
-            o.put("id", rs.getString(2));
-            String kind = rs.getString(3);
-            o.put("size_", rs.getString(4).length() + 200);
-            JsonNode raw = Json.raw(rs.getString(4));
-            switch (kind) {
-              case "complication" -> {
-                o.put("kind", "userInfo");
-                o.put("complication", true);
-                o.set("payload", raw);
-              }
-              case "userinfo" -> {
-                o.put("kind", "userInfo");
-                o.set("payload", raw);
-              }
-              case "context" -> {
-                o.put("kind", "applicationContext");
-                o.set("payload", raw);
-              }
-              default -> {
-                JsonNode payload = Json.parse(rs.getString(4));
-                o.put("kind", "file");
-                o.put("file", rs.getString(5));
-                if (payload.has("metadata")) {
-                  o.set("metadata", payload.get("metadata"));
-                }
-                o.put("size", payload.path("size").asLong());
-                o.put("sha256", payload.path("sha256").asText());
-              }
-            }
-            list.add(o);
-          }
-        }
-      }
-      return list;
-    });
-    ArrayNode batch = Json.array();
-    int bytes = 0;
-    for (ObjectNode o : rows) {
-      long seq = o.path("seq").asLong();
-      d.cursor = seq;
-      if (d.acking.contains(seq) || !d.inFlight.add(seq)) {
-        continue;
-      }
-      if (d.redelivered.contains(seq)) {
-        o.put("redelivered", true);
-      }
-      int size = o.path("size_").asInt();
-      o.remove("size_");
-      if (!batch.isEmpty() && (batch.size() == 256 || bytes + size > BATCH_BYTES)) {
-        pushDeliveries(d.target, batch);
-        batch = Json.array();
-        bytes = 0;
-      }
-      batch.add(o);
-      bytes += size;
-    }
-    if (!batch.isEmpty()) {
-      pushDeliveries(d.target, batch);
-    }
-  }
-
-  private static void pushDeliveries(ClientConnection c, ArrayNode batch) {
-    ObjectNode b = Json.object();
-    b.set("items", batch);
-    c.push(ConnectivityPush.DELIVERIES, b);
-  }
-
-  private CompletableFuture<ObjectNode> appAck(ClientConnection c, ObjectNode b) {
-    String app = c.appId();
-    List<Long> seqs = new ArrayList<>();
-    b.path("seqs").forEach(n -> seqs.add(n.asLong()));
-    CompletableFuture<Void> marked = onExec(() -> {
-      AppDelivery d = deliveries.get(app);
-      if (d != null) {
-        for (long s : seqs) {
-          d.inFlight.remove(s);
-          d.acking.add(s);
-        }
-      }
-      return null;
-    });
-    long[] arr = seqs.stream().mapToLong(Long::longValue).toArray();
-    List<CompletableFuture<Void>> parts = new ArrayList<>();
-    parts.add(marked.thenCompose(x -> ackDurably(new AppAck(app, arr))));
-    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenCompose(x -> onExec(() -> {
-      AppDelivery d = deliveries.get(app);
-      if (d != null) {
-        for (long s : seqs) {
-          d.acking.remove(s);
-          d.redelivered.remove(s);
-        }
-      }
-      pump(app);
-      boolean pending = anyPending(app);
-      if (!pending) {
-        drained(app);
-      }
-      ObjectNode r = Json.object();
-      r.put("pending", pending ? 1 : 0);
-      return r;
-    }));
-  }
-
-  /**
-   * Records an app's acknowledgement. When the disk is full it is retried every second until it is recorded: the
-   * deliveries stay marked as acknowledged meanwhile (never delivered again while this daemon runs), and the app's
-   * request is answered once it is recorded.
-   */
-  private CompletableFuture<Void> ackDurably(AppAck ack) {
-    CompletableFuture<Void> done = new CompletableFuture<>();
-    ackAttempt(ack, done, 0);
-    return done;
-  }
-
-  private void ackAttempt(AppAck ack, CompletableFuture<Void> done, int attempt) {
-    ackWriter.add(ack).whenComplete((r, failure) -> {
-      if (failure == null) {
-        if (attempt > 0) {
-          log.info("recorded {}'s acknowledgement of {} deliveries after {} retries", ack.app(), ack.seqs().length, attempt);
-        }
-        done.complete(null);
-      } else if (insufficientSpace(failure) != null && !exec.isShutdown()) {
-        if (attempt == 0) {
-          log.warn("cannot record {}'s acknowledgement of {} deliveries now ({}); retrying every second",
-              ack.app(), ack.seqs().length, insufficientSpace(failure).getMessage());
-        }
-        CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS).execute(() -> ackAttempt(ack, done, attempt + 1));
-      } else {
-        done.completeExceptionally(failure);
-      }
-    });
-  }
-
-  private List<Void> deleteAcked(Connection conn, List<AppAck> acks) throws SQLException {
-    List<String> files = new ArrayList<>();
-    for (AppAck ack : acks) {
-      for (int from = 0; from < ack.seqs().length; from += 500) {
-        int to = Math.min(ack.seqs().length, from + 500);
-        String marks = String.join(",", java.util.Collections.nCopies(to - from, "?"));
-        try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_inbox WHERE app = ? AND seq IN (" + marks + ") RETURNING file")) {
-          del.setString(1, ack.app());
-          for (int i = from; i < to; i++) {
-            del.setLong(i - from + 2, ack.seqs()[i]);
-          }
-          try (ResultSet rs = del.executeQuery()) {
-            while (rs.next()) {
-              if (rs.getString(1) != null) {
-                files.add(rs.getString(1));
-              }
-            }
-          }
-        }
-      }
-    }
-    if (!files.isEmpty()) {
-      exec.execute(() -> {
-        for (String f : files) {
-          Path p = Path.of(f);
-          deleteQuietly(p);
-          deleteQuietly(p.getParent());
-        }
-      });
-    }
-    List<Void> r = new ArrayList<>(acks.size());
-    for (int i = 0; i < acks.size(); i++) {
-      r.add(null);
-    }
-    return r;
-  }
-
-  // ---------------------------------------------------------------------------------------------- messages
-
-  private CompletableFuture<ObjectNode> sendMessage(ClientConnection c, ObjectNode b) {
-    String app = c.appId();
-    Peer cp = links.counterpart().orElseThrow(() -> new TetherException(ErrorCode.DEVICE_NOT_PAIRED,
-        "this device is not paired; pair it with 'tether pair listen' and 'tether pair connect'"));
-    PeerLink link = links.link(cp.fingerprint()).orElseThrow(() -> new TetherException(ErrorCode.NOT_REACHABLE,
-        "the paired device is not connected"));
-    boolean wakesCounterpart = cp.role().equals("primary");
-    if (!wakesCounterpart && !counterpartRunning.contains(app)) {
-      throw new TetherException(ErrorCode.NOT_REACHABLE, "the counterpart app " + app + " is not running on the paired device");
-    }
-    if (b.has("payload")) {
-      checkedPayload(b, PropertyList.MAX_MESSAGE_BYTES, "message");
-    } else if (b.path("data").asText("").length() > PropertyList.MAX_MESSAGE_BYTES * 4 / 3 + 4) {
-      throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, "message data is larger than " + PropertyList.MAX_MESSAGE_BYTES + " bytes");
-    }
-    String mid = newId();
-    ObjectNode m = b.deepCopy();
-    m.put("mid", mid);
-    m.put("app", app);
-    long timeout = b.path("timeoutMillis").asLong(30_000);
-    boolean replyExpected = b.path("replyExpected").asBoolean(true);
-    CompletableFuture<ObjectNode> reply = new CompletableFuture<>();
-    pendingMessages.put(mid, reply);
-    pendingMessageLinks.put(mid, link);
-    context.clock().schedule(context.clock().now().plusMillis(timeout), () -> {
-      pendingMessageLinks.remove(mid);
-      CompletableFuture<ObjectNode> p = pendingMessages.remove(mid);
-      if (p != null) {
-        p.completeExceptionally(replyExpected
-            ? new TetherException(ErrorCode.MESSAGE_REPLY_TIMED_OUT, "no reply from the counterpart within " + timeout + " ms")
-            : new TetherException(ErrorCode.TRANSFER_TIMED_OUT, "the counterpart app did not take the message within " + timeout
-                + " ms (its delegate may be busy or stuck); it may still handle it"));
-      }
-    });
-    link.send(ConnectivityFrame.MSG, m);
-    return reply.thenApply(r -> {
-      ObjectNode o = Json.object();
-      if (r.has("payload")) {
-        o.set("payload", r.get("payload"));
-      }
-      if (r.has("data")) {
-        o.set("data", r.get("data"));
-      }
-      return o;
-    });
-  }
-
-  private void receiveMessage(PeerLink link, Frame f) {
-    String app = f.text("app");
-    messageOrigins.put(f.text("mid"), link);
-    messageApps.put(f.text("mid"), app);
-    if (current(app) != null) {
-      deliverMessage(app, f);
-      return;
-    }
-    if (links.localRole().equals("primary")) {
-      heldMessages.compute(app, (k, list) -> {
-        List<Frame> l = list == null ? new ArrayList<>() : list;
-        l.add(f);
-        return l;
-      });
-      wake(app, "a live message from the paired device");
-      // an app tetherd will not launch gets no message: say why now rather than let the sender time out
-      try {
-        context.backgroundWork().launchRefusal(app).thenAccept(why -> why.ifPresent(w -> {
-          if (unhold(app, f)) {
-            replyError(f.text("mid"), ErrorCode.NOT_REACHABLE, "the app " + app + " is not running on the paired device and"
-                + " will not be launched: " + w);
-          }
-        }));
-      } catch (IllegalStateException e) {
-        log.info("cannot ask whether {} may be launched: {}", app, e.getMessage());
-      }
-      // the sender gives up after its timeout: a message held longer would reach the app after its sender was told it failed
-      long timeout = f.body().path("timeoutMillis").asLong(30_000);
-      context.clock().schedule(context.clock().now().plusMillis(timeout), () -> unhold(app, f));
-      return;
-    }
-    replyError(f.text("mid"), ErrorCode.NOT_REACHABLE, "the app " + app + " is not running on the paired device");
-  }
-
-  /** Removes a message held for an app that is not running; false when it was delivered (or dropped) already. */
-  private boolean unhold(String app, Frame f) {
-    boolean[] removed = {false};
-    heldMessages.computeIfPresent(app, (k, list) -> {
-      removed[0] = list.remove(f);
-      return list.isEmpty() ? null : list;
-    });
-    return removed[0];
-  }
-
-  private void deliverMessage(String app, Frame f) {
-    ClientConnection c = current(app);
-    if (c == null) {
-      replyError(f.text("mid"), ErrorCode.NOT_REACHABLE, "the app " + app + " is not running on the paired device");
-      return;
-    }
-    ObjectNode m = Json.object();
-    m.put("mid", f.text("mid"));
-    if (f.body().has("payload")) {
-      m.set("payload", f.body().get("payload"));
-    }
-    if (f.body().has("data")) {
-      m.set("data", f.body().get("data"));
-    }
-    m.put("replyExpected", f.body().path("replyExpected").asBoolean());
-    c.push(ConnectivityPush.MESSAGE, m);
-  }
-
-  private void replyError(String mid, ErrorCode code, String message) {
-    messageApps.remove(mid);
-    PeerLink l = messageOrigins.remove(mid);
-    if (l != null) {
-      ObjectNode r = Json.object();
-      r.put("mid", mid);
-      r.put("error", message);
-      r.put("code", code.name());
-      l.send(ConnectivityFrame.MSG_REPLY, r);
-    }
-  }
-
-  private CompletableFuture<ObjectNode> replyFromApp(ClientConnection c, ObjectNode b) {
-    String mid = b.path("mid").asText();
-    if (!c.appId().equals(messageApps.get(mid))) {
-      throw new TetherException(ErrorCode.MESSAGE_REPLY_FAILED, "no message " + mid + " is waiting for a reply from " + c.appId());
-    }
-    messageApps.remove(mid);
-    if (b.hasNonNull("error")) {
-      replyError(mid, ErrorCode.MESSAGE_REPLY_FAILED, b.path("error").asText());
-      return CompletableFuture.completedFuture(Json.object());
-    }
-    PeerLink l = messageOrigins.remove(mid);
-    if (l == null) {
-      throw new TetherException(ErrorCode.MESSAGE_REPLY_FAILED, "the sender of message " + mid + " is no longer connected");
-    }
-    ObjectNode r = Json.object();
-    r.put("mid", mid);
-    if (b.has("payload")) {
-      checkedPayload(b, PropertyList.MAX_MESSAGE_BYTES, "reply");
-      r.set("payload", b.get("payload"));
-    }
-    if (b.has("data")) {
-      r.set("data", b.get("data"));
-    }
-    l.send(ConnectivityFrame.MSG_REPLY, r);
-    return CompletableFuture.completedFuture(Json.object());
-  }
 }

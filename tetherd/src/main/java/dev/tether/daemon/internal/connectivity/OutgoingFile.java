@@ -32,7 +32,7 @@ final class OutgoingFile {
    */
   static String send(PeerLink link, Path file, Snapshot capture, String id, long offset, long size, int chunkSize,
       BooleanSupplier stop, LongConsumer progress) throws Exception {
-    MessageDigest digest = ConnectivityService.sha256();
+    MessageDigest digest = Disk.sha256();
     ChunkPool pool = new ChunkPool(POOL_CHUNKS, chunkSize);
     SerialLane hasher = new SerialLane("tether-cx-file-hash-" + (id.length() > 8 ? id.substring(0, 8) : id), POOL_CHUNKS - 1);
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {

@@ -1,0 +1,20 @@
+package dev.tether.daemon.internal.connectivity;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What is known in memory of outgoing files: those still being captured, those cancelled while they may be on their
+ * way, and those the paired device refused for now. Concurrent maps, any thread: the capture runs on the IPC reader,
+ * cancels on the store writer's completion, the per-link file senders read and update them.
+ */
+final class OutgoingFileStates {
+  /** Outgoing files still being captured (by id), which their sender reads behind the copy. */
+  final Map<String, Snapshot> captures = new ConcurrentHashMap<>();
+  /** File transfers the app cancelled while they may be on their way: the sender stops sending them. */
+  final Set<String> cancelled = ConcurrentHashMap.newKeySet();
+  /** Outgoing files the paired device refused for now (by id): the refusal, until a later attempt gets further. */
+  final Map<String, ObjectNode> blocked = new ConcurrentHashMap<>();
+}
