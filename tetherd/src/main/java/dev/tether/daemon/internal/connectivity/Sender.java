@@ -43,7 +43,7 @@ final class Sender {
   final PeerLink link;
   private final Store store;
   private final Sessions sessions;
-  private final OutgoingFileStates files;
+  private final OutgoingStates files;
   final Object lock = new Object();
   final Object fileLock = new Object();
   boolean fileWoken = true;
@@ -64,7 +64,7 @@ final class Sender {
   int rewinds;
 
   /** Sends on {@code link} from the store's outbox; tells the apps' sessions of progress and refusals. */
-  Sender(PeerLink link, Store store, Sessions sessions, OutgoingFileStates files) {
+  Sender(PeerLink link, Store store, Sessions sessions, OutgoingStates files) {
     this.link = link;
     this.store = store;
     this.sessions = sessions;

@@ -6,15 +6,17 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * What is known in memory of outgoing files: those still being captured, those cancelled while they may be on their
- * way, and those the paired device refused for now. Concurrent maps, any thread: the capture runs on the IPC reader,
+ * What is known in memory of outgoing transfers: files still being captured, files cancelled while they may be on
+ * their way, and the files and apps' user info the paired device refused for now. Concurrent maps, any thread: the capture runs on the IPC reader,
  * cancels on the store writer's completion, the per-link file senders read and update them.
  */
-final class OutgoingFileStates {
+final class OutgoingStates {
   /** Outgoing files still being captured (by id), which their sender reads behind the copy. */
   final Map<String, Snapshot> captures = new ConcurrentHashMap<>();
   /** File transfers the app cancelled while they may be on their way: the sender stops sending them. */
   final Set<String> cancelled = ConcurrentHashMap.newKeySet();
   /** Outgoing files the paired device refused for now (by id): the refusal, until a later attempt gets further. */
   final Map<String, ObjectNode> blocked = new ConcurrentHashMap<>();
+  /** User info a sender app queued that the paired device refused for now, per app: the refusal it was told. */
+  final Map<String, ObjectNode> blockedInfo = new ConcurrentHashMap<>();
 }
