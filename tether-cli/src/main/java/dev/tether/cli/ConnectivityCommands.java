@@ -14,6 +14,7 @@ import dev.tether.internal.ConnectivitySessionImpl;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.PropertyList;
+import dev.tether.protocol.wire.ConnectivityOp;
 import java.io.BufferedReader;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -39,7 +40,6 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import dev.tether.protocol.wire.ConnectivityOp;
 
 /** Paired-device commands: {@code pair}, {@code peers}, {@code unpair}, {@code send}, {@code receive}, {@code outstanding}. */
 public final class ConnectivityCommands {

@@ -10,6 +10,7 @@ import dev.tether.internal.DaemonClient;
 import dev.tether.internal.DaemonStarter;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.TetherPaths;
+import dev.tether.protocol.wire.ConnectivityOp;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -31,7 +32,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import dev.tether.protocol.wire.ConnectivityOp;
 
 /**
  * {@code tether demo}: the whole system on one machine, in a temporary home. Two daemons paired over loopback

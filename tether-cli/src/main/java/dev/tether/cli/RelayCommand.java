@@ -6,6 +6,7 @@ import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.ConnectivityOp;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -24,7 +25,6 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import dev.tether.protocol.wire.ConnectivityOp;
 
 /** {@code tether relay set|clear|status}: the MQTT broker links go through when the peer is not reachable directly. */
 @Command(name = "relay", description = {

@@ -13,6 +13,8 @@ import dev.tether.TetherException;
 import dev.tether.UserInfoTransfer;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.PropertyList;
+import dev.tether.protocol.wire.ConnectivityOp;
+import dev.tether.protocol.wire.ConnectivityPush;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,8 +28,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import dev.tether.protocol.wire.ConnectivityOp;
-import dev.tether.protocol.wire.ConnectivityPush;
 
 /** The client side of {@link ConnectivitySession}: requests to tetherd and the delegate calls its pushes cause. */
 public final class ConnectivitySessionImpl implements ConnectivitySession {

@@ -5,13 +5,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.ConnectivityOp;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
-import dev.tether.protocol.wire.ConnectivityOp;
 
 /**
  * Two kits paired with each other: the primary armed a pairing code ({@code cx.pair.listen}, as {@code tether pair

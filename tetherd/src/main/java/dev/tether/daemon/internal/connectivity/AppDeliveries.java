@@ -89,6 +89,15 @@ final class AppDeliveries {
     }
   }
 
+  /** {@code cx.ack}: the inbox rows the app's delegate handled. */
+  record AckRequest(List<Long> seqs) {
+    static AckRequest parse(ObjectNode b) {
+      List<Long> seqs = new ArrayList<>();
+      b.path("seqs").forEach(n -> seqs.add(n.asLong()));
+      return new AckRequest(seqs);
+    }
+  }
+
   private <T> CompletableFuture<T> onExec(Callable<T> work) {
     CompletableFuture<T> f = new CompletableFuture<>();
     exec.execute(() -> {
@@ -219,10 +228,9 @@ final class AppDeliveries {
   }
 
   /** {@code cx.ack}: the app's delegate handled these rows; deleted, then the next are pushed. On the IPC reader. */
-  CompletableFuture<ObjectNode> ack(ClientConnection c, ObjectNode b) {
+  CompletableFuture<ObjectNode> ack(ClientConnection c, AckRequest req) {
     String app = c.appId();
-    List<Long> seqs = new ArrayList<>();
-    b.path("seqs").forEach(n -> seqs.add(n.asLong()));
+    List<Long> seqs = req.seqs();
     CompletableFuture<Void> marked = onExec(() -> {
       AppDelivery d = deliveries.get(app);
       if (d != null) {

@@ -1,12 +1,13 @@
 package dev.tether.daemon.internal.connectivity;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.daemon.internal.DaemonContext;
 import dev.tether.daemon.internal.ipc.ClientConnection;
-import dev.tether.daemon.internal.link.LinkManager;
 import dev.tether.daemon.internal.link.LinkManager.Peer;
+import dev.tether.daemon.internal.link.LinkManager;
 import dev.tether.daemon.internal.link.PeerLink;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.Json;
@@ -98,7 +99,28 @@ final class LiveMessages {
     }
   }
 
-  CompletableFuture<ObjectNode> send(ClientConnection c, ObjectNode b) {
+  /**
+   * {@code cx.message}: the body, forwarded as the {@code msg} frame (with its {@code mid} and {@code app}), and what
+   * the daemon reads of it; the payload is checked after pairing and reachability, in that order.
+   */
+  record SendRequest(ObjectNode message, boolean hasPayload, String data, long timeoutMillis, boolean replyExpected) {
+    static SendRequest parse(ObjectNode b) {
+      return new SendRequest(b, b.has("payload"), b.path("data").asText(""), b.path("timeoutMillis").asLong(30_000),
+          b.path("replyExpected").asBoolean(true));
+    }
+  }
+
+  /** {@code cx.reply}: the message answered, and the reply's error, payload or data (null when absent). */
+  record ReplyRequest(String mid, String error, JsonNode payload, JsonNode data) {
+    static ReplyRequest parse(ObjectNode b) {
+      return new ReplyRequest(b.path("mid").asText(), b.hasNonNull("error") ? b.path("error").asText() : null,
+          b.get("payload"), b.get("data"));
+    }
+  }
+
+  /** {@code cx.message}: sends it at once over the link; completes with the reply. On the IPC reader. */
+  CompletableFuture<ObjectNode> send(ClientConnection c, SendRequest req) {
+    ObjectNode b = req.message();
     String app = c.appId();
     Peer cp = links.counterpart().orElseThrow(() -> new TetherException(ErrorCode.DEVICE_NOT_PAIRED,
         "this device is not paired; pair it with 'tether pair listen' and 'tether pair connect'"));
@@ -108,17 +130,17 @@ final class LiveMessages {
     if (!wakesCounterpart && !counterpart.running(app)) {
       throw new TetherException(ErrorCode.NOT_REACHABLE, "the counterpart app " + app + " is not running on the paired device");
     }
-    if (b.has("payload")) {
+    if (req.hasPayload()) {
       Payloads.checked(b, PropertyList.MAX_MESSAGE_BYTES, "message");
-    } else if (b.path("data").asText("").length() > PropertyList.MAX_MESSAGE_BYTES * 4 / 3 + 4) {
+    } else if (req.data().length() > PropertyList.MAX_MESSAGE_BYTES * 4 / 3 + 4) {
       throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, "message data is larger than " + PropertyList.MAX_MESSAGE_BYTES + " bytes");
     }
     String mid = TransferIds.next();
     ObjectNode m = b.deepCopy();
     m.put("mid", mid);
     m.put("app", app);
-    long timeout = b.path("timeoutMillis").asLong(30_000);
-    boolean replyExpected = b.path("replyExpected").asBoolean(true);
+    long timeout = req.timeoutMillis();
+    boolean replyExpected = req.replyExpected();
     CompletableFuture<ObjectNode> reply = new CompletableFuture<>();
     pendingMessages.put(mid, reply);
     pendingMessageLinks.put(mid, link);
@@ -220,14 +242,15 @@ final class LiveMessages {
     }
   }
 
-  CompletableFuture<ObjectNode> reply(ClientConnection c, ObjectNode b) {
-    String mid = b.path("mid").asText();
+  /** {@code cx.reply}: the app answers a message it received. On the IPC reader. */
+  CompletableFuture<ObjectNode> reply(ClientConnection c, ReplyRequest req) {
+    String mid = req.mid();
     if (!c.appId().equals(messageApps.get(mid))) {
       throw new TetherException(ErrorCode.MESSAGE_REPLY_FAILED, "no message " + mid + " is waiting for a reply from " + c.appId());
     }
     messageApps.remove(mid);
-    if (b.hasNonNull("error")) {
-      replyError(mid, ErrorCode.MESSAGE_REPLY_FAILED, b.path("error").asText());
+    if (req.error() != null) {
+      replyError(mid, ErrorCode.MESSAGE_REPLY_FAILED, req.error());
       return CompletableFuture.completedFuture(Json.object());
     }
     PeerLink l = messageOrigins.remove(mid);
@@ -236,12 +259,12 @@ final class LiveMessages {
     }
     ObjectNode r = Json.object();
     r.put("mid", mid);
-    if (b.has("payload")) {
-      Payloads.checked(b, PropertyList.MAX_MESSAGE_BYTES, "reply");
-      r.set("payload", b.get("payload"));
+    if (req.payload() != null) {
+      Payloads.checked(Payloads.withPayload(req.payload()), PropertyList.MAX_MESSAGE_BYTES, "reply");
+      r.set("payload", req.payload());
     }
-    if (b.has("data")) {
-      r.set("data", b.get("data"));
+    if (req.data() != null) {
+      r.set("data", req.data());
     }
     l.send(ConnectivityFrame.MSG_REPLY, r);
     return CompletableFuture.completedFuture(Json.object());

@@ -3,6 +3,7 @@ package dev.tether.daemon.internal.connectivity;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.daemon.internal.link.PeerLink;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.ConnectivityFrame;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -12,7 +13,6 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
-import dev.tether.protocol.wire.ConnectivityFrame;
 
 /**
  * The sending end of one file transfer attempt: reads the snapshot in chunks and writes them to the link on the
