@@ -1,6 +1,5 @@
 package dev.tether.daemon.internal.connectivity;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.daemon.internal.ipc.ClientConnection;
@@ -9,8 +8,6 @@ import dev.tether.protocol.Json;
 import dev.tether.protocol.wire.ConnectivityPush;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -37,13 +34,13 @@ final class AppDeliveries {
   /** Upper bound of one multi-item frame's payloads, far below the frame codec's 16 MiB limit. */
   private static final int BATCH_BYTES = 4 * 1024 * 1024;
 
-  private final Store store;
+  private final InboxStore inbox;
   private final ExecutorService exec;
   private final Consumer<String> drained;
 
   /** {@code drained} runs on {@code exec} when an app has acknowledged everything it had. */
-  AppDeliveries(Store store, ExecutorService exec, Consumer<String> drained) {
-    this.store = store;
+  AppDeliveries(Store store, InboxStore inbox, ExecutorService exec, Consumer<String> drained) {
+    this.inbox = inbox;
     this.exec = exec;
     this.drained = drained;
     this.ackWriter = new GroupWriter<>(store, this::deleteAcked);
@@ -85,7 +82,7 @@ final class AppDeliveries {
   void contextReplaced(String app) {
     AppDelivery d = deliveries.get(app);
     if (d != null) {
-      d.inFlight.removeIf(seq -> !store.exists("SELECT 1 FROM cx_inbox WHERE seq = ?", seq));
+      d.inFlight.removeIf(seq -> !inbox.exists(seq));
     }
   }
 
@@ -136,7 +133,7 @@ final class AppDeliveries {
   }
 
   boolean anyPending(String app) {
-    return store.exists("SELECT 1 FROM cx_inbox WHERE app = ? LIMIT 1", app);
+    return inbox.anyPending(app);
   }
 
   /** Pushes the app's next rows to its session, as far as the window allows. */
@@ -150,51 +147,7 @@ final class AppDeliveries {
       return;
     }
     long from = d.cursor;
-    List<ObjectNode> rows = store.read(conn -> {
-      List<ObjectNode> list = new ArrayList<>();
-      try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, kind, payload, file FROM cx_inbox WHERE app = ? AND seq > ? ORDER BY seq LIMIT ?")) {
-        s.setString(1, app);
-        s.setLong(2, from);
-        s.setInt(3, room);
-        try (ResultSet rs = s.executeQuery()) {
-          while (rs.next()) {
-            ObjectNode o = Json.object();
-            o.put("seq", rs.getLong(1));
-            o.put("id", rs.getString(2));
-            String kind = rs.getString(3);
-            o.put("size_", rs.getString(4).length() + 200);
-            JsonNode raw = Json.raw(rs.getString(4));
-            switch (kind) {
-              case "complication" -> {
-                o.put("kind", "userInfo");
-                o.put("complication", true);
-                o.set("payload", raw);
-              }
-              case "userinfo" -> {
-                o.put("kind", "userInfo");
-                o.set("payload", raw);
-              }
-              case "context" -> {
-                o.put("kind", "applicationContext");
-                o.set("payload", raw);
-              }
-              default -> {
-                JsonNode payload = Json.parse(rs.getString(4));
-                o.put("kind", "file");
-                o.put("file", rs.getString(5));
-                if (payload.has("metadata")) {
-                  o.set("metadata", payload.get("metadata"));
-                }
-                o.put("size", payload.path("size").asLong());
-                o.put("sha256", payload.path("sha256").asText());
-              }
-            }
-            list.add(o);
-          }
-        }
-      }
-      return list;
-    });
+    List<ObjectNode> rows = inbox.page(app, from, room);
     ArrayNode batch = Json.array();
     int bytes = 0;
     for (ObjectNode o : rows) {
@@ -293,26 +246,11 @@ final class AppDeliveries {
     });
   }
 
+
   private List<Void> deleteAcked(Connection conn, List<AppAck> acks) throws SQLException {
     List<String> files = new ArrayList<>();
     for (AppAck ack : acks) {
-      for (int from = 0; from < ack.seqs().length; from += 500) {
-        int to = Math.min(ack.seqs().length, from + 500);
-        String marks = String.join(",", java.util.Collections.nCopies(to - from, "?"));
-        try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_inbox WHERE app = ? AND seq IN (" + marks + ") RETURNING file")) {
-          del.setString(1, ack.app());
-          for (int i = from; i < to; i++) {
-            del.setLong(i - from + 2, ack.seqs()[i]);
-          }
-          try (ResultSet rs = del.executeQuery()) {
-            while (rs.next()) {
-              if (rs.getString(1) != null) {
-                files.add(rs.getString(1));
-              }
-            }
-          }
-        }
-      }
+      inbox.delete(conn, ack.app(), ack.seqs(), files);
     }
     if (!files.isEmpty()) {
       exec.execute(() -> {

@@ -47,13 +47,15 @@ import org.slf4j.LoggerFactory;
  * rows in order, one session at a time, and each row is deleted only when the app acknowledged it after its delegate
  * returned. Rows are gathered into group commits ({@link GroupWriter}): one fsync carries hundreds of rows.
  *
- * <p><b>Threads.</b> Runs on the connectivity executor ({@code tether-connectivity}, {@code exec}); IPC reader
- * threads, link readers ({@link PeerFrames}) and the per-link sender threads hand it work with {@code execute}. It
- * alone changes the activated sessions ({@link Sessions}, read elsewhere only through their published snapshot),
- * the per-app delivery state ({@code deliveries}) and the held live messages' delivery. Each link's {@code Sender}
- * owns its cursors and in-flight sets (under its lock) on its {@code tether-cx-send-*} and {@code tether-cx-files-*}
- * threads; each peer's {@code FileReceiver} is driven by that link's reader. Store writes go through the
- * {@link GroupWriter}s; their completions hop back to {@code exec} before touching state it owns.
+ * <p><b>Threads.</b> This coordinator only wires the lanes and routes the link's callbacks; it runs on the daemon's
+ * start and close, and its callbacks on the threads that call them. The connectivity executor ({@code exec},
+ * {@code tether-connectivity}) is the one serial owner of the activated sessions ({@link Sessions}: others read only
+ * their published snapshot), the per-app delivery state ({@link AppDeliveries}) and the delivery of held live messages
+ * ({@link LiveMessages}); IPC readers, link readers ({@link PeerFrames}) and store completions hand it work with
+ * {@code execute}. Each link's {@link Sender} owns its cursors and in-flight sets (under its locks) on its
+ * {@code tether-cx-send-*} and {@code tether-cx-files-*} threads; each peer's {@link FileReceiver} is driven by that
+ * link's reader. Rows are written through {@link GroupWriter}s on the store's writer thread; every store's SQL is in
+ * {@link OutboxStore}, {@link InboxStore}, {@link ContextStore}, {@link FailureStore} and {@link AppStore}.
  */
 public final class ConnectivityService implements DaemonService, LinkManager.Listener {
   private static final Logger log = LoggerFactory.getLogger(ConnectivityService.class);
@@ -76,6 +78,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   private FailureStore failureStore;
   private DeliveryFailures failures;
   private ApplicationContexts contexts;
+  private ContextStore contextStore;
   private final Map<String, Sender> senders = new ConcurrentHashMap<>();
   private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
   private final OutgoingStates fileStates = new OutgoingStates();
@@ -117,11 +120,13 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
       }
     });
     captures.cleanStale();
-    inbox = new Inbox(store, exec, this::arrived);
-    deliveries = new AppDeliveries(store, exec, this::drained);
+    InboxStore inboxStore = new InboxStore(store);
+    inbox = new Inbox(store, inboxStore, exec, this::arrived);
+    deliveries = new AppDeliveries(store, inboxStore, exec, this::drained);
     failureStore = new FailureStore(store);
     failures = new DeliveryFailures(failureStore, sessions, exec);
-    contexts = new ApplicationContexts(new ContextStore(store), exec, this::requireCounterpart, this::wakeSender, app -> {
+    contextStore = new ContextStore(store);
+    contexts = new ApplicationContexts(contextStore, exec, this::requireCounterpart, this::wakeSender, app -> {
       deliveries.contextReplaced(app);
       arrived(app);
     });
@@ -224,7 +229,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   public void linkUp(PeerLink link) {
     inbox.linkUp(link);
     activations.sendApps(link);
-    Sender s = new Sender(link, store, sessions, fileStates);
+    Sender s = new Sender(link, outbox, contextStore, sessions, fileStates);
     Sender old = senders.put(link.peer(), s);
     if (old != null) {
       old.stop();

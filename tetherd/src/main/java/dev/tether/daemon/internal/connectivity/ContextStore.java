@@ -1,9 +1,13 @@
 package dev.tether.daemon.internal.connectivity;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.daemon.internal.store.StatementCache;
 import dev.tether.daemon.internal.store.Store;
+import dev.tether.protocol.Json;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -105,6 +109,26 @@ final class ContextStore {
       try (ResultSet rs = s.executeQuery()) {
         return rs.next() ? rs.getString(1) : null;
       }
+    });
+  }
+
+  /** The contexts queued for {@code peer} and not yet acknowledged, as {@code ctx} frames. */
+  List<ObjectNode> unsent(String peer) {
+    return store.read(conn -> {
+      List<ObjectNode> list = new ArrayList<>();
+      PreparedStatement s = statements.get(conn, "SELECT app, id, version, payload FROM cx_context_out WHERE peer = ? AND sent = 0");
+      s.setString(1, peer);
+      try (ResultSet rs = s.executeQuery()) {
+        while (rs.next()) {
+          ObjectNode o = Json.object();
+          o.put("app", rs.getString(1));
+          o.put("id", rs.getString(2));
+          o.put("version", rs.getLong(3));
+          o.set("payload", Json.parse(rs.getString(4)));
+          list.add(o);
+        }
+      }
+      return list;
     });
   }
 }

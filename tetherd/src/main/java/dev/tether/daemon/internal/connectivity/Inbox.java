@@ -8,9 +8,6 @@ import dev.tether.daemon.internal.link.PeerLink;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.wire.ConnectivityFrame;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -35,17 +32,17 @@ import org.slf4j.LoggerFactory;
 final class Inbox {
   private static final Logger log = LoggerFactory.getLogger(Inbox.class);
 
-  private final Store store;
+  private final InboxStore inboxStore;
   private final Executor exec;
   private final Consumer<String> arrived;
   private final GroupWriter<Incoming, Boolean> inboxWriter;
 
   /** {@code arrived} runs on {@code exec} once new rows of an app are committed. */
-  Inbox(Store store, Executor exec, Consumer<String> arrived) {
-    this.store = store;
+  Inbox(Store store, InboxStore inboxStore, Executor exec, Consumer<String> arrived) {
+    this.inboxStore = inboxStore;
     this.exec = exec;
     this.arrived = arrived;
-    this.inboxWriter = new GroupWriter<>(store, this::insertIncoming);
+    this.inboxWriter = new GroupWriter<>(store, (conn, items) -> inboxStore.insert(conn, items, refusingPeers::containsKey));
   }
 
   /** Stores a received item or file; completes with true if it is new, false if seen before, null if refused. */
@@ -85,7 +82,7 @@ final class Inbox {
   private final Set<String> arrivedApps = ConcurrentHashMap.newKeySet();
 
   /** The kind of an {@link Incoming} that is not an item: forget the ids seen from its peer below its sequence number. */
-  private static final String FORGET_SEEN = "forget-seen";
+  static final String FORGET_SEEN = "forget-seen";
 
   /** The bounds each peer told this device ({@link #receiveLow}), and when its seen ids may be forgotten. */
   private final SeenIds seenIds = new SeenIds();
@@ -178,49 +175,6 @@ final class Inbox {
     }
   }
 
-  private List<Boolean> insertIncoming(Connection conn, List<Incoming> items) throws SQLException {
-    List<Boolean> fresh = new ArrayList<>(items.size());
-    long now = System.currentTimeMillis();
-    try (PreparedStatement seen = conn.prepareStatement("INSERT OR IGNORE INTO cx_seen(id, peer, peer_seq) VALUES (?, ?, ?)");
-         PreparedStatement ins = conn.prepareStatement("INSERT INTO cx_inbox(id, peer, app, kind, payload, file, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
-      for (Incoming i : items) {
-        if (i.kind().equals(FORGET_SEEN)) {
-          try (PreparedStatement del = conn.prepareStatement("DELETE FROM cx_seen WHERE peer = ? AND peer_seq < ?")) {
-            del.setString(1, i.peer());
-            del.setLong(2, i.peerSeq());
-            int n = del.executeUpdate();
-            if (n > 0) {
-              log.debug("forgot {} ids seen from peer {} below its sequence number {}", n, i.peer(), i.peerSeq());
-            }
-          }
-          fresh.add(false);
-          continue;
-        }
-        if (!i.kind().equals("file") && refusingPeers.containsKey(i.peer())) {
-          fresh.add(null);
-          continue;
-        }
-        seen.setString(1, i.id());
-        seen.setString(2, i.peer());
-        seen.setLong(3, i.peerSeq());
-        if (seen.executeUpdate() == 0) {
-          fresh.add(false);
-          continue;
-        }
-        ins.setString(1, i.id());
-        ins.setString(2, i.peer());
-        ins.setString(3, i.app());
-        ins.setString(4, i.kind());
-        ins.setString(5, i.payload());
-        ins.setString(6, i.file());
-        ins.setLong(7, now);
-        ins.executeUpdate();
-        fresh.add(true);
-      }
-    }
-    return fresh;
-  }
-
   /** New inbox rows for {@code app} were committed; coalesced so a burst makes one pass. */
   void arrivedAfterCommit(String app) {
     if (arrivedApps.add(app)) {
@@ -244,6 +198,6 @@ final class Inbox {
 
   /** Whether an item or file with this id was stored before (it is acknowledged again, not stored). */
   boolean seen(String id) {
-    return store.exists("SELECT 1 FROM cx_seen WHERE id = ?", id);
+    return inboxStore.seen(id);
   }
 }

@@ -1,9 +1,11 @@
 package dev.tether.daemon.internal.connectivity;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.daemon.internal.store.StatementCache;
 import dev.tether.daemon.internal.store.Store;
+import dev.tether.protocol.Json;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -177,6 +179,63 @@ final class OutboxStore {
       PreparedStatement next = statements.get(conn, "SELECT seq FROM sqlite_sequence WHERE name = 'cx_outbox'");
       try (ResultSet rs = next.executeQuery()) {
         return rs.next() ? rs.getLong(1) + 1 : 1L;
+      }
+    });
+  }
+
+  /**
+   * The next page of user info queued for {@code peer} after sequence number {@code from}: complication user info only,
+   * or all user info; each an {@code items} entry with its payload raw and a {@code size} estimate to remove.
+   */
+  List<ObjectNode> itemsAfter(String peer, long from, boolean complications, int limit) {
+    return store.read(conn -> {
+      List<ObjectNode> list = new ArrayList<>();
+      PreparedStatement s = statements.get(conn, complications ? ITEMS_COMPLICATIONS : ITEMS_ALL);
+      s.setString(1, peer);
+      s.setLong(2, from);
+      s.setInt(3, limit);
+      try (ResultSet rs = s.executeQuery()) {
+        while (rs.next()) {
+          ObjectNode o = Json.object();
+          o.put("seq", rs.getLong(1));
+          o.put("id", rs.getString(2));
+          o.put("app", rs.getString(3));
+          o.put("kind", rs.getString(4));
+          String text = rs.getString(5);
+          o.set("payload", Json.raw(text));
+          o.put("size", text.length() + 200);
+          list.add(o);
+        }
+      }
+      return list;
+    });
+  }
+
+  private static final String ITEMS_COMPLICATIONS = "SELECT seq, id, app, kind, payload FROM cx_outbox WHERE peer = ? AND seq > ? AND "
+      + "kind = 'complication' ORDER BY seq LIMIT ?";
+  private static final String ITEMS_ALL = "SELECT seq, id, app, kind, payload FROM cx_outbox WHERE peer = ? AND seq > ? AND "
+      + "kind IN ('userinfo', 'complication') ORDER BY seq LIMIT ?";
+
+  /** The next file queued for {@code peer} after sequence number {@code after}, or null. */
+  ObjectNode nextFile(String peer, long after) {
+    return store.read(conn -> {
+      PreparedStatement s = statements.get(conn, "SELECT seq, id, app, payload, file, size, sha256 FROM cx_outbox "
+          + "WHERE peer = ? AND kind = 'file' AND seq > ? ORDER BY seq LIMIT 1");
+      s.setString(1, peer);
+      s.setLong(2, after);
+      try (ResultSet rs = s.executeQuery()) {
+        if (!rs.next()) {
+          return null;
+        }
+        ObjectNode o = Json.object();
+        o.put("seq", rs.getLong(1));
+        o.put("id", rs.getString(2));
+        o.put("app", rs.getString(3));
+        o.set("meta", Json.parse(rs.getString(4)));
+        o.put("file", rs.getString(5));
+        o.put("size", rs.getLong(6));
+        o.put("sha256", rs.getString(7));
+        return o;
       }
     });
   }

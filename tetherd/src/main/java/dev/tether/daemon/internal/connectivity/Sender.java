@@ -6,15 +6,11 @@ import dev.tether.ErrorCode;
 import dev.tether.daemon.internal.Threads;
 import dev.tether.daemon.internal.ipc.ClientConnection;
 import dev.tether.daemon.internal.link.PeerLink;
-import dev.tether.daemon.internal.store.Store;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.wire.ConnectivityFrame;
 import dev.tether.protocol.wire.ConnectivityPush;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -41,7 +37,8 @@ final class Sender {
   private static final int CHUNK = 1024 * 1024;
 
   final PeerLink link;
-  private final Store store;
+  private final OutboxStore outbox;
+  private final ContextStore contexts;
   private final Sessions sessions;
   private final OutgoingStates files;
   final Object lock = new Object();
@@ -63,10 +60,11 @@ final class Sender {
   /** Counts the times a refusal moved the cursors back, so that a page being sent does not move them forward again. */
   int rewinds;
 
-  /** Sends on {@code link} from the store's outbox; tells the apps' sessions of progress and refusals. */
-  Sender(PeerLink link, Store store, Sessions sessions, OutgoingStates files) {
+  /** Sends on {@code link} from the outbox and the unsent contexts; tells the apps' sessions of progress and refusals. */
+  Sender(PeerLink link, OutboxStore outbox, ContextStore contexts, Sessions sessions, OutgoingStates files) {
     this.link = link;
-    this.store = store;
+    this.outbox = outbox;
+    this.contexts = contexts;
     this.sessions = sessions;
     this.files = files;
   }
@@ -210,29 +208,7 @@ final class Sender {
       return false;
     }
     int limit = Math.min(room, 2000);
-    List<ObjectNode> rows = store.read(conn -> {
-      List<ObjectNode> list = new ArrayList<>();
-      try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, app, kind, payload FROM cx_outbox WHERE peer = ? AND seq > ? AND "
-          + (complications ? "kind = 'complication'" : "kind IN ('userinfo', 'complication')") + " ORDER BY seq LIMIT ?")) {
-        s.setString(1, link.peer());
-        s.setLong(2, from);
-        s.setInt(3, limit);
-        try (ResultSet rs = s.executeQuery()) {
-          while (rs.next()) {
-            ObjectNode o = Json.object();
-            o.put("seq", rs.getLong(1));
-            o.put("id", rs.getString(2));
-            o.put("app", rs.getString(3));
-            o.put("kind", rs.getString(4));
-            String text = rs.getString(5);
-            o.set("payload", Json.raw(text));
-            o.put("size", text.length() + 200);
-            list.add(o);
-          }
-        }
-      }
-      return list;
-    });
+    List<ObjectNode> rows = outbox.itemsAfter(link.peer(), from, complications, limit);
     ArrayNode batch = Json.array();
     int bytes = 0;
     for (ObjectNode o : rows) {
@@ -274,23 +250,7 @@ final class Sender {
   }
 
   private void sendContexts() {
-    List<ObjectNode> ctxs = store.read(conn -> {
-      List<ObjectNode> list = new ArrayList<>();
-      try (PreparedStatement s = conn.prepareStatement("SELECT app, id, version, payload FROM cx_context_out WHERE peer = ? AND sent = 0")) {
-        s.setString(1, link.peer());
-        try (ResultSet rs = s.executeQuery()) {
-          while (rs.next()) {
-            ObjectNode o = Json.object();
-            o.put("app", rs.getString(1));
-            o.put("id", rs.getString(2));
-            o.put("version", rs.getLong(3));
-            o.set("payload", Json.parse(rs.getString(4)));
-            list.add(o);
-          }
-        }
-      }
-      return list;
-    });
+    List<ObjectNode> ctxs = contexts.unsent(link.peer());
     Map<String, String> sent = sentContexts;
     for (ObjectNode o : ctxs) {
       String key = o.path("app").asText();
@@ -312,27 +272,7 @@ final class Sender {
           fileWoken = false;
         }
         long after = fileCursor;
-        ObjectNode next = store.read(conn -> {
-          try (PreparedStatement s = conn.prepareStatement("SELECT seq, id, app, payload, file, size, sha256 FROM cx_outbox "
-              + "WHERE peer = ? AND kind = 'file' AND seq > ? ORDER BY seq LIMIT 1")) {
-            s.setString(1, link.peer());
-            s.setLong(2, after);
-            try (ResultSet rs = s.executeQuery()) {
-              if (!rs.next()) {
-                return null;
-              }
-              ObjectNode o = Json.object();
-              o.put("seq", rs.getLong(1));
-              o.put("id", rs.getString(2));
-              o.put("app", rs.getString(3));
-              o.set("meta", Json.parse(rs.getString(4)));
-              o.put("file", rs.getString(5));
-              o.put("size", rs.getLong(6));
-              o.put("sha256", rs.getString(7));
-              return o;
-            }
-          }
-        });
+        ObjectNode next = outbox.nextFile(link.peer(), after);
         if (next == null) {
           synchronized (fileLock) {
             while (!fileWoken && !stopped) {
