@@ -9,9 +9,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Partly received files whose sender cancelled them while the link was down: deleted once they have not grown for
- * {@code tether.abandonedPartDays} (7 by default), at start and every 6 hours. The clock's timer hands each sweep to
- * the connectivity executor ({@code tether-connectivity}), where it runs.
+ * Runs on the connectivity executor ({@code tether-connectivity}), to which the clock's timer hands each sweep. Partly
+ * received files whose sender cancelled them while the link was down: deleted once they have not grown for {@code
+ * tether.abandonedPartDays} (7 by default), at start and every 6 hours.
  */
 final class AbandonedParts {
   private static final Logger log = LoggerFactory.getLogger(AbandonedParts.class);

@@ -16,11 +16,9 @@ import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 
 /**
- * The sessions lane: activation ({@code cx.activate}), the session state ({@code cx.state} and its pushes), closed
- * sessions, and what this device tells its peer of its apps ({@code apps}). Runs on the connectivity executor
- * ({@code tether-connectivity}), the one owner of {@link Sessions}: IPC readers, link readers and listeners hand it
- * work with {@code execute}; {@link #sendApps} and {@link #appsTold} read only published snapshots and may run on a
- * link's thread.
+ * Runs on the connectivity executor ({@code tether-connectivity}); IPC readers, link readers and listeners hand it
+ * work with {@code execute}. The sessions lane: activation ({@code cx.activate}), the session state ({@code cx.state}
+ * and its pushes), closed sessions, and what this device tells its peer of its apps ({@code apps}).
  */
 final class Activations {
   private final Executor exec;

@@ -7,8 +7,8 @@ import java.sql.ResultSet;
 import java.util.function.BiConsumer;
 
 /**
- * All SQL on {@code cx_apps} (the apps that activated a session here, and whether they show a complication) and the
- * count of an app's inbox. Writes run on the store's writer thread, reads on a pooled reader; any thread may call it.
+ * Any thread calls it: writes run on the store's writer thread, reads on a pooled reader. All SQL on {@code cx_apps}
+ * (the apps that activated a session here, and whether they show a complication) and the count of an app's inbox.
  */
 final class AppStore {
   private final Store store;

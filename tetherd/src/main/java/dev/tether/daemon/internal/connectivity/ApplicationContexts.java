@@ -16,10 +16,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The application context lane: the latest context per app, replaced rather than queued ({@code cx.context}, peer
- * frames {@code ctx} and {@code ctx.ack}), deduplicated by version. Runs on the IPC and link reader threads, which
- * only hand writes to the store ({@link ContextStore}); a stored context is handed to the connectivity executor
- * ({@code tether-connectivity}) for delivery.
+ * Runs on the IPC and link reader threads, which hand its writes to the store and its deliveries to the connectivity
+ * executor. The application context lane: the latest context per app, replaced rather than queued ({@code cx.context},
+ * peer frames {@code ctx} and {@code ctx.ack}), deduplicated by version.
  */
 final class ApplicationContexts {
   private static final Logger log = LoggerFactory.getLogger(ApplicationContexts.class);

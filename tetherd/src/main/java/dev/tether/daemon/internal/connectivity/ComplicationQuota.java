@@ -4,9 +4,9 @@ import java.time.Duration;
 import java.time.Instant;
 
 /**
- * The complication user info quota, as plain values: a primary may send {@link #PER_DAY} complication user infos per
- * app to a companion that shows the app's complication, counted over the last day; beyond it, a complication user info
- * goes as ordinary user info. Pure and immutable; any thread.
+ * Pure and immutable; any thread: the complication user info quota, as plain values. A primary may send {@link
+ * #PER_DAY} complication user infos per app to a companion that shows the app's complication, counted over the last
+ * day; beyond it, a complication user info goes as ordinary user info.
  */
 final class ComplicationQuota {
   /** Complication user infos per app in any one day. */

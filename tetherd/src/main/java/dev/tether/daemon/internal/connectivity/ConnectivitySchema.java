@@ -3,7 +3,9 @@ package dev.tether.daemon.internal.connectivity;
 import dev.tether.daemon.internal.store.Migration;
 import java.util.List;
 
-/** The connectivity capability's tables (and the link's and relay's), in migration order. Immutable; any thread. */
+/**
+ * Immutable; any thread: the connectivity capability's tables (and the link's and relay's), in migration order.
+ */
 final class ConnectivitySchema {
   private ConnectivitySchema() {}
 

@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * All SQL on {@code cx_context_out} and {@code cx_context_in} (and the context's row in {@code cx_inbox}): the latest
- * application context per app, sent and received. Writes run on the store's writer thread, reads on a pooled reader;
- * any thread may call it.
+ * Any thread calls it: writes run on the store's writer thread, reads on a pooled reader. All SQL on {@code
+ * cx_context_out} and {@code cx_context_in} (and the context's row in {@code cx_inbox}): the latest application
+ * context per app, sent and received.
  */
 final class ContextStore {
   private final Store store;

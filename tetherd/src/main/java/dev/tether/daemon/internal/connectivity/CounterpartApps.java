@@ -5,9 +5,9 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 
 /**
- * What the counterpart said about its apps (the {@code apps} frame): installed, running, showing a complication.
- * Written by the active counterpart's link reader and the connectivity executor, read by any thread: each set is an
- * immutable value replaced whole.
+ * Any thread reads it; the active counterpart's link reader and the connectivity executor replace its sets, each an
+ * immutable value replaced whole. What the counterpart said about its apps (the {@code apps} frame): installed,
+ * running, showing a complication.
  */
 final class CounterpartApps {
   private volatile Set<String> installed = Set.of();

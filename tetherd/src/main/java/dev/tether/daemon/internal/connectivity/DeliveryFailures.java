@@ -15,9 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Transfers that failed for good ({@code DELIVERY_FAILED}: their peer was unpaired), told to their app until it
- * acknowledges them. Runs on the connectivity executor ({@code tether-connectivity}): the store's completions and
- * activations hand it {@link #tell}; {@link #acknowledged} runs on the IPC reader and only writes.
+ * Runs on the connectivity executor ({@code tether-connectivity}), to which store completions and activations hand
+ * {@link #tell}. Transfers that failed for good ({@code DELIVERY_FAILED}: their peer was unpaired), told to their app
+ * until it acknowledges them.
  */
 final class DeliveryFailures {
   private static final Logger log = LoggerFactory.getLogger(DeliveryFailures.class);

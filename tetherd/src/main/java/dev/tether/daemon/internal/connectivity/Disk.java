@@ -12,7 +12,10 @@ import java.security.NoSuchAlgorithmException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** File and disk helpers of the connectivity lanes: digests, folder syncs, quiet deletes, full-disk checks. Stateless; any thread. */
+/**
+ * Stateless; any thread: file and disk helpers of the connectivity lanes (digests, folder syncs, quiet deletes,
+ * full-disk checks).
+ */
 final class Disk {
   private static final Logger log = LoggerFactory.getLogger(Disk.class);
 

@@ -12,9 +12,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * All SQL on {@code cx_failed}: transfers that failed for good, kept until their app was told; and the failing of a
- * peer's queued rows ({@code cx_outbox}, {@code cx_context_out}) into it. Writes run on the store's writer thread,
- * reads on a pooled reader; callers hand it work from any thread and get futures (or answers) back.
+ * Any thread calls it: writes run on the store's writer thread, reads on a pooled reader. All SQL on {@code
+ * cx_failed}: transfers that failed for good, kept until their app was told; and the failing of a peer's queued rows
+ * ({@code cx_outbox}, {@code cx_context_out}) into it.
  */
 final class FailureStore {
   private final Store store;

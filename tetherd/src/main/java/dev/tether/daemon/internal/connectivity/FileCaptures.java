@@ -19,10 +19,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The file capture lane ({@code cx.file}): captures the app's file into {@code data/connectivity/out/ID}
- * ({@link Snapshot}) before the call returns, the outbox row committed while the kernel copies, and undoes captures
- * a stopped daemon left half-made. Runs on the IPC reader thread of the request (the copy blocks it, as the app's call
- * waits for it); the file sender of the peer reads behind the copy ({@link OutgoingStates#captures}).
+ * Runs on the IPC reader thread of each {@code cx.file} request, which the copy blocks as long as the app's call
+ * waits. The file capture lane ({@code cx.file}): captures the app's file into {@code data/connectivity/out/ID}
+ * ({@link Snapshot}) before the call returns, the outbox row committed while the kernel copies, and undoes captures a
+ * stopped daemon left half-made.
  */
 final class FileCaptures {
   private static final Logger log = LoggerFactory.getLogger(FileCaptures.class);

@@ -22,12 +22,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The receiving side of the queues: items and received files committed to {@code cx_inbox} with their ids in
+ * Runs on the link readers, which hand rows to the inbox's group writer and acknowledgements to the connectivity
+ * executor. The receiving side of the queues: items and received files committed to {@code cx_inbox} with their ids in
  * {@code cx_seen} (a resent duplicate is dropped), acknowledged to the sender after the commit, refused for now when
- * the disk is full, and the seen ids forgotten below the sender's previous {@code low} ({@link SeenIds}). Runs on the
- * link readers, which hand rows to the inbox's {@link GroupWriter} (the store's writer thread); acknowledgements and
- * refusals are gathered per link and sent from the connectivity executor ({@code tether-connectivity}), which also
- * gets each app whose rows were committed ({@code arrived}).
+ * the disk is full, and the seen ids forgotten below the sender's previous {@code low} ({@link SeenIds}).
  */
 final class Inbox {
   private static final Logger log = LoggerFactory.getLogger(Inbox.class);

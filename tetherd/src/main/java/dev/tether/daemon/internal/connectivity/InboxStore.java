@@ -17,9 +17,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * All SQL on {@code cx_inbox} and {@code cx_seen}: received items stored with their ids, read in order for delivery,
- * deleted on the app's acknowledgement. Inserts and deletes run on the store's writer thread (through the inbox's and
- * the acknowledgements' {@link GroupWriter}s), reads on a pooled reader; any thread may call it.
+ * Any thread calls it: inserts and deletes run on the store's writer thread, reads on a pooled reader. All SQL on
+ * {@code cx_inbox} and {@code cx_seen}: received items stored with their ids, read in order for delivery, deleted on
+ * the app's acknowledgement.
  */
 final class InboxStore {
   private static final Logger log = LoggerFactory.getLogger(InboxStore.class);

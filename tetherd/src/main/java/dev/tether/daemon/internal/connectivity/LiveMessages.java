@@ -24,11 +24,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Live messages ({@code cx.message}, {@code cx.reply}, peer frames {@code msg} and {@code msg.reply}): sent at once
- * over the link, never stored. Sending and replies run on the IPC and link reader threads and the clock's timer over
- * concurrent maps; a message that arrives is handed to the connectivity executor ({@code tether-connectivity}), which
- * alone delivers it to, or holds it for, the app's session ({@link Sessions#current}). A message to the primary's app
- * that is not running wakes it and is held until it activates ({@link #activated}) or its sender's timeout.
+ * Runs on the IPC and link reader threads and the clock's timer; a received message is handed to the connectivity
+ * executor. Live messages ({@code cx.message}, {@code cx.reply}, peer frames {@code msg} and {@code msg.reply}): sent
+ * at once over the link, never stored. A message to the primary's app that is not running wakes it and is held until
+ * it activates ({@link #activated}) or its sender's timeout.
  */
 final class LiveMessages {
   private static final Logger log = LoggerFactory.getLogger(LiveMessages.class);

@@ -13,9 +13,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 
 /**
- * Tells each peer the lowest sequence number left in this device's outbox for it ({@code low}), so that the peer
- * may forget the ids below ({@link SeenIds}). Called from link readers and the store's completions; the store read
- * and the send run on the connectivity executor ({@code tether-connectivity}), the delayed ones on the clock's timer.
+ * Runs on the connectivity executor ({@code tether-connectivity}); link readers and store completions hand it work
+ * through {@link #announceLow}. Tells each peer the lowest sequence number left in this device's outbox for it ({@code
+ * low}), so that the peer may forget the ids below ({@link SeenIds}).
  */
 final class LowAnnouncer {
   private final OutboxStore outbox;

@@ -16,10 +16,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What the peer says of the items sent to it: stored ({@code ack}: deleted from the outbox, the app told
+ * Runs on the link's reader thread; it hands deletes to the store's writer and the apps' notices to the connectivity
+ * executor. What the peer says of the items sent to it: stored ({@code ack}: deleted from the outbox, the app told
  * {@code cx.finished}) or refused for now ({@code items.refused}: resent later, the app told {@code cx.blocked}).
- * Runs on the link's reader, which hands the deletes to the store's writer; the apps are told from the connectivity
- * executor ({@code tether-connectivity}).
  */
 final class OutboxAcks {
   private static final Logger log = LoggerFactory.getLogger(OutboxAcks.class);

@@ -16,9 +16,10 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * All SQL of the sending app's side on {@code cx_outbox} and {@code cx_complications}: queuing (through the outbox's
- * {@link GroupWriter}, on the store's writer thread), listing, cancelling and deleting what the peer acknowledged.
- * Writes run on the store's writer thread, reads on a pooled reader; any thread may call it.
+ * Any thread calls it: writes run on the store's writer thread (inserts through the outbox's group writer), reads on a
+ * pooled reader. All SQL of the sending app's side on {@code cx_outbox} and {@code cx_complications}: queuing (through
+ * the outbox's {@link GroupWriter}, on the store's writer thread), listing, cancelling and deleting what the peer
+ * acknowledged.
  */
 final class OutboxStore {
   private final Store store;

@@ -6,9 +6,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * What is known in memory of outgoing transfers: files still being captured, files cancelled while they may be on
- * their way, and the files and apps' user info the paired device refused for now. Concurrent maps, any thread: the capture runs on the IPC reader,
- * cancels on the store writer's completion, the per-link file senders read and update them.
+ * Any thread: concurrent maps shared by the capture (IPC reader), cancels (store writer's completion) and the per-link
+ * file senders. What is known in memory of outgoing transfers: files still being captured, files cancelled while they
+ * may be on their way, and the files and apps' user info the paired device refused for now.
  */
 final class OutgoingStates {
   /** Outgoing files still being captured (by id), which their sender reads behind the copy. */

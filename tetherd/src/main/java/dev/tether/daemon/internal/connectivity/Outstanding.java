@@ -11,9 +11,9 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * An app's outstanding transfers: the paged listing ({@code cx.outstanding}, with what the paired device refused for
- * now) and cancelling ({@code cx.cancel}). Runs on the IPC reader threads; reads the store and the concurrent
- * {@link OutgoingStates}, and a cancel's follow-up runs on the store writer's completion.
+ * Runs on the IPC reader threads; a cancel's follow-up runs on the store writer's completion. An app's outstanding
+ * transfers: the paged listing ({@code cx.outstanding}, with what the paired device refused for now) and cancelling
+ * ({@code cx.cancel}).
  */
 final class Outstanding {
   /** Upper bound of one page's payloads, far below the frame codec's 16 MiB limit. */

@@ -8,7 +8,9 @@ import dev.tether.protocol.Json;
 import dev.tether.protocol.PropertyList;
 import java.nio.charset.StandardCharsets;
 
-/** Checks an app's encoded property-list payloads against their size limits. Stateless; any thread. */
+/**
+ * Stateless; any thread: checks an app's encoded property-list payloads against their size limits.
+ */
 final class Payloads {
   private Payloads() {}
 

@@ -11,9 +11,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The table of peer-frame handlers: each {@link ConnectivityFrame} type to the lane that handles it. Filled once
- * before the links start, then read only; {@link #dispatch} runs on the link's reader thread, and each handler
- * hands its work to its lane as that lane documents.
+ * Runs on each link's reader thread ({@link #dispatch}); filled once before the links start, then read only. The table
+ * of peer-frame handlers: each {@link ConnectivityFrame} type to the lane that handles it; each handler hands its work
+ * to its lane as that lane documents.
  */
 final class PeerFrames {
   private static final Logger log = LoggerFactory.getLogger(PeerFrames.class);

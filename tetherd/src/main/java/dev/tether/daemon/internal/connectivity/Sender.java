@@ -23,9 +23,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs on two threads of its own per link ({@code tether-cx-send-*} for items and contexts, {@code tether-cx-files-*}
- * for files); link readers hand it acknowledgements, refusals and resume offsets through its methods, under its
- * locks. Sends one link's share of the outbox: complication user info first, then user info in order, then the newest
- * unsent application context per app; and, on a thread of its own, files one after another.
+ * for files); link readers hand it acknowledgements, refusals and resume offsets through its methods, under its locks.
+ * Sends one link's share of the outbox: complication user info first, then user info in order, then the newest unsent
+ * application context per app; and files one after another.
  */
 final class Sender {
   private static final Logger log = LoggerFactory.getLogger(Sender.class);

@@ -7,10 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The activated connectivity sessions per app, newest last; the newest open one receives deliveries. Owned by the
- * connectivity executor ({@code tether-connectivity}): only it calls {@link #activate}, {@link #closed},
+ * Owned by the connectivity executor ({@code tether-connectivity}): only it calls {@link #activate}, {@link #closed},
  * {@link #current} and {@link #clear}; other threads (link readers, file senders) hand it work with {@code execute},
- * or read {@link #of} and {@link #all}, an immutable snapshot the owner publishes after each change.
+ * or read {@link #of} and {@link #all}, an immutable snapshot the owner publishes after each change. The activated
+ * connectivity sessions per app, newest last; the newest open one receives deliveries.
  */
 final class Sessions {
   private final Map<String, List<ClientConnection>> byApp = new HashMap<>();

@@ -17,9 +17,9 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * The user info lane ({@code cx.userinfo}, {@code cx.userinfo.batch}): queues an app's user info (or complication
- * user info, while {@link ComplicationQuota} allows) in the outbox through its group-committing writer. Runs on the
- * IPC reader threads; the answer is completed on the store's writer after the COMMIT (no hand-off on this hot path).
+ * Runs on the IPC reader threads; the answer completes on the store's writer after the COMMIT (no hand-off on this hot
+ * path). The user info lane ({@code cx.userinfo}, {@code cx.userinfo.batch}): queues an app's user info (or
+ * complication user info, while {@link ComplicationQuota} allows) in the outbox through its group-committing writer.
  */
 final class UserInfoLane {
   private final OutboxStore outbox;

@@ -15,10 +15,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 
 /**
- * The pairing requests of the CLI and the test kit ({@code cx.pair.listen/connect/wait}, {@code cx.peers},
- * {@code cx.peers.activate}, {@code cx.unpair}), parsed into records at the IPC edge and answered by the
- * {@link LinkManager}. Handlers run on the connection's reader thread; a pairing dial (which blocks on the network)
- * is handed to this class's own {@code tether-pairing} threads.
+ * Runs on the IPC connection's reader thread, and hands a pairing dial (which blocks on the network) to its own
+ * {@code tether-pairing} threads. The pairing requests of the CLI and the test kit ({@code cx.pair.listen/connect/wait},
+ * {@code cx.peers}, {@code cx.peers.activate}, {@code cx.unpair}), parsed into records at the IPC edge and answered by
+ * the {@link LinkManager}.
  */
 public final class PairingRequests implements AutoCloseable {
   private final LinkManager links;

@@ -18,9 +18,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The relay requests of the CLI ({@code cx.relay.set/status/clear}), parsed into records at the IPC edge and answered
- * by the {@link LinkManager}. Handlers run on the connection's reader thread; a change of the setting (which stores
- * it and reconnects) is handed to this class's one {@code tether-relay-settings} thread, so changes apply in order.
+ * Runs on the IPC connection's reader thread, and hands a change of the setting (which stores it and reconnects) to
+ * its one {@code tether-relay-settings} thread, so changes apply in order. The relay requests of the CLI
+ * ({@code cx.relay.set/status/clear}), parsed into records at the IPC edge and answered by the {@link LinkManager}.
  */
 public final class RelayRequests implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RelayRequests.class);
