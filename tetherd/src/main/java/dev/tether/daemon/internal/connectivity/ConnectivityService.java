@@ -34,7 +34,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Paired-device connectivity ({@code WCSession}): pairing and links (through {@link LinkManager}), and per app the
+ * Runs on the daemon's start and close and on the threads of the callbacks it routes (IPC readers, link readers),
+ * handing each to the lane that owns it: the coordinator of paired-device connectivity ({@code WCSession}), which only
+ * wires its lanes. Pairing and links (through {@link LinkManager}), and per app the
  * queues that carry user info, complication user info, application context and files to the counterpart, plus live
  * messages.
  *
@@ -47,8 +49,7 @@ import org.slf4j.LoggerFactory;
  * rows in order, one session at a time, and each row is deleted only when the app acknowledged it after its delegate
  * returned. Rows are gathered into group commits ({@link GroupWriter}): one fsync carries hundreds of rows.
  *
- * <p><b>Threads.</b> This coordinator only wires the lanes and routes the link's callbacks; it runs on the daemon's
- * start and close, and its callbacks on the threads that call them. The connectivity executor ({@code exec},
+ * <p><b>Threads.</b> The connectivity executor ({@code exec},
  * {@code tether-connectivity}) is the one serial owner of the activated sessions ({@link Sessions}: others read only
  * their published snapshot), the per-app delivery state ({@link AppDeliveries}) and the delivery of held live messages
  * ({@link LiveMessages}); IPC readers, link readers ({@link PeerFrames}) and store completions hand it work with
@@ -62,38 +63,43 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
 
   private DaemonContext context;
   private Store store;
+  private Path outDir;
+  private Path inDir;
+  /** The serial owner of the sessions, the deliveries and held messages (see the class comment). */
+  private final ExecutorService exec = Threads.serial("tether-connectivity");
   private LinkManager links;
   private PairingRequests pairingRequests;
   private RelayRequests relayRequests;
-  private Path outDir;
-  private Path inDir;
-  private final ExecutorService exec = Threads.serial("tether-connectivity");
 
-  /** Activated sessions per app: changed only on exec, read anywhere through its published snapshot. */
+  // state shared by lanes, each documented in its class
   private final Sessions sessions = new Sessions();
-  /** What the counterpart said about its apps. */
   private final CounterpartApps counterpart = new CounterpartApps();
-  private LiveMessages messages;
-  private AppDeliveries deliveries;
-  private FailureStore failureStore;
-  private DeliveryFailures failures;
-  private ApplicationContexts contexts;
-  private ContextStore contextStore;
-  private final Map<String, Sender> senders = new ConcurrentHashMap<>();
-  private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
   private final OutgoingStates fileStates = new OutgoingStates();
-
+  /** The sender of each peer's link (replaced on each new link). */
+  private final Map<String, Sender> senders = new ConcurrentHashMap<>();
+  /** The file receiver of each peer. */
+  private final Map<String, FileReceiver> fileReceivers = new ConcurrentHashMap<>();
   private final PeerFrames peerFrames = peerFrames();
+
+  // stores
   private OutboxStore outbox;
   private AppStore apps;
-  private FileCaptures captures;
-  private UserInfoLane userInfo;
-  private Outstanding outstanding;
-  private LowAnnouncer lows;
-  private OutboxAcks acks;
-  private Activations activations;
+  private FailureStore failureStore;
+  private ContextStore contextStore;
   private GroupWriter<OutboxStore.Outgoing, Long> outboxWriter;
+
+  // lanes
+  private Activations activations;
+  private UserInfoLane userInfo;
+  private ApplicationContexts contexts;
+  private FileCaptures captures;
+  private Outstanding outstanding;
+  private OutboxAcks acks;
+  private LowAnnouncer lows;
   private Inbox inbox;
+  private AppDeliveries deliveries;
+  private DeliveryFailures failures;
+  private LiveMessages messages;
 
   @Override
   public List<Migration> migrations() {
