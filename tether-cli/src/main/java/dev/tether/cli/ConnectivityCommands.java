@@ -14,6 +14,7 @@ import dev.tether.internal.ConnectivitySessionImpl;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.PropertyList;
+import dev.tether.protocol.wire.ConnectivityOp;
 import java.io.BufferedReader;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -80,7 +81,7 @@ public final class ConnectivityCommands {
         if (host != null) {
           b.put("host", host);
         }
-        ObjectNode offer = c.call("cx.pair.listen", b);
+        ObjectNode offer = c.call(ConnectivityOp.PAIR_LISTEN, b);
         PrintWriter out = spec.commandLine().getOut();
         out.println("address: " + offer.path("address").asText());
         out.println("code: " + offer.path("code").asText());
@@ -92,7 +93,7 @@ public final class ConnectivityCommands {
         w.put("code", offer.path("code").asText());
         ObjectNode peer;
         try {
-          peer = c.call("cx.pair.wait", w);
+          peer = c.call(ConnectivityOp.PAIR_WAIT, w);
         } catch (TetherException e) {
           if (e.code() != ErrorCode.TIMED_OUT) {
             throw e;
@@ -120,7 +121,7 @@ public final class ConnectivityCommands {
         ObjectNode b = Json.object();
         b.put("address", address);
         b.put("code", code);
-        ObjectNode peer = c.call("cx.pair.connect", b);
+        ObjectNode peer = c.call(ConnectivityOp.PAIR_CONNECT, b);
         spec.commandLine().getOut().println("paired with " + peer.path("peer").asText() + " (" + peer.path("role").asText() + ")");
         return 0;
       }
@@ -142,9 +143,9 @@ public final class ConnectivityCommands {
         if (activate != null) {
           ObjectNode b = Json.object();
           b.put("peer", activate);
-          c.call("cx.peers.activate", b);
+          c.call(ConnectivityOp.PEERS_ACTIVATE, b);
         }
-        ObjectNode r = c.call("cx.peers", Json.object());
+        ObjectNode r = c.call(ConnectivityOp.PEERS, Json.object());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
           out.println(Json.write(r));
@@ -179,7 +180,7 @@ public final class ConnectivityCommands {
       try (DaemonClient c = root(spec).connect(TetherCommand.CLI_APP_ID)) {
         ObjectNode b = Json.object();
         b.put("peer", peer);
-        ObjectNode r = c.call("cx.unpair", b);
+        ObjectNode r = c.call(ConnectivityOp.UNPAIR, b);
         spec.commandLine().getOut().println("unpaired " + r.path("peer").asText());
         return 0;
       }
@@ -206,7 +207,7 @@ public final class ConnectivityCommands {
 
     abstract String what();
 
-    abstract String requestType();
+    abstract ConnectivityOp requestType();
 
     abstract int limit();
 
@@ -229,7 +230,7 @@ public final class ConnectivityCommands {
           out.println(Json.write(r));
           return 0;
         }
-        boolean batched = requestType().equals("cx.userinfo") && !(this instanceof Complication);
+        boolean batched = requestType() == ConnectivityOp.USER_INFO && !(this instanceof Complication);
         int window = batched ? 16 : 2048;
         Deque<CompletableFuture<ObjectNode>> inFlight = new ArrayDeque<>();
         int n = 0;
@@ -252,7 +253,7 @@ public final class ConnectivityCommands {
               itemBytes = 0;
               ObjectNode batch = Json.object();
               batch.set("items", items);
-              inFlight.add(c.request("cx.userinfo.batch", batch));
+              inFlight.add(c.request(ConnectivityOp.USER_INFO_BATCH, batch));
               items = Json.array();
             } else {
               inFlight.add(c.request(requestType(), b));
@@ -265,7 +266,7 @@ public final class ConnectivityCommands {
         if (!items.isEmpty()) {
           ObjectNode batch = Json.object();
           batch.set("items", items);
-          inFlight.add(c.request("cx.userinfo.batch", batch));
+          inFlight.add(c.request(ConnectivityOp.USER_INFO_BATCH, batch));
         }
         while (!inFlight.isEmpty()) {
           print(out, Store.join(inFlight.poll()));
@@ -303,8 +304,8 @@ public final class ConnectivityCommands {
         return "application context";
       }
 
-      String requestType() {
-        return "cx.context";
+      ConnectivityOp requestType() {
+        return ConnectivityOp.CONTEXT;
       }
 
       int limit() {
@@ -318,8 +319,8 @@ public final class ConnectivityCommands {
         return "user info";
       }
 
-      String requestType() {
-        return "cx.userinfo";
+      ConnectivityOp requestType() {
+        return ConnectivityOp.USER_INFO;
       }
 
       int limit() {
@@ -343,8 +344,8 @@ public final class ConnectivityCommands {
         return "message";
       }
 
-      String requestType() {
-        return "cx.message";
+      ConnectivityOp requestType() {
+        return ConnectivityOp.MESSAGE;
       }
 
       int limit() {
@@ -395,7 +396,7 @@ public final class ConnectivityCommands {
       }
       try (DaemonClient c = root(spec).connect(app)) {
         c.callTimeout(Duration.ofMinutes(30));
-        spec.commandLine().getOut().println(Json.write(c.call("cx.file", b)));
+        spec.commandLine().getOut().println(Json.write(c.call(ConnectivityOp.FILE, b)));
         return 0;
       }
     }

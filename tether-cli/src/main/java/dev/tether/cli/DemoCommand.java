@@ -10,6 +10,7 @@ import dev.tether.internal.DaemonClient;
 import dev.tether.internal.DaemonStarter;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.TetherPaths;
+import dev.tether.protocol.wire.ConnectivityOp;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -109,14 +110,14 @@ final class DemoCommand implements Callable<Integer> {
         ObjectNode listen = Json.object();
         listen.put("role", "primary");
         listen.put("host", "127.0.0.1");
-        ObjectNode offer = p.call("cx.pair.listen", listen);
+        ObjectNode offer = p.call(ConnectivityOp.PAIR_LISTEN, listen);
         ObjectNode connect = Json.object();
         connect.put("address", offer.path("address").asText());
         connect.put("code", offer.path("code").asText());
-        c.call("cx.pair.connect", connect);
+        c.call(ConnectivityOp.PAIR_CONNECT, connect);
         ObjectNode wait = Json.object();
         wait.put("code", offer.path("code").asText());
-        p.call("cx.pair.wait", wait);
+        p.call(ConnectivityOp.PAIR_WAIT, wait);
         say("paired: primary listened at " + offer.path("address").asText() + ", companion connected with code "
             + offer.path("code").asText());
 

@@ -6,6 +6,7 @@ import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.ConnectivityOp;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -154,9 +155,9 @@ public final class RelayCommand {
   }
 
   /** Sends one relay request to tetherd and prints its answer (the relay's state after it). */
-  static int call(CommandSpec spec, String type, ObjectNode body, boolean json) {
+  static int call(CommandSpec spec, ConnectivityOp op, ObjectNode body, boolean json) {
     try (DaemonClient c = ConnectivityCommands.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-      print(spec, c.call(type, body), json);
+      print(spec, c.call(op, body), json);
       return 0;
     }
   }
@@ -245,7 +246,7 @@ public final class RelayCommand {
             + "chmod 600 " + keyFile);
       }
       try (DaemonClient c = ConnectivityCommands.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-        ObjectNode r = c.call("cx.relay.set", b);
+        ObjectNode r = c.call(ConnectivityOp.RELAY_SET, b);
         JsonNode cert = r.path("clientCert");
         if (cert.path("expired").asBoolean() || cert.path("notYetValid").asBoolean()) {
           spec.commandLine().getErr().println("tether: warning: the client certificate " + cert.path("subject").asText()
@@ -268,7 +269,7 @@ public final class RelayCommand {
 
     @Override
     public Integer call() {
-      return RelayCommand.call(spec, "cx.relay.clear", Json.object(), json);
+      return RelayCommand.call(spec, ConnectivityOp.RELAY_CLEAR, Json.object(), json);
     }
   }
 
@@ -283,7 +284,7 @@ public final class RelayCommand {
 
     @Override
     public Integer call() {
-      return RelayCommand.call(spec, "cx.relay.status", Json.object(), json);
+      return RelayCommand.call(spec, ConnectivityOp.RELAY_STATUS, Json.object(), json);
     }
   }
 }

@@ -13,6 +13,8 @@ import dev.tether.TetherException;
 import dev.tether.UserInfoTransfer;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.PropertyList;
+import dev.tether.protocol.wire.ConnectivityOp;
+import dev.tether.protocol.wire.ConnectivityPush;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,13 +53,12 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   public ConnectivitySessionImpl(DaemonClient client, ConnectivityDelegate delegate) {
     this.client = client;
     this.delegate = Objects.requireNonNull(delegate, "delegate");
-    client.onPush("cx.delivery", this::delivery);
-    client.onPush("cx.deliveries", b -> b.path("items").forEach(d -> delivery((ObjectNode) d)));
-    client.onPush("cx.state", this::stateChanged);
-    client.onPush("cx.finished", this::finished);
-    client.onPush("cx.progress", this::progress);
-    client.onPush("cx.blocked", this::blocked);
-    client.onPush("cx.message", this::message);
+    client.onPush(ConnectivityPush.DELIVERIES, b -> b.path("items").forEach(d -> delivery((ObjectNode) d)));
+    client.onPush(ConnectivityPush.STATE, this::stateChanged);
+    client.onPush(ConnectivityPush.FINISHED, this::finished);
+    client.onPush(ConnectivityPush.PROGRESS, this::progress);
+    client.onPush(ConnectivityPush.BLOCKED, this::blocked);
+    client.onPush(ConnectivityPush.MESSAGE, this::message);
   }
 
   /** Failures tetherd kept for this app that the delegate has been told of (on the delivery thread only). */
@@ -80,7 +81,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     ObjectNode b = Json.object();
     b.put("complicationEnabled", complicationEnabled);
     CompletableFuture<ActivationState> result = new CompletableFuture<>();
-    client.request("cx.activate", b).whenComplete((s, failure) -> client.deliver(() -> {
+    client.request(ConnectivityOp.ACTIVATE, b).whenComplete((s, failure) -> client.deliver(() -> {
       if (failure != null) {
         result.completeExceptionally(failure);
         return;
@@ -192,7 +193,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     ObjectNode b = Json.object();
     b.set("seqs", seqs);
     deliveredSinceAck = false;
-    client.request("cx.ack", b).whenComplete((r, failure) -> client.deliver(() -> {
+    client.request(ConnectivityOp.ACK, b).whenComplete((r, failure) -> client.deliver(() -> {
       synchronized (toAck) {
         acksInFlight--;
       }
@@ -252,7 +253,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     if (e.has("failure")) {
       ObjectNode b = Json.object();
       b.putArray("failures").add(e.path("failure").asLong());
-      client.request("cx.failed.ack", b);
+      client.request(ConnectivityOp.FAILED_ACK, b);
     }
   }
 
@@ -312,7 +313,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
       log.log(Level.WARNING, "connectivity delegate threw on a message", e);
       reply.put("error", "the counterpart's delegate failed: " + e);
     }
-    client.request("cx.reply", reply);
+    client.request(ConnectivityOp.REPLY, reply);
   }
 
   private void requireActivated() {
@@ -360,7 +361,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     requireActivated();
     body.put("replyExpected", reply);
     body.put("timeoutMillis", timeout.toMillis());
-    return client.request("cx.message", body);
+    return client.request(ConnectivityOp.MESSAGE, body);
   }
 
   @Override
@@ -404,7 +405,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     requireActivated();
     ObjectNode b = Json.object();
     b.set("payload", tree);
-    boolean sent = client.call("cx.context", b).path("sent").asBoolean();
+    boolean sent = client.call(ConnectivityOp.CONTEXT, b).path("sent").asBoolean();
     applicationContext = decodeOrEmpty(tree);
     return sent;
   }
@@ -435,7 +436,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     ObjectNode b = Json.object();
     b.set("payload", tree);
     b.put("complication", complication);
-    ObjectNode r = client.call("cx.userinfo", b);
+    ObjectNode r = client.call(ConnectivityOp.USER_INFO, b);
     UserInfoTransferImpl t = new UserInfoTransferImpl(r.path("id").asText(), decodeOrEmpty(tree), r.path("complication").asBoolean());
     infos.put(t.id, t);
     return t;
@@ -443,7 +444,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
 
   @Override
   public int remainingComplicationUserInfoTransfers() {
-    return client.call("cx.state", Json.object()).path("remainingComplicationUserInfoTransfers").asInt();
+    return client.call(ConnectivityOp.STATE, Json.object()).path("remainingComplicationUserInfoTransfers").asInt();
   }
 
   @Override
@@ -465,7 +466,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
     ObjectNode b = Json.object();
     b.put("path", file.toAbsolutePath().normalize().toString());
     b.set("metadata", meta);
-    ObjectNode r = client.call("cx.file", b);
+    ObjectNode r = client.call(ConnectivityOp.FILE, b);
     FileTransferImpl t = new FileTransferImpl(r.path("id").asText(), file.getFileName().toString(), decodeOrEmpty(meta), r.path("size").asLong());
     files.put(t.id, t);
     return t;
@@ -515,7 +516,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   private void cancel(String id) {
     ObjectNode b = Json.object();
     b.put("id", id);
-    client.call("cx.cancel", b);
+    client.call(ConnectivityOp.CANCEL, b);
   }
 
   private final class UserInfoTransferImpl implements UserInfoTransfer {

@@ -3,6 +3,7 @@ package dev.tether.internal;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.ConnectivityOp;
 
 /**
  * An app's outstanding user info and file transfers, read page by page ({@code cx.outstanding} answers a few MB at a
@@ -20,7 +21,7 @@ public final class OutstandingPages {
     while (true) {
       ObjectNode b = Json.object();
       b.put("after", after);
-      ObjectNode page = client.call("cx.outstanding", b);
+      ObjectNode page = client.call(ConnectivityOp.OUTSTANDING, b);
       page.path("userInfo").forEach(infos::add);
       page.path("files").forEach(files::add);
       if (!page.hasNonNull("next") || page.path("next").asLong() <= after) {

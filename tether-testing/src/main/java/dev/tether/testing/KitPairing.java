@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.ConnectivityOp;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
@@ -36,7 +37,7 @@ final class KitPairing implements AutoCloseable {
     ObjectNode listen = Json.object();
     listen.put("host", "127.0.0.1");
     listen.put("role", "primary");
-    ObjectNode offer = primary.admin().call("cx.pair.listen", listen);
+    ObjectNode offer = primary.admin().call(ConnectivityOp.PAIR_LISTEN, listen);
     String address = offer.path("address").asText();
     int port = Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
     LinkProxy proxy;
@@ -48,11 +49,11 @@ final class KitPairing implements AutoCloseable {
     try {
       ObjectNode wait = Json.object();
       wait.put("code", offer.path("code").asText());
-      var listened = primary.admin().request("cx.pair.wait", wait);
+      var listened = primary.admin().request(ConnectivityOp.PAIR_WAIT, wait);
       ObjectNode connect = Json.object();
       connect.put("address", proxy.address());
       connect.put("code", offer.path("code").asText());
-      companion.admin().call("cx.pair.connect", connect);
+      companion.admin().call(ConnectivityOp.PAIR_CONNECT, connect);
       listened.get(LINK_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
       KitPairing p = new KitPairing(primary, companion, proxy);
       p.awaitLink(true);
@@ -115,12 +116,12 @@ final class KitPairing implements AutoCloseable {
   }
 
   private static boolean connected(TetherTestKit kit) {
-    JsonNode peers = kit.admin().call("cx.peers", Json.object()).path("peers");
+    JsonNode peers = kit.admin().call(ConnectivityOp.PEERS, Json.object()).path("peers");
     return peers.size() == 1 && peers.get(0).path("connected").asBoolean();
   }
 
   private static boolean disconnected(TetherTestKit kit) {
-    JsonNode peers = kit.admin().call("cx.peers", Json.object()).path("peers");
+    JsonNode peers = kit.admin().call(ConnectivityOp.PEERS, Json.object()).path("peers");
     return peers.size() == 1 && !peers.get(0).path("connected").asBoolean();
   }
 
@@ -139,7 +140,7 @@ final class KitPairing implements AutoCloseable {
       LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
     }
     for (TetherTestKit kit : new TetherTestKit[] {primary, companion}) {
-      kit.admin().call("cx.state", Json.object());
+      kit.admin().call(ConnectivityOp.STATE, Json.object());
       kit.settleUnlessInHandler();
     }
   }

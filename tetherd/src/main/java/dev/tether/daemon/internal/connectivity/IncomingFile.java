@@ -80,7 +80,7 @@ final class IncomingFile {
           have = aligned;
         }
       }
-      MessageDigest digest = ConnectivityService.sha256();
+      MessageDigest digest = Disk.sha256();
       if (have > 0) {
         ByteBuffer buf = ByteBuffer.allocate(chunkSize);
         for (long pos = 0; pos < have; ) {

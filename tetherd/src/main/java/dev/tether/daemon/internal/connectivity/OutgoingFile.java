@@ -3,6 +3,7 @@ package dev.tether.daemon.internal.connectivity;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.daemon.internal.link.PeerLink;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.ConnectivityFrame;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -31,7 +32,7 @@ final class OutgoingFile {
    */
   static String send(PeerLink link, Path file, Snapshot capture, String id, long offset, long size, int chunkSize,
       BooleanSupplier stop, LongConsumer progress) throws Exception {
-    MessageDigest digest = ConnectivityService.sha256();
+    MessageDigest digest = Disk.sha256();
     ChunkPool pool = new ChunkPool(POOL_CHUNKS, chunkSize);
     SerialLane hasher = new SerialLane("tether-cx-file-hash-" + (id.length() > 8 ? id.substring(0, 8) : id), POOL_CHUNKS - 1);
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -51,7 +52,7 @@ final class OutgoingFile {
         head.put("id", id);
         head.put("offset", offset);
         try {
-          link.sendNow("file.chunk", head, c.data, 0, c.length);
+          link.sendNow(ConnectivityFrame.FILE_CHUNK, head, c.data, 0, c.length);
         } finally {
           c.release();
         }

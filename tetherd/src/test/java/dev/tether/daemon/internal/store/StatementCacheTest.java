@@ -1,4 +1,4 @@
-package dev.tether.daemon.internal.transfer;
+package dev.tether.daemon.internal.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
