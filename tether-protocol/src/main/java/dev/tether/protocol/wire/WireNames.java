@@ -17,5 +17,6 @@ public final class WireNames {
   public static final List<Class<? extends Enum<? extends Push>>> PUSHES = List.of();
 
   /** The enums of frame types between paired daemons. */
-  public static final List<Class<? extends Enum<? extends PeerFrameType>>> PEER_FRAMES = List.of();
+  public static final List<Class<? extends Enum<? extends PeerFrameType>>> PEER_FRAMES = List.of(
+      LinkFrame.class);
 }

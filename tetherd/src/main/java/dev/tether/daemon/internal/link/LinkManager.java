@@ -11,6 +11,7 @@ import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.Protocol;
+import dev.tether.protocol.wire.LinkFrame;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -682,8 +683,8 @@ public final class LinkManager implements AutoCloseable {
       ObjectNode hello = Json.object();
       hello.put("protocol", Protocol.VERSION);
       hello.put("nonce", nonceC);
-      codec.write(out, new Frame("pair.hello", 0, hello));
-      Frame challenge = expect(codec.read(in), "pair.challenge");
+      codec.write(out, LinkFrame.PAIR_HELLO.frame(hello));
+      Frame challenge = expect(codec.read(in), LinkFrame.PAIR_CHALLENGE);
       String nonceL = challenge.text("nonce");
       String listenerRole = challenge.text("role");
       String myRole = listenerRole.equals("primary") ? "companion" : "primary";
@@ -696,22 +697,22 @@ public final class LinkManager implements AutoCloseable {
       }
       ObjectNode proof = Json.object();
       proof.put("mac", HexFormat.of().formatHex(mac(code, "connector", listenerFp, identity.fingerprint(), nonceL, nonceC)));
-      codec.write(out, new Frame("pair.proof", 0, proof));
+      codec.write(out, LinkFrame.PAIR_PROOF.frame(proof));
       Frame answer = codec.read(in);
-      if (answer == null || answer.type().equals("pair.refused")) {
+      if (answer == null || LinkFrame.PAIR_REFUSED.is(answer)) {
         throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device refused the pairing: "
             + (answer == null ? "it closed the connection" : answer.text("reason")));
       }
-      expect(answer, "pair.accept");
+      expect(answer, LinkFrame.PAIR_ACCEPT);
       byte[] theirMac = HexFormat.of().parseHex(answer.text("mac"));
       if (!MessageDigest.isEqual(theirMac, mac(code, "listener", listenerFp, identity.fingerprint(), nonceL, nonceC))) {
         throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device could not prove it knows the code; "
             + "someone may be in the middle. Nothing was paired");
       }
       Peer p = remember(theirs, listenerRole, target.getHostString() + ":" + target.getPort());
-      codec.write(out, new Frame("pair.done", 0, Json.object()));
+      codec.write(out, LinkFrame.PAIR_DONE.frame(Json.object()));
       Frame ok = codec.read(in);
-      if (ok == null || !ok.type().equals("pair.ok")) {
+      if (ok == null || !LinkFrame.PAIR_OK.is(ok)) {
         log.warn("the listener did not confirm the pairing; it will be retried as a link and refused if it did not pin us");
       }
       startDialer(p.fingerprint());
@@ -724,15 +725,15 @@ public final class LinkManager implements AutoCloseable {
     }
   }
 
-  private static Frame expect(Frame f, String type) {
+  private static Frame expect(Frame f, LinkFrame type) {
     if (f == null) {
       throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device closed the connection during pairing");
     }
-    if (f.type().equals("pair.refused")) {
+    if (LinkFrame.PAIR_REFUSED.is(f)) {
       throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device refused the pairing: " + f.text("reason"));
     }
-    if (!f.type().equals(type)) {
-      throw new TetherException(ErrorCode.PAIRING_FAILED, "unexpected " + f.type() + " during pairing (wanted " + type + ")");
+    if (!type.is(f)) {
+      throw new TetherException(ErrorCode.PAIRING_FAILED, "unexpected " + f.type() + " during pairing (wanted " + type.wire() + ")");
     }
     return f;
   }
@@ -758,7 +759,7 @@ public final class LinkManager implements AutoCloseable {
       refuse(codec, out, "no pairing code is armed on this device");
       return;
     }
-    if (!hello.type().equals("pair.hello")) {
+    if (!LinkFrame.PAIR_HELLO.is(hello)) {
       refuse(codec, out, "expected pair.hello");
       return;
     }
@@ -768,9 +769,9 @@ public final class LinkManager implements AutoCloseable {
     ObjectNode challenge = Json.object();
     challenge.put("nonce", nonceL);
     challenge.put("role", o.localRole);
-    codec.write(out, new Frame("pair.challenge", 0, challenge));
+    codec.write(out, LinkFrame.PAIR_CHALLENGE.frame(challenge));
     Frame proof = codec.read(in);
-    if (proof == null || !proof.type().equals("pair.proof")) {
+    if (proof == null || !LinkFrame.PAIR_PROOF.is(proof)) {
       return;
     }
     byte[] expected = mac(o.code, "connector", identity.fingerprint(), connectorFp, nonceL, nonceC);
@@ -802,22 +803,22 @@ public final class LinkManager implements AutoCloseable {
     }
     ObjectNode accept = Json.object();
     accept.put("mac", HexFormat.of().formatHex(mac(o.code, "listener", identity.fingerprint(), connectorFp, nonceL, nonceC)));
-    codec.write(out, new Frame("pair.accept", 0, accept));
+    codec.write(out, LinkFrame.PAIR_ACCEPT.frame(accept));
     Frame done = codec.read(in);
-    if (done == null || !done.type().equals("pair.done")) {
+    if (done == null || !LinkFrame.PAIR_DONE.is(done)) {
       o.done.completeExceptionally(new TetherException(ErrorCode.PAIRING_FAILED, "the other device gave up before finishing"));
       return;
     }
     String peerRole = o.localRole.equals("primary") ? "companion" : "primary";
     Peer p = remember(theirs, peerRole, null);
-    codec.write(out, new Frame("pair.ok", 0, Json.object()));
+    codec.write(out, LinkFrame.PAIR_OK.frame(Json.object()));
     o.done.complete(p);
   }
 
   private static void refuse(FrameCodec codec, OutputStream out, String reason) throws IOException {
     ObjectNode b = Json.object();
     b.put("reason", reason);
-    codec.write(out, new Frame("pair.refused", 0, b));
+    codec.write(out, LinkFrame.PAIR_REFUSED.frame(b));
   }
 
   // ---------------------------------------------------------------------------------------------------- links
@@ -866,11 +867,11 @@ public final class LinkManager implements AutoCloseable {
         servePairing(s, theirs, in, first);
         return;
       }
-      if (!first.type().equals("link.hello")) {
+      if (!LinkFrame.LINK_HELLO.is(first)) {
         log.warn("peer {} opened with {}, not link.hello; closing", fp, first.type());
         return;
       }
-      new FrameCodec().write(s.getOutputStream(), new Frame("link.welcome", 0, Json.object()));
+      new FrameCodec().write(s.getOutputStream(), LinkFrame.LINK_WELCOME.frame(Json.object()));
       handedOver = true;
       RelayTunnel r = relay;
       boolean relayed = r != null && s.getInetAddress().isLoopbackAddress() && r.isBridge(s.getPort());
@@ -1100,10 +1101,10 @@ public final class LinkManager implements AutoCloseable {
     FrameCodec codec = new FrameCodec();
     ObjectNode hello = Json.object();
     hello.put("protocol", Protocol.VERSION);
-    codec.write(s.getOutputStream(), new Frame("link.hello", 0, hello));
+    codec.write(s.getOutputStream(), LinkFrame.LINK_HELLO.frame(hello));
     DataInputStream in = FrameCodec.input(s.getInputStream());
     Frame welcome = codec.read(in);
-    if (welcome == null || !welcome.type().equals("link.welcome")) {
+    if (welcome == null || !LinkFrame.LINK_WELCOME.is(welcome)) {
       throw new IOException("peer did not welcome the link (it may have unpaired this device)");
     }
     PeerLink current = links.get(p.fingerprint());

@@ -1,12 +1,13 @@
 package dev.tether.daemon.internal.link;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.protocol.wire.PeerFrameType;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.LinkFrame;
+import dev.tether.protocol.wire.PeerFrameType;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -152,7 +153,7 @@ public final class PeerLink {
       close();
       return;
     }
-    send("ping", Json.object());
+    send(LinkFrame.PING, Json.object());
   }
 
   private void writeLoop() {
@@ -194,7 +195,7 @@ public final class PeerLink {
           attachment = handler.attachmentBuffer(this, f, (int) n);
           in.readFully(attachment, 0, (int) n);
         }
-        if (f.type().equals("ping")) {
+        if (LinkFrame.PING.is(f)) {
           continue;
         }
         handler.frame(this, f, attachment);
