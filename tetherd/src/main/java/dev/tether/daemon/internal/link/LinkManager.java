@@ -27,11 +27,8 @@ import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
@@ -135,10 +132,10 @@ public final class LinkManager implements AutoCloseable {
     }
   }
 
-  private final Store store;
   private final Identity identity;
   private final Listener listener;
-  private final Map<String, Peer> peers = new ConcurrentHashMap<>();
+  private final LinkStore linkStore;
+  private final PeerDirectory directory;
   private final Map<String, PeerLink> links = new ConcurrentHashMap<>();
   private final Map<String, Thread> dialers = new ConcurrentHashMap<>();
   /** How the current (or last) link to each peer runs: {@link #DIRECT} or {@link #RELAY}. */
@@ -162,16 +159,17 @@ public final class LinkManager implements AutoCloseable {
   private volatile boolean closed;
 
   public LinkManager(Store store, Identity identity, Listener listener, long heartbeatMillis, long deadAfterMillis) {
-    this.store = store;
     this.identity = identity;
     this.listener = listener;
     this.heartbeatMillis = heartbeatMillis;
     this.deadAfterMillis = deadAfterMillis;
+    this.linkStore = new LinkStore(store);
+    this.directory = new PeerDirectory(linkStore, listener::activePeerChanged);
     this.linkContext = PinnedTls.context(identity, this::acceptable);
   }
 
   private boolean acceptable(String fingerprint) {
-    if (peers.containsKey(fingerprint)) {
+    if (directory.contains(fingerprint)) {
       return true;
     }
     Offer o = offer;
@@ -184,61 +182,19 @@ public final class LinkManager implements AutoCloseable {
 
   /** Loads the pinned peers, binds the peer port (the stored one, else an ephemeral one that is then stored). */
   public void start() throws IOException {
-    for (Peer p : store.read(c -> {
-      List<Peer> list = new ArrayList<>();
-      try (PreparedStatement s = c.prepareStatement("SELECT fingerprint, cert, peer_role, address, active, paired_at FROM cx_peers");
-           ResultSet rs = s.executeQuery()) {
-        while (rs.next()) {
-          list.add(new Peer(rs.getString(1), rs.getBytes(2), rs.getString(3), rs.getString(4), rs.getInt(5) != 0,
-              Instant.ofEpochMilli(rs.getLong(6))));
-        }
-      }
-      return list;
-    })) {
-      peers.put(p.fingerprint(), p);
-    }
-    String stored = setting("peer_port");
-    bind(stored == null ? 0 : Integer.parseInt(stored));
-    Object[] row = store.read(c -> {
-      try (PreparedStatement s = c.prepareStatement(
-          "SELECT broker, username, password, ca_pem, client_cert_pem, client_key_pem FROM cx_relay WHERE id = 1");
-           ResultSet rs = s.executeQuery()) {
-        return rs.next() ? new Object[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-            rs.getString(5), rs.getString(6)} : null;
-      }
-    });
+    directory.load();
+    Integer stored = linkStore.peerPort();
+    bind(stored == null ? 0 : stored);
+    LinkStore.StoredRelay row = linkStore.relay();
     RelayBroker broker = row == null ? null : storedBroker(row);
     if (broker != null) {
       startRelay(broker);
     }
-    for (Peer p : peers.values()) {
+    for (Peer p : directory.all()) {
       if (p.address() != null) {
         startDialer(p.fingerprint());
       }
     }
-  }
-
-  private String setting(String key) {
-    return store.read(c -> {
-      try (PreparedStatement s = c.prepareStatement("SELECT value FROM cx_settings WHERE key = ?")) {
-        s.setString(1, key);
-        try (ResultSet rs = s.executeQuery()) {
-          return rs.next() ? rs.getString(1) : null;
-        }
-      }
-    });
-  }
-
-  private void saveSetting(String key, String value) {
-    store.writeAndWait(c -> {
-      try (PreparedStatement s = c.prepareStatement("INSERT INTO cx_settings(key, value) VALUES (?, ?) "
-          + "ON CONFLICT(key) DO UPDATE SET value = excluded.value")) {
-        s.setString(1, key);
-        s.setString(2, value);
-        s.executeUpdate();
-      }
-      return null;
-    });
   }
 
   private synchronized void bind(int port) throws IOException {
@@ -262,7 +218,7 @@ public final class LinkManager implements AutoCloseable {
     if (old != null) {
       old.close();
     }
-    saveSetting("peer_port", Integer.toString(s.getLocalPort()));
+    linkStore.savePeerPort(s.getLocalPort());
     Thread t = new Thread(() -> acceptLoop(s), "tether-link-accept");
     t.setDaemon(true);
     t.start();
@@ -271,10 +227,10 @@ public final class LinkManager implements AutoCloseable {
 
   // ---------------------------------------------------------------------------------------------------- relay
 
-  private static RelayBroker storedBroker(Object[] row) {
+  private static RelayBroker storedBroker(LinkStore.StoredRelay row) {
     try {
-      return RelayBroker.parse((String) row[0], (String) row[1], (String) row[2], (String) row[3], (String) row[4],
-          (String) row[5]);
+      return RelayBroker.parse(row.broker(), row.username(), row.password(), row.caPem(), row.clientCertPem(),
+          row.clientKeyPem());
     } catch (TetherException e) {
       // only a setting that passed these checks is stored; a stricter later version may refuse an old one
       log.warn("the stored relay broker setting is no longer valid, so the relay is off: {}", e.getMessage());
@@ -288,29 +244,7 @@ public final class LinkManager implements AutoCloseable {
    * again.
    */
   public synchronized void setRelay(RelayBroker broker) {
-    store.writeAndWait(c -> {
-      if (broker == null) {
-        try (PreparedStatement s = c.prepareStatement("DELETE FROM cx_relay")) {
-          s.executeUpdate();
-        }
-      } else {
-        try (PreparedStatement s = c.prepareStatement("INSERT INTO cx_relay(id, broker, username, password, ca_pem, "
-            + "client_cert_pem, client_key_pem) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            + "broker = excluded.broker, username = excluded.username, password = excluded.password, "
-            + "ca_pem = excluded.ca_pem, client_cert_pem = excluded.client_cert_pem, "
-            + "client_key_pem = excluded.client_key_pem")) {
-          ClientCertificate cert = broker.clientCert();
-          s.setString(1, broker.uri());
-          s.setString(2, broker.username());
-          s.setString(3, broker.password());
-          s.setString(4, broker.caPem());
-          s.setString(5, cert == null ? null : cert.chainPem());
-          s.setString(6, cert == null ? null : cert.keyPem());
-          s.executeUpdate();
-        }
-      }
-      return null;
-    });
+    linkStore.saveRelay(broker);
     RelayTunnel old = relay;
     relay = null;
     if (old != null) {
@@ -323,7 +257,7 @@ public final class LinkManager implements AutoCloseable {
   }
 
   private synchronized void startRelay(RelayBroker broker) {
-    RelayTunnel t = new RelayTunnel(broker, identity.fingerprint(), peers::containsKey, this::port);
+    RelayTunnel t = new RelayTunnel(broker, identity.fingerprint(), directory::contains, this::port);
     relay = t;
     t.start();
     if (!broker.tls() && broker.password() != null) {
@@ -402,32 +336,21 @@ public final class LinkManager implements AutoCloseable {
   // ---------------------------------------------------------------------------------------------------- peers
 
   public List<Peer> peers() {
-    List<Peer> list = new ArrayList<>(peers.values());
-    list.sort((a, b) -> a.pairedAt().compareTo(b.pairedAt()));
-    return list;
+    return directory.all();
   }
 
   public Optional<Peer> peer(String fingerprintOrPrefix) {
-    Peer exact = peers.get(fingerprintOrPrefix);
-    if (exact != null) {
-      return Optional.of(exact);
-    }
-    List<Peer> matches = peers.values().stream().filter(p -> p.fingerprint().startsWith(fingerprintOrPrefix.toLowerCase())).toList();
-    if (matches.size() > 1) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "peer prefix " + fingerprintOrPrefix + " matches "
-          + matches.size() + " peers; give more characters");
-    }
-    return matches.stream().findFirst();
+    return directory.find(fingerprintOrPrefix);
   }
 
   /** The role this daemon has: "companion" when its only peer is a primary, else "primary". */
   public String localRole() {
-    return peers.values().stream().anyMatch(p -> p.role().equals("primary")) ? "companion" : "primary";
+    return directory.localRole();
   }
 
   /** The peer this daemon's sessions talk to: the primary of a companion, the active companion of a primary. */
   public Optional<Peer> counterpart() {
-    return peers.values().stream().filter(p -> p.role().equals("primary") || p.active()).findFirst();
+    return directory.counterpart();
   }
 
   public boolean isUp(String peer) {
@@ -442,41 +365,12 @@ public final class LinkManager implements AutoCloseable {
 
   /** Makes {@code peer} (a companion) the active one; sessions of the old active one become inactive. */
   public Peer activate(String peerId) {
-    Peer p = peer(peerId).orElseThrow(() -> unknownPeer(peerId));
-    if (!p.role().equals("companion")) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "peer " + p.fingerprint() + " is this device's primary; "
-          + "only a primary switches between companions");
-    }
-    Optional<Peer> old = counterpart();
-    if (old.isPresent() && old.get().fingerprint().equals(p.fingerprint())) {
-      return p;
-    }
-    store.writeAndWait(c -> {
-      try (PreparedStatement s = c.prepareStatement("UPDATE cx_peers SET active = (fingerprint = ?)")) {
-        s.setString(1, p.fingerprint());
-        s.executeUpdate();
-      }
-      return null;
-    });
-    for (Peer q : List.copyOf(peers.values())) {
-      peers.put(q.fingerprint(), new Peer(q.fingerprint(), q.certificate(), q.role(), q.address(),
-          q.fingerprint().equals(p.fingerprint()), q.pairedAt()));
-    }
-    listener.activePeerChanged(old.map(Peer::fingerprint).orElse(null), p.fingerprint());
-    return peers.get(p.fingerprint());
+    return directory.activate(peerId);
   }
 
   /** Forgets a peer: its pin, its link and its dialer. */
   public Peer unpair(String peerId) {
-    Peer p = peer(peerId).orElseThrow(() -> unknownPeer(peerId));
-    store.writeAndWait(c -> {
-      try (PreparedStatement s = c.prepareStatement("DELETE FROM cx_peers WHERE fingerprint = ?")) {
-        s.setString(1, p.fingerprint());
-        s.executeUpdate();
-      }
-      return null;
-    });
-    peers.remove(p.fingerprint());
+    Peer p = directory.remove(peerId);
     dialFailures.remove(p.fingerprint());
     Thread d = dialers.remove(p.fingerprint());
     if (d != null) {
@@ -488,58 +382,6 @@ public final class LinkManager implements AutoCloseable {
     }
     listener.unpaired(p.fingerprint());
     log.info("unpaired peer {}", p.fingerprint());
-    return p;
-  }
-
-  private static TetherException unknownPeer(String id) {
-    return new TetherException(ErrorCode.DEVICE_NOT_PAIRED, "no paired peer " + id + "; 'tether peers' lists them");
-  }
-
-  private Peer remember(X509Certificate cert, String peerRole, String address) {
-    String fp = Identity.fingerprint(cert);
-    boolean becomesActive = peerRole.equals("companion");
-    byte[] der;
-    try {
-      der = cert.getEncoded();
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
-    Instant now = Instant.now();
-    store.writeAndWait(c -> {
-      if (becomesActive) {
-        try (PreparedStatement s = c.prepareStatement("UPDATE cx_peers SET active = 0")) {
-          s.executeUpdate();
-        }
-      }
-      try (PreparedStatement s = c.prepareStatement("INSERT INTO cx_peers(fingerprint, cert, peer_role, address, active, paired_at) "
-          + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE SET cert = excluded.cert, peer_role = excluded.peer_role, "
-          + "address = excluded.address, active = excluded.active")) {
-        s.setString(1, fp);
-        s.setBytes(2, der);
-        s.setString(3, peerRole);
-        s.setString(4, address);
-        s.setInt(5, becomesActive ? 1 : 0);
-        s.setLong(6, now.toEpochMilli());
-        s.executeUpdate();
-      }
-      return null;
-    });
-    Optional<Peer> oldActive = counterpart();
-    if (becomesActive) {
-      for (Peer q : List.copyOf(peers.values())) {
-        if (q.active()) {
-          peers.put(q.fingerprint(), new Peer(q.fingerprint(), q.certificate(), q.role(), q.address(), false, q.pairedAt()));
-        }
-      }
-    }
-    Peer p = new Peer(fp, der, peerRole, address, becomesActive, now);
-    peers.put(fp, p);
-    if (becomesActive && oldActive.isPresent() && !oldActive.get().fingerprint().equals(fp)) {
-      listener.activePeerChanged(oldActive.get().fingerprint(), fp);
-    } else if (becomesActive && oldActive.isEmpty()) {
-      listener.activePeerChanged(null, fp);
-    }
-    log.info("paired with peer {} ({})", fp, peerRole);
     return p;
   }
 
@@ -560,8 +402,8 @@ public final class LinkManager implements AutoCloseable {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "this device is already the companion of "
           + counterpart().map(Peer::fingerprint).orElse("?") + "; unpair it first");
     }
-    if (role.equals("companion") && !peers.isEmpty()) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "this device is the primary of " + peers.size()
+    if (role.equals("companion") && !directory.isEmpty()) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "this device is the primary of " + directory.size()
           + " companion(s); a device is either a primary or a companion");
     }
     if (role.equals("primary") && localRole().equals("companion")) {
@@ -672,7 +514,7 @@ public final class LinkManager implements AutoCloseable {
       s.startHandshake();
       X509Certificate theirs = (X509Certificate) s.getSession().getPeerCertificates()[0];
       String listenerFp = Identity.fingerprint(theirs);
-      if (peers.containsKey(listenerFp)) {
+      if (directory.contains(listenerFp)) {
         throw new TetherException(ErrorCode.INVALID_PARAMETER, "already paired with " + listenerFp + "; if that device"
             + " unpaired this one or was reset, run 'tether unpair " + listenerFp.substring(0, 12) + "' here first, then pair again");
       }
@@ -688,7 +530,7 @@ public final class LinkManager implements AutoCloseable {
       String nonceL = challenge.text("nonce");
       String listenerRole = challenge.text("role");
       String myRole = listenerRole.equals("primary") ? "companion" : "primary";
-      if (myRole.equals("companion") && !peers.isEmpty()) {
+      if (myRole.equals("companion") && !directory.isEmpty()) {
         throw new TetherException(ErrorCode.PAIRING_FAILED, "the listener is a primary and this device already has peers; "
             + "a companion has exactly one primary");
       }
@@ -709,7 +551,7 @@ public final class LinkManager implements AutoCloseable {
         throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device could not prove it knows the code; "
             + "someone may be in the middle. Nothing was paired");
       }
-      Peer p = remember(theirs, listenerRole, target.getHostString() + ":" + target.getPort());
+      Peer p = directory.remember(theirs, listenerRole, target.getHostString() + ":" + target.getPort());
       codec.write(out, LinkFrame.PAIR_DONE.frame(Json.object()));
       Frame ok = codec.read(in);
       if (ok == null || !LinkFrame.PAIR_OK.is(ok)) {
@@ -810,7 +652,7 @@ public final class LinkManager implements AutoCloseable {
       return;
     }
     String peerRole = o.localRole.equals("primary") ? "companion" : "primary";
-    Peer p = remember(theirs, peerRole, null);
+    Peer p = directory.remember(theirs, peerRole, null);
     codec.write(out, LinkFrame.PAIR_OK.frame(Json.object()));
     o.done.complete(p);
   }
@@ -863,7 +705,7 @@ public final class LinkManager implements AutoCloseable {
       if (first == null) {
         return;
       }
-      if (!peers.containsKey(fp)) {
+      if (!directory.contains(fp)) {
         servePairing(s, theirs, in, first);
         return;
       }
@@ -940,7 +782,7 @@ public final class LinkManager implements AutoCloseable {
     int directFailures = 0;
     int relayFailures = 0;
     while (!closed && dialers.get(fp) == Thread.currentThread()) {
-      Peer p = peers.get(fp);
+      Peer p = directory.get(fp);
       if (p == null) {
         return;
       }
