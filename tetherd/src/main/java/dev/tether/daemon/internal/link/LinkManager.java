@@ -3,7 +3,6 @@ package dev.tether.daemon.internal.link;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
-import dev.tether.daemon.internal.relay.ClientCertificate;
 import dev.tether.daemon.internal.relay.RelayBroker;
 import dev.tether.daemon.internal.relay.RelayTunnel;
 import dev.tether.daemon.internal.store.Store;
@@ -145,7 +144,7 @@ public final class LinkManager implements AutoCloseable {
   private final Map<String, DialFailure> dialFailures = new ConcurrentHashMap<>();
   /** The longest pause between failed dials (tests that restart the listening daemon shorten it). */
   private final long maxDialBackoffMillis = Math.max(100, Long.getLong("tether.link.maxBackoffMillis", 5_000));
-  private volatile RelayTunnel relay;
+  private final RelaySettings relay;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "tether-link-timers");
     t.setDaemon(true);
@@ -165,6 +164,7 @@ public final class LinkManager implements AutoCloseable {
     this.deadAfterMillis = deadAfterMillis;
     this.linkStore = new LinkStore(store);
     this.directory = new PeerDirectory(linkStore, listener::activePeerChanged);
+    this.relay = new RelaySettings(linkStore, identity.fingerprint(), directory::contains, this::port, () -> {});
     this.linkContext = PinnedTls.context(identity, this::acceptable);
   }
 
@@ -185,11 +185,7 @@ public final class LinkManager implements AutoCloseable {
     directory.load();
     Integer stored = linkStore.peerPort();
     bind(stored == null ? 0 : stored);
-    LinkStore.StoredRelay row = linkStore.relay();
-    RelayBroker broker = row == null ? null : storedBroker(row);
-    if (broker != null) {
-      startRelay(broker);
-    }
+    relay.load();
     for (Peer p : directory.all()) {
       if (p.address() != null) {
         startDialer(p.fingerprint());
@@ -227,53 +223,13 @@ public final class LinkManager implements AutoCloseable {
 
   // ---------------------------------------------------------------------------------------------------- relay
 
-  private static RelayBroker storedBroker(LinkStore.StoredRelay row) {
-    try {
-      return RelayBroker.parse(row.broker(), row.username(), row.password(), row.caPem(), row.clientCertPem(),
-          row.clientKeyPem());
-    } catch (TetherException e) {
-      // only a setting that passed these checks is stored; a stricter later version may refuse an old one
-      log.warn("the stored relay broker setting is no longer valid, so the relay is off: {}", e.getMessage());
-      return null;
-    }
-  }
-
   /**
    * Sets (checked by {@link RelayBroker#parse}) or, with null, clears the relay broker and its credentials; stored
    * durably, effective at once. Links that run through the relay when it is cleared or changed drop and are dialed
    * again.
    */
-  public synchronized void setRelay(RelayBroker broker) {
-    linkStore.saveRelay(broker);
-    RelayTunnel old = relay;
-    relay = null;
-    if (old != null) {
-      old.close();
-      log.info("relay through {} stopped", old.broker().uri());
-    }
-    if (broker != null) {
-      startRelay(broker);
-    }
-  }
-
-  private synchronized void startRelay(RelayBroker broker) {
-    RelayTunnel t = new RelayTunnel(broker, identity.fingerprint(), directory::contains, this::port);
-    relay = t;
-    t.start();
-    if (!broker.tls() && broker.password() != null) {
-      log.warn("the relay sends its MQTT password to {} unencrypted (mqtt://); use mqtts:// where the broker offers TLS",
-          broker.address());
-    }
-    ClientCertificate cert = broker.clientCert();
-    log.info("relaying through the MQTT broker {}{}{} when a peer cannot be reached directly", broker.uri(),
-        broker.username() == null ? "" : " as " + broker.username(),
-        cert == null ? "" : " with the client certificate " + cert.describe());
-    if (cert != null && (cert.expired(Instant.now()) || cert.notYetValid(Instant.now()))) {
-      log.warn("the relay's client certificate {} is {}: the broker will likely refuse it; set a valid one with tether "
-          + "relay set {} --cert-file CERT.pem --key-file KEY.pem", cert.subject(),
-          cert.expired(Instant.now()) ? "expired since " + cert.notAfter() : "not valid before " + cert.notBefore(),
-          broker.uri());
-    }
+  public void setRelay(RelayBroker broker) {
+    relay.set(broker);
   }
 
   /**
@@ -284,43 +240,7 @@ public final class LinkManager implements AutoCloseable {
    * connection last failed or ended, absent when it has not), {@code streams}. Never the password.
    */
   public ObjectNode relayStatus() {
-    ObjectNode o = Json.object();
-    RelayTunnel t = relay;
-    if (t == null) {
-      o.putNull("broker");
-      o.put("connected", false);
-      return o;
-    }
-    RelayBroker b = t.broker();
-    o.put("broker", b.uri());
-    o.put("tls", b.tls());
-    if (b.username() == null) {
-      o.putNull("username");
-    } else {
-      o.put("username", b.username());
-    }
-    o.put("passwordSet", b.password() != null);
-    o.put("customCa", b.caPem() != null);
-    ClientCertificate cert = b.clientCert();
-    if (cert == null) {
-      o.putNull("clientCert");
-    } else {
-      Instant now = Instant.now();
-      ObjectNode cc = o.putObject("clientCert");
-      cc.put("subject", cert.subject());
-      cc.put("issuer", cert.issuer());
-      cc.put("notBefore", cert.notBefore().toString());
-      cc.put("notAfter", cert.notAfter().toString());
-      cc.put("expired", cert.expired(now));
-      cc.put("notYetValid", cert.notYetValid(now));
-    }
-    o.put("connected", t.isConnected());
-    if (t.lastError() != null) {
-      o.put("lastError", t.lastError());
-      o.put("lastErrorAt", t.lastErrorAt().toString());
-    }
-    o.put("streams", t.streams());
-    return o;
+    return relay.status();
   }
 
   /** How the link to {@code peer} runs ({@link #DIRECT} or {@link #RELAY}); null when it is down. */
@@ -715,7 +635,7 @@ public final class LinkManager implements AutoCloseable {
       }
       new FrameCodec().write(s.getOutputStream(), LinkFrame.LINK_WELCOME.frame(Json.object()));
       handedOver = true;
-      RelayTunnel r = relay;
+      RelayTunnel r = relay.tunnel();
       boolean relayed = r != null && s.getInetAddress().isLoopbackAddress() && r.isBridge(s.getPort());
       attach(s, tcp, in, fp, relayed ? RELAY : DIRECT);
     } catch (javax.net.ssl.SSLException e) {
@@ -786,7 +706,7 @@ public final class LinkManager implements AutoCloseable {
       if (p == null) {
         return;
       }
-      RelayTunnel r = relay;
+      RelayTunnel r = relay.tunnel();
       boolean viaRelay = r != null && directFailures >= DIRECT_FAILURES_BEFORE_RELAY
           && relayFailures < RELAY_FAILURES_BEFORE_DIRECT;
       try {
@@ -974,10 +894,7 @@ public final class LinkManager implements AutoCloseable {
     for (PeerLink l : List.copyOf(links.values())) {
       l.close();
     }
-    RelayTunnel r = relay;
-    if (r != null) {
-      r.close();
-    }
+    relay.close();
     timers.shutdownNow();
   }
 }
