@@ -13,23 +13,12 @@ import dev.tether.protocol.Protocol;
 import dev.tether.protocol.wire.LinkFrame;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.Inet4Address;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
-import java.security.SecureRandom;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
-import java.time.Duration;
 import java.time.Instant;
-import java.util.Collections;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -39,8 +28,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
@@ -72,9 +59,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class LinkManager implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LinkManager.class);
-  private static final char[] BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ".toCharArray();
-  private static final int MAX_TRIES = 3;
-  private static final Duration CODE_LIFETIME = Duration.ofMinutes(10);
   static final int DIRECT_FAILURES_BEFORE_RELAY = 2;
   static final int RELAY_FAILURES_BEFORE_DIRECT = 2;
   /** How a link runs. */
@@ -116,21 +100,6 @@ public final class LinkManager implements AutoCloseable {
     void unpaired(String peer);
   }
 
-  private final class Offer {
-    final String code;
-    final String localRole;
-    final Instant expires;
-    int tries;
-    boolean used;
-    final CompletableFuture<Peer> done = new CompletableFuture<>();
-
-    Offer(String code, String localRole, Instant expires) {
-      this.code = code;
-      this.localRole = localRole;
-      this.expires = expires;
-    }
-  }
-
   private final Identity identity;
   private final Listener listener;
   private final LinkStore linkStore;
@@ -154,7 +123,8 @@ public final class LinkManager implements AutoCloseable {
   private final long deadAfterMillis;
   private final SSLContext linkContext;
   private volatile ServerSocket server;
-  private volatile Offer offer;
+  private final PairingListener pairingListener;
+  private final PairingConnector pairingConnector;
   private volatile boolean closed;
 
   public LinkManager(Store store, Identity identity, Listener listener, long heartbeatMillis, long deadAfterMillis) {
@@ -165,6 +135,18 @@ public final class LinkManager implements AutoCloseable {
     this.linkStore = new LinkStore(store);
     this.directory = new PeerDirectory(linkStore, listener::activePeerChanged);
     this.relay = new RelaySettings(linkStore, identity.fingerprint(), directory::contains, this::port, () -> {});
+    this.pairingListener = new PairingListener(identity, directory, new PairingListener.PeerPort() {
+      @Override
+      public void bind(int port) throws IOException {
+        LinkManager.this.bind(port);
+      }
+
+      @Override
+      public int port() {
+        return LinkManager.this.port();
+      }
+    }, timers);
+    this.pairingConnector = new PairingConnector(identity, directory, p -> startDialer(p.fingerprint()));
     this.linkContext = PinnedTls.context(identity, this::acceptable);
   }
 
@@ -172,8 +154,7 @@ public final class LinkManager implements AutoCloseable {
     if (directory.contains(fingerprint)) {
       return true;
     }
-    Offer o = offer;
-    return o != null && !o.used && !o.done.isDone() && Instant.now().isBefore(o.expires);
+    return pairingListener.isArmed();
   }
 
   public Identity identity() {
@@ -314,190 +295,18 @@ public final class LinkManager implements AutoCloseable {
    * Arms a one-time pairing code on the peer port ({@code port}, when given, becomes the peer port and is stored).
    * {@code role} is what this daemon becomes: primary (default) or companion.
    */
-  public synchronized PairingOffer listen(Integer port, String role, String advertisedHost) throws IOException {
-    if (!role.equals("primary") && !role.equals("companion")) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "role must be primary or companion, not " + role);
-    }
-    if (role.equals("companion") && localRole().equals("companion")) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "this device is already the companion of "
-          + counterpart().map(Peer::fingerprint).orElse("?") + "; unpair it first");
-    }
-    if (role.equals("companion") && !directory.isEmpty()) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "this device is the primary of " + directory.size()
-          + " companion(s); a device is either a primary or a companion");
-    }
-    if (role.equals("primary") && localRole().equals("companion")) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "this device is a companion; a device is either a primary or a companion");
-    }
-    if (port != null) {
-      if (port < 0 || port > 65535) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the peer port is 1 to 65535 (or 0 for any free port), not " + port);
-      }
-      try {
-        bind(port);
-      } catch (IOException e) {
-        throw new TetherException(ErrorCode.PAIRING_FAILED, "cannot listen for the other device on port " + port + " ("
-            + e.getMessage() + "); choose another port, or leave out the port to keep the current one", e);
-      }
-    }
-    Offer old = offer;
-    if (old != null) {
-      old.done.completeExceptionally(new TetherException(ErrorCode.PAIRING_FAILED, "a newer pairing code replaced this one"));
-    }
-    byte[] random = new byte[10];
-    new SecureRandom().nextBytes(random);
-    String code = base32(random);
-    Offer o = new Offer(code, role, Instant.now().plus(CODE_LIFETIME));
-    offer = o;
-    timers.schedule(() -> o.done.completeExceptionally(new TetherException(ErrorCode.PAIRING_FAILED,
-        "the pairing code expired after " + CODE_LIFETIME.toMinutes() + " minutes")), CODE_LIFETIME.toMillis(), TimeUnit.MILLISECONDS);
-    String host = advertisedHost != null ? advertisedHost : defaultHost();
-    return new PairingOffer(host + ":" + port(), format(code), role, o.expires);
+  public PairingOffer listen(Integer port, String role, String advertisedHost) throws IOException {
+    return pairingListener.listen(port, role, advertisedHost);
   }
 
   /** Completes when the armed code was used to pair (or fails when it was burnt, replaced or expired). */
   public CompletableFuture<Peer> awaitPairing(String code) {
-    Offer o = offer;
-    if (o == null || !o.code.equals(normalize(code))) {
-      return CompletableFuture.failedFuture(new TetherException(ErrorCode.PAIRING_FAILED, "no pairing is waiting with this code"));
-    }
-    return o.done;
-  }
-
-  private static String defaultHost() {
-    try {
-      for (NetworkInterface ni : Collections.list(NetworkInterface.getNetworkInterfaces())) {
-        if (!ni.isUp() || ni.isLoopback()) {
-          continue;
-        }
-        for (InetAddress a : Collections.list(ni.getInetAddresses())) {
-          if (a instanceof Inet4Address && !a.isLoopbackAddress() && !a.isLinkLocalAddress()) {
-            return a.getHostAddress();
-          }
-        }
-      }
-    } catch (IOException e) {
-      log.debug("listing network interfaces failed: {}", e.toString());
-    }
-    return "127.0.0.1";
-  }
-
-  private static String base32(byte[] bytes) {
-    StringBuilder sb = new StringBuilder();
-    int buffer = 0;
-    int bits = 0;
-    for (byte b : bytes) {
-      buffer = (buffer << 8) | (b & 0xff);
-      bits += 8;
-      while (bits >= 5) {
-        sb.append(BASE32[(buffer >> (bits - 5)) & 31]);
-        bits -= 5;
-      }
-    }
-    return sb.toString();
-  }
-
-  private static String format(String code) {
-    return code.substring(0, 4) + "-" + code.substring(4, 8) + "-" + code.substring(8, 12) + "-" + code.substring(12);
-  }
-
-  static String normalize(String code) {
-    return code.toUpperCase().replace("-", "").replace(" ", "").replace('O', '0').replace('I', '1').replace('L', '1');
-  }
-
-  private static byte[] mac(String code, String label, String listenerFp, String connectorFp, String nonceL, String nonceC) {
-    try {
-      Mac m = Mac.getInstance("HmacSHA256");
-      m.init(new SecretKeySpec(normalize(code).getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
-      return m.doFinal(String.join("|", "tether-pair-v1", label, listenerFp, connectorFp, nonceL, nonceC)
-          .getBytes(StandardCharsets.UTF_8));
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private static String nonce() {
-    byte[] b = new byte[16];
-    new SecureRandom().nextBytes(b);
-    return HexFormat.of().formatHex(b);
+    return pairingListener.awaitPairing(code);
   }
 
   /** {@code tether pair connect}: pairs with the daemon listening at {@code address} using its one-time code. */
   public Peer pair(String address, String code) throws IOException {
-    InetSocketAddress target = parseAddress(address);
-    SSLContext ctx = PinnedTls.context(identity, fp -> true);
-    SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket();
-    try {
-      s.connect(target, 10_000);
-      s.setSoTimeout(15_000);
-      PinnedTls.configure(s);
-      s.startHandshake();
-      X509Certificate theirs = (X509Certificate) s.getSession().getPeerCertificates()[0];
-      String listenerFp = Identity.fingerprint(theirs);
-      if (directory.contains(listenerFp)) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "already paired with " + listenerFp + "; if that device"
-            + " unpaired this one or was reset, run 'tether unpair " + listenerFp.substring(0, 12) + "' here first, then pair again");
-      }
-      FrameCodec codec = new FrameCodec();
-      DataInputStream in = FrameCodec.input(s.getInputStream());
-      OutputStream out = s.getOutputStream();
-      String nonceC = nonce();
-      ObjectNode hello = Json.object();
-      hello.put("protocol", Protocol.VERSION);
-      hello.put("nonce", nonceC);
-      codec.write(out, LinkFrame.PAIR_HELLO.frame(hello));
-      Frame challenge = expect(codec.read(in), LinkFrame.PAIR_CHALLENGE);
-      String nonceL = challenge.text("nonce");
-      String listenerRole = challenge.text("role");
-      String myRole = listenerRole.equals("primary") ? "companion" : "primary";
-      if (myRole.equals("companion") && !directory.isEmpty()) {
-        throw new TetherException(ErrorCode.PAIRING_FAILED, "the listener is a primary and this device already has peers; "
-            + "a companion has exactly one primary");
-      }
-      if (myRole.equals("primary") && localRole().equals("companion")) {
-        throw new TetherException(ErrorCode.PAIRING_FAILED, "the listener is a companion and so is this device");
-      }
-      ObjectNode proof = Json.object();
-      proof.put("mac", HexFormat.of().formatHex(mac(code, "connector", listenerFp, identity.fingerprint(), nonceL, nonceC)));
-      codec.write(out, LinkFrame.PAIR_PROOF.frame(proof));
-      Frame answer = codec.read(in);
-      if (answer == null || LinkFrame.PAIR_REFUSED.is(answer)) {
-        throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device refused the pairing: "
-            + (answer == null ? "it closed the connection" : answer.text("reason")));
-      }
-      expect(answer, LinkFrame.PAIR_ACCEPT);
-      byte[] theirMac = HexFormat.of().parseHex(answer.text("mac"));
-      if (!MessageDigest.isEqual(theirMac, mac(code, "listener", listenerFp, identity.fingerprint(), nonceL, nonceC))) {
-        throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device could not prove it knows the code; "
-            + "someone may be in the middle. Nothing was paired");
-      }
-      Peer p = directory.remember(theirs, listenerRole, target.getHostString() + ":" + target.getPort());
-      codec.write(out, LinkFrame.PAIR_DONE.frame(Json.object()));
-      Frame ok = codec.read(in);
-      if (ok == null || !LinkFrame.PAIR_OK.is(ok)) {
-        log.warn("the listener did not confirm the pairing; it will be retried as a link and refused if it did not pin us");
-      }
-      startDialer(p.fingerprint());
-      return p;
-    } catch (javax.net.ssl.SSLException e) {
-      throw new TetherException(ErrorCode.PAIRING_FAILED, "TLS with " + address + " failed (is a pairing code armed there?): "
-          + e.getMessage(), e);
-    } finally {
-      s.close();
-    }
-  }
-
-  private static Frame expect(Frame f, LinkFrame type) {
-    if (f == null) {
-      throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device closed the connection during pairing");
-    }
-    if (LinkFrame.PAIR_REFUSED.is(f)) {
-      throw new TetherException(ErrorCode.PAIRING_FAILED, "the other device refused the pairing: " + f.text("reason"));
-    }
-    if (!type.is(f)) {
-      throw new TetherException(ErrorCode.PAIRING_FAILED, "unexpected " + f.type() + " during pairing (wanted " + type.wire() + ")");
-    }
-    return f;
+    return pairingConnector.pair(address, code);
   }
 
   public static InetSocketAddress parseAddress(String address) {
@@ -511,76 +320,6 @@ public final class LinkManager implements AutoCloseable {
     } catch (IllegalArgumentException e) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "address " + address + " is not HOST:PORT: " + e.getMessage());
     }
-  }
-
-  private void servePairing(SSLSocket s, X509Certificate theirs, DataInputStream in, Frame hello) throws IOException {
-    Offer o = offer;
-    FrameCodec codec = new FrameCodec();
-    OutputStream out = s.getOutputStream();
-    if (o == null || o.used || o.done.isDone() || !Instant.now().isBefore(o.expires)) {
-      refuse(codec, out, "no pairing code is armed on this device");
-      return;
-    }
-    if (!LinkFrame.PAIR_HELLO.is(hello)) {
-      refuse(codec, out, "expected pair.hello");
-      return;
-    }
-    String connectorFp = Identity.fingerprint(theirs);
-    String nonceC = hello.text("nonce");
-    String nonceL = nonce();
-    ObjectNode challenge = Json.object();
-    challenge.put("nonce", nonceL);
-    challenge.put("role", o.localRole);
-    codec.write(out, LinkFrame.PAIR_CHALLENGE.frame(challenge));
-    Frame proof = codec.read(in);
-    if (proof == null || !LinkFrame.PAIR_PROOF.is(proof)) {
-      return;
-    }
-    byte[] expected = mac(o.code, "connector", identity.fingerprint(), connectorFp, nonceL, nonceC);
-    byte[] given;
-    try {
-      given = HexFormat.of().parseHex(String.valueOf(proof.text("mac")));
-    } catch (IllegalArgumentException e) {
-      given = new byte[0];
-    }
-    synchronized (o) {
-      if (o.used || o.done.isDone()) {
-        refuse(codec, out, "the pairing code is no longer valid");
-        return;
-      }
-      if (!MessageDigest.isEqual(expected, given)) {
-        o.tries++;
-        log.warn("wrong pairing code from {} (try {} of {})", s.getRemoteSocketAddress(), o.tries, MAX_TRIES);
-        if (o.tries >= MAX_TRIES) {
-          o.used = true;
-          o.done.completeExceptionally(new TetherException(ErrorCode.PAIRING_FAILED,
-              "the pairing code was burnt after " + MAX_TRIES + " wrong tries; run 'tether pair listen' again"));
-          refuse(codec, out, "wrong code; the code is now burnt after " + MAX_TRIES + " wrong tries");
-        } else {
-          refuse(codec, out, "wrong code (" + (MAX_TRIES - o.tries) + " tries left)");
-        }
-        return;
-      }
-      o.used = true;
-    }
-    ObjectNode accept = Json.object();
-    accept.put("mac", HexFormat.of().formatHex(mac(o.code, "listener", identity.fingerprint(), connectorFp, nonceL, nonceC)));
-    codec.write(out, LinkFrame.PAIR_ACCEPT.frame(accept));
-    Frame done = codec.read(in);
-    if (done == null || !LinkFrame.PAIR_DONE.is(done)) {
-      o.done.completeExceptionally(new TetherException(ErrorCode.PAIRING_FAILED, "the other device gave up before finishing"));
-      return;
-    }
-    String peerRole = o.localRole.equals("primary") ? "companion" : "primary";
-    Peer p = directory.remember(theirs, peerRole, null);
-    codec.write(out, LinkFrame.PAIR_OK.frame(Json.object()));
-    o.done.complete(p);
-  }
-
-  private static void refuse(FrameCodec codec, OutputStream out, String reason) throws IOException {
-    ObjectNode b = Json.object();
-    b.put("reason", reason);
-    codec.write(out, LinkFrame.PAIR_REFUSED.frame(b));
   }
 
   // ---------------------------------------------------------------------------------------------------- links
@@ -626,7 +365,7 @@ public final class LinkManager implements AutoCloseable {
         return;
       }
       if (!directory.contains(fp)) {
-        servePairing(s, theirs, in, first);
+        pairingListener.serve(s, theirs, in, first);
         return;
       }
       if (!LinkFrame.LINK_HELLO.is(first)) {
