@@ -21,10 +21,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The peer port. One thread ({@code tether-link-accept}) accepts TCP connections and layers TLS over each; each
- * connection's handshake and first frame run on a thread of its own ({@code tether-link-serve}): a paired peer's
- * {@code link.hello} becomes a link in the {@link LinkTable}, a connection from an unpaired certificate goes to the
- * {@link PairingListener}. {@link #bind} may be called from any thread (it is synchronized).
+ * Runs the peer port on its own threads: one ({@code tether-link-accept}) accepts TCP connections and layers TLS over
+ * each, and each connection's handshake and first frame run on a thread of its own ({@code tether-link-serve}); other
+ * threads only {@link #bind} (synchronized). A paired peer's {@code link.hello} becomes a link in the {@link LinkTable}, a connection from an unpaired certificate goes to the
+ * {@link PairingListener}.
  */
 final class Acceptor implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Acceptor.class);

@@ -21,10 +21,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps a link up to each peer this daemon dials (the side that ran {@code pair connect}). Each peer has its own
- * serial executor ({@code tether-link-dial-} and the first 8 characters of its fingerprint), which owns the peer's
- * {@link DialPolicy} and runs its blocking dials; others hand it work with {@link #wake}: a link closing, a peer
- * added, the relay changed. The policy's back-off and direct probes are wake-ups scheduled on the link timer
+ * Runs one serial executor per peer ({@code tether-link-dial-} and the first 8 characters of its fingerprint), which
+ * owns the peer's {@link DialPolicy} and runs its blocking dials; others hand it work with {@link #wake}, {@link #add}
+ * and {@link #relayChanged}: a link closing, a peer added, the relay changed. It keeps a link up to each peer this
+ * daemon dials (the side that ran {@code pair connect}). The policy's back-off and direct probes are wake-ups scheduled on the link timer
  * ({@code tether-link-timers}); nothing polls.
  */
 final class Dialer implements AutoCloseable, LinkTable.Events {

@@ -24,8 +24,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Paired peers and the links to them: wires the parts and answers for them. Runs on its callers' threads (the
- * daemon's start, IPC requests); it keeps no state of its own, and each part says which thread runs it.
+ * Runs on its callers' threads (the daemon's start, IPC requests) and keeps no state of its own: the facade of the
+ * paired peers and the links to them, which wires the parts below; each part says which thread runs it.
  *
  * <ul>
  *   <li>{@link PeerDirectory}: the pinned peers, written through {@link LinkStore} (all SQL of the link).

@@ -23,8 +23,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The connecting side of pairing ({@code tether pair connect}). Runs on the IPC request's thread, which it blocks
- * while it talks to the listener; it keeps no state of its own. Once both proofs passed it pins the listener in the
+ * Runs on the IPC request's thread, which it blocks while it talks to the listener, and keeps no state of its own:
+ * the connecting side of pairing ({@code tether pair connect}). Once both proofs passed it pins the listener in the
  * {@link PeerDirectory} and hands the new peer to {@code paired} (which starts dialing it).
  */
 final class PairingConnector {

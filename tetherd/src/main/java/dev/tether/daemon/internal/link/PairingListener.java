@@ -29,10 +29,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The listening side of pairing. Arming a code runs on the IPC request's thread ({@code tether pair listen}); a
- * pairing attempt runs on the acceptor's thread for that connection ({@code tether-link-serve}); the code's expiry
- * runs on the link timer ({@code tether-link-timers}). The armed code is a volatile field, and its tries are counted
- * under the code's own lock.
+ * Runs where its work comes from, the listening side of pairing: arming a code on the IPC request's thread
+ * ({@code tether pair listen}), a pairing attempt on the acceptor's thread for that connection
+ * ({@code tether-link-serve}), the code's expiry on the link timer ({@code tether-link-timers}). The armed code is a
+ * volatile field, and its tries are counted under the code's own lock.
  *
  * <p>The connector proves it knows the code with {@link PairingCode#mac} labelled "connector"; this side checks it in
  * constant time, answers with its own proof labelled "listener", and pins the connector's certificate once the
