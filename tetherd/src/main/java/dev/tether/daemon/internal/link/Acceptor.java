@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs the peer port on its own threads: one ({@code tether-link-accept}) accepts TCP connections and layers TLS over
  * each, and each connection's handshake and first frame run on a thread of its own ({@code tether-link-serve}); other
- * threads only {@link #bind} (synchronized). A paired peer's {@code link.hello} becomes a link in the {@link LinkTable}, a connection from an unpaired certificate goes to the
- * {@link PairingListener}.
+ * threads only {@link #bind} (synchronized). A paired peer's {@code link.hello} becomes a link in the
+ * {@link LinkTable}; a connection from an unpaired certificate goes to the {@link PairingListener}.
  */
 final class Acceptor implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Acceptor.class);

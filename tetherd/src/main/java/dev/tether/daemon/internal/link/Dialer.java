@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
  * Runs one serial executor per peer ({@code tether-link-dial-} and the first 8 characters of its fingerprint), which
  * owns the peer's {@link DialPolicy} and runs its blocking dials; others hand it work with {@link #wake}, {@link #add}
  * and {@link #relayChanged}: a link closing, a peer added, the relay changed. It keeps a link up to each peer this
- * daemon dials (the side that ran {@code pair connect}). The policy's back-off and direct probes are wake-ups scheduled on the link timer
- * ({@code tether-link-timers}); nothing polls.
+ * daemon dials (the side that ran {@code pair connect}). The policy's back-off and direct probes are wake-ups
+ * scheduled on the link timer ({@code tether-link-timers}); nothing polls.
  */
 final class Dialer implements AutoCloseable, LinkTable.Events {
   private static final Logger log = LoggerFactory.getLogger(Dialer.class);
