@@ -19,5 +19,5 @@ public final class WireNames {
 
   /** The enums of frame types between paired daemons. */
   public static final List<Class<? extends Enum<? extends PeerFrameType>>> PEER_FRAMES = List.of(
-      ConnectivityFrame.class);
+      LinkFrame.class, ConnectivityFrame.class);
 }

@@ -7,7 +7,8 @@ import java.io.OutputStream;
 import java.net.Socket;
 
 /**
- * The TCP socket under a peer link's TLS, with streams that move many TLS records per system call. JSSE writes each
+ * Used by the one link that owns it (its reader thread reads, its writers write under the link's output lock): the
+ * TCP socket under a peer link's TLS, with streams that move many TLS records per system call. JSSE writes each
  * record of at most 16 KiB with a write and a flush of its own and reads each one with two reads (header, body), so
  * a GiB crossed a link in about 65,000 writes on one side and 131,000 reads on the other, and about as many wake-ups.
  * Reads here go through a {@value #BUFFER}-byte buffer; writes are gathered in one of the same size while the link

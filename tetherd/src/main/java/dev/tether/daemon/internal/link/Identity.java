@@ -35,7 +35,7 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * This daemon's long-lived identity: an EC P-256 key pair and a self-signed certificate made with Bouncy Castle,
+ * Immutable once loaded (on the daemon's start thread), read by any thread: this daemon's long-lived identity: an EC P-256 key pair and a self-signed certificate made with Bouncy Castle,
  * kept in {@code HOME/link/} (the private key file is mode 0600). Peers pin the certificate's SHA-256 fingerprint at
  * pairing.
  */

@@ -1,12 +1,14 @@
 package dev.tether.daemon.internal.link;
 
+import dev.tether.daemon.internal.Threads;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.protocol.wire.PeerFrameType;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.LinkFrame;
+import dev.tether.protocol.wire.PeerFrameType;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -22,7 +24,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One mutually authenticated TLS connection to a paired peer, carrying {@link FrameCodec} frames. A frame whose body
+ * One mutually authenticated TLS connection to a paired peer, carrying {@link FrameCodec} frames: a reader thread
+ * ({@code tether-link-in-}) hands each frame to the {@link Handler}, a writer thread ({@code tether-link-out-}) sends
+ * what any thread queues with {@link #send}, and the link timer ({@code tether-link-timers}) runs the heartbeat. A frame whose body
  * has {@code "attach": n} is followed on the stream by {@code n} raw bytes (file chunks travel this way, without
  * base64). Small frames go through one writer thread that flushes when it runs dry; bulk writers call
  * {@link #sendNow} and block on the socket instead. Both sides send a ping every heartbeat interval; a peer silent
@@ -79,16 +83,12 @@ public final class PeerLink {
     this.out = new BufferedOutputStream(socket.getOutputStream(), 256 * 1024);
     this.deadAfterMillis = deadAfterMillis;
     socket.setSoTimeout(0);
-    Thread w = new Thread(this::writeLoop, "tether-link-out-" + peer.substring(0, 8));
-    w.setDaemon(true);
-    w.start();
+    Threads.start("tether-link-out-" + peer.substring(0, 8), this::writeLoop);
     this.heartbeat = timers.scheduleWithFixedDelay(this::beat, heartbeatMillis, heartbeatMillis, TimeUnit.MILLISECONDS);
   }
 
   void startReading() {
-    Thread r = new Thread(this::readLoop, "tether-link-in-" + peer.substring(0, 8));
-    r.setDaemon(true);
-    r.start();
+    Threads.start("tether-link-in-" + peer.substring(0, 8), this::readLoop);
   }
 
   /** The fingerprint of the peer's pinned certificate. */
@@ -152,7 +152,7 @@ public final class PeerLink {
       close();
       return;
     }
-    send("ping", Json.object());
+    send(LinkFrame.PING, Json.object());
   }
 
   private void writeLoop() {
@@ -194,7 +194,7 @@ public final class PeerLink {
           attachment = handler.attachmentBuffer(this, f, (int) n);
           in.readFully(attachment, 0, (int) n);
         }
-        if (f.type().equals("ping")) {
+        if (LinkFrame.PING.is(f)) {
           continue;
         }
         handler.frame(this, f, attachment);

@@ -14,7 +14,7 @@ import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
- * TLS 1.3 contexts for peer links: this daemon presents its own certificate, and the other side's certificate is
+ * Stateless, any thread (its trust managers run on the thread doing a handshake): TLS 1.3 contexts for peer links: this daemon presents its own certificate, and the other side's certificate is
  * accepted only when it is a valid self-signed certificate whose fingerprint the given rule accepts (for links:
  * exactly the pinned ones). Verification is never switched off: an unknown certificate fails the handshake.
  */

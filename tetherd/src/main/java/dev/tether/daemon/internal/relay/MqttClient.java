@@ -1,5 +1,6 @@
 package dev.tether.daemon.internal.relay;
 
+import dev.tether.daemon.internal.Threads;
 import dev.tether.daemon.internal.relay.MqttPacket.ConnAck;
 import dev.tether.daemon.internal.relay.MqttPacket.Connect;
 import dev.tether.daemon.internal.relay.MqttPacket.Disconnect;
@@ -92,8 +93,7 @@ public final class MqttClient implements AutoCloseable {
     this.keepAliveSeconds = keepAliveSeconds;
     this.maxPacketBytes = maxPacketBytes;
     this.handler = handler;
-    this.thread = new Thread(this::run, "tether-relay-mqtt");
-    this.thread.setDaemon(true);
+    this.thread = Threads.named("tether-relay-mqtt").newThread(this::run);
   }
 
   public void start() {
@@ -257,9 +257,7 @@ public final class MqttClient implements AutoCloseable {
               + "relay set " + broker.uri() + " --cert-file CERT.pem --key-file KEY.pem" : ""));
     }
     write(new Subscribe(1, List.of(new Subscription(subscription, 1))));
-    Thread pinger = new Thread(this::ping, "tether-relay-ping");
-    pinger.setDaemon(true);
-    pinger.start();
+    Thread pinger = Threads.start("tether-relay-ping", this::ping);
     try {
       while (!closed) {
         MqttPacket p = MqttCodec.read(in, maxPacketBytes);

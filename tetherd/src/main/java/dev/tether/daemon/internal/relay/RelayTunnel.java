@@ -1,5 +1,6 @@
 package dev.tether.daemon.internal.relay;
 
+import dev.tether.daemon.internal.Threads;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -261,16 +262,12 @@ public final class RelayTunnel implements AutoCloseable {
     }
 
     void startPumps() {
-      Thread out = new Thread(this::pumpOut, "tether-relay-out-" + id.substring(0, 8));
-      out.setDaemon(true);
-      out.start();
-      Thread in = new Thread(this::pumpIn, "tether-relay-in-" + id.substring(0, 8));
-      in.setDaemon(true);
-      in.start();
+      Threads.start("tether-relay-out-" + id.substring(0, 8), this::pumpOut);
+      Threads.start("tether-relay-in-" + id.substring(0, 8), this::pumpIn);
     }
 
     void startAccepted() {
-      Thread t = new Thread(() -> {
+      Threads.start("tether-relay-accept-" + id.substring(0, 8), () -> {
         Socket s = new Socket();
         try {
           s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), linkPort.getAsInt()), 5_000);
@@ -292,9 +289,7 @@ public final class RelayTunnel implements AutoCloseable {
         }
         log.debug("relay: stream {} from peer {} accepted", id, peer);
         startPumps();
-      }, "tether-relay-accept-" + id.substring(0, 8));
-      t.setDaemon(true);
-      t.start();
+      });
     }
 
     private void pumpOut() {

@@ -15,14 +15,14 @@ class DialFailureTextTest {
 
   @Test
   void eachCommonFailureSaysWhatToDo() {
-    assertThat(LinkManager.explainDialFailure(new ConnectException("Connection refused"), peer))
+    assertThat(DialFailures.explain(new ConnectException("Connection refused"), peer))
         .contains("nothing accepts connections at 10.0.0.7:4100").contains("is tetherd running on the other device");
-    assertThat(LinkManager.explainDialFailure(new SocketTimeoutException("Connect timed out"), peer))
+    assertThat(DialFailures.explain(new SocketTimeoutException("Connect timed out"), peer))
         .contains("no answer from 10.0.0.7:4100");
-    assertThat(LinkManager.explainDialFailure(new SSLHandshakeException("Received fatal alert: certificate_unknown"), peer))
+    assertThat(DialFailures.explain(new SSLHandshakeException("Received fatal alert: certificate_unknown"), peer))
         .contains("no longer trusts this device").contains("'tether unpair ab12cd34ef56' here, then pair the two devices again");
     SSLHandshakeException rekeyed = new SSLHandshakeException("bad certificate");
     rekeyed.initCause(new CertificateException("peer certificate 99 is not pinned for this daemon (unpaired or re-keyed peer)"));
-    assertThat(LinkManager.explainDialFailure(rekeyed, peer)).contains("did not pin").contains("it was reset");
+    assertThat(DialFailures.explain(rekeyed, peer)).contains("did not pin").contains("it was reset");
   }
 }
