@@ -22,6 +22,9 @@ import dev.tether.daemon.internal.time.TetherClock;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.Protocol;
 import dev.tether.protocol.TetherPaths;
+import dev.tether.protocol.wire.Operation;
+import dev.tether.protocol.wire.TaskOp;
+import dev.tether.protocol.wire.TaskPush;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Types;
@@ -117,20 +120,20 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     context.provideBackgroundWork(this);
     load();
     IpcServer ipc = context.ipc();
-    handle(ipc, "app.register", this::register);
-    handle(ipc, "app.budget", this::budget);
-    handle(ipc, "app.unregister", this::unregister);
-    handle(ipc, "app.list", (c, b) -> done(listApps()));
-    handle(ipc, "app.stop", this::stop);
-    handle(ipc, "app.foreground", this::foreground);
-    handle(ipc, "timeline", (c, b) -> done(timeline(b)));
-    handle(ipc, "task.listen", this::listen);
-    handle(ipc, "task.delivered", this::delivered);
-    handle(ipc, "task.complete", this::complete);
-    handle(ipc, "task.scheduleRefresh", this::scheduleRefresh);
-    handle(ipc, "task.trigger", this::trigger);
-    handle(ipc, "task.expire", this::expireNow);
-    handle(ipc, "task.withdraw", (c, b) -> {
+    handle(ipc, TaskOp.APP_REGISTER, this::register);
+    handle(ipc, TaskOp.APP_BUDGET, this::budget);
+    handle(ipc, TaskOp.APP_UNREGISTER, this::unregister);
+    handle(ipc, TaskOp.APP_LIST, (c, b) -> done(listApps()));
+    handle(ipc, TaskOp.APP_STOP, this::stop);
+    handle(ipc, TaskOp.APP_FOREGROUND, this::foreground);
+    handle(ipc, TaskOp.TIMELINE, (c, b) -> done(timeline(b)));
+    handle(ipc, TaskOp.TASK_LISTEN, this::listen);
+    handle(ipc, TaskOp.TASK_DELIVERED, this::delivered);
+    handle(ipc, TaskOp.TASK_COMPLETE, this::complete);
+    handle(ipc, TaskOp.TASK_SCHEDULE_REFRESH, this::scheduleRefresh);
+    handle(ipc, TaskOp.TASK_TRIGGER, this::trigger);
+    handle(ipc, TaskOp.TASK_EXPIRE, this::expireNow);
+    handle(ipc, TaskOp.TASK_WITHDRAW, (c, b) -> {
       TaskKind kind = TaskKind.fromWire(b.path("kind").asText(""));
       if (kind == TaskKind.APP_REFRESH) {
         throw new TetherException(ErrorCode.INVALID_PARAMETER, "only URL-session and connectivity tasks are withdrawn");
@@ -138,12 +141,12 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       withdraw(targetApp(c, b), kind, kind == TaskKind.URL_SESSION ? b.path("sessionIdentifier").asText(null) : null);
       return pendingWrites().thenApply(v -> Json.object());
     });
-    handle(ipc, "task.hold", (c, b) -> {
+    handle(ipc, TaskOp.TASK_HOLD, (c, b) -> {
       holdWakes = b.path("hold").asBoolean(false);
       evaluate();
       return done(Json.object().put("hold", holdWakes));
     });
-    ipc.register("task.settle", (c, b) -> settled());
+    ipc.register(TaskOp.TASK_SETTLE, (c, b) -> settled());
     ipc.addListener(this);
   }
 
@@ -319,7 +322,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     body.put("wakeId", wakeId);
     body.put("code", ErrorCode.UNKNOWN_APP.name());
     body.put("message", message);
-    recorded.whenComplete((v, e) -> c.push("tasks.refused", body));
+    recorded.whenComplete((v, e) -> c.push(TaskPush.TASKS_REFUSED, body));
   }
 
   private void connectionClosed(ClientConnection c) {
@@ -514,7 +517,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
       ObjectNode exit = Json.object();
       exit.put("reason", force ? "forceQuit" : "stop");
-      s.connection.push("app.exit", exit);
+      s.connection.push(TaskPush.APP_EXIT, exit);
       if (force) {
         s.connection.close();
         closedConnections++;
@@ -1001,7 +1004,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     } else {
       updateBusy(w);
     }
-    w.connection.push("tasks", body);
+    w.connection.push(TaskPush.TASKS, body);
     saveWakeTasks(w);
   }
 
@@ -1029,7 +1032,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       ObjectNode exit = Json.object();
       exit.put("wakeId", w.id);
       exit.put("reason", reason);
-      w.connection.push("app.exit", exit);
+      w.connection.push(TaskPush.APP_EXIT, exit);
     }
     if (w.exitTimer != null) {
       w.exitTimer.cancel();
@@ -1065,7 +1068,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     body.set("taskIds", ids);
     w.awaitingAck++;
     updateBusy(w);
-    w.connection.push("tasks.expiring", body);
+    w.connection.push(TaskPush.TASKS_EXPIRING, body);
     return true;
   }
 
@@ -1092,7 +1095,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       ObjectNode body = Json.object();
       body.put("wakeId", w.id);
       body.set("taskIds", ids);
-      w.connection.push("tasks.expired", body);
+      w.connection.push(TaskPush.TASKS_EXPIRED, body);
     }
     if (w.launched && w.process != null) {
       log.info("wake {} of {}: allowance over with tasks not completed; ending the app", w.id, w.appId);
@@ -1710,8 +1713,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   // ---------------------------------------------------------------- the task thread and idleness
 
-  private void handle(IpcServer ipc, String type, RequestHandler handler) {
-    ipc.register(type, (c, b) -> {
+  private void handle(IpcServer ipc, Operation op, RequestHandler handler) {
+    ipc.register(op, (c, b) -> {
       CompletableFuture<ObjectNode> result = new CompletableFuture<>();
       submit(() -> {
         try {
