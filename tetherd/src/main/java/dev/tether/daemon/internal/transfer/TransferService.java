@@ -10,6 +10,7 @@ import dev.tether.daemon.internal.DaemonService;
 import dev.tether.daemon.internal.ipc.ClientConnection;
 import dev.tether.daemon.internal.ipc.ConnectionListener;
 import dev.tether.daemon.internal.store.Migration;
+import dev.tether.daemon.internal.store.StatementCache;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.daemon.internal.time.TetherClock;
 import dev.tether.protocol.Json;

@@ -1,10 +1,8 @@
-package dev.tether.daemon.internal.transfer;
+package dev.tether.daemon.internal.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tether.daemon.internal.store.Migration;
-import dev.tether.daemon.internal.store.Store;
 import java.nio.file.Path;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
