@@ -36,13 +36,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,13 +64,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   private Store store;
   private TetherClock clock;
   private AppLauncher launcher;
-  private final ExecutorService actor = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "tether-tasks");
-    t.setDaemon(true);
-    return t;
-  });
-  private final AtomicInteger busy = new AtomicInteger();
-  private final List<CompletableFuture<ObjectNode>> idleWaiters = new ArrayList<>();
+  private final Activity activity = new Activity();
+  private final TaskActor actor = new TaskActor(activity);
   private final CopyOnWriteArrayList<Consumer<String>> forceQuitListeners = new CopyOnWriteArrayList<>();
 
   // Confined to the actor thread.
@@ -89,7 +79,6 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   private boolean holdWakes;
   /** False until the daemon's socket accepts connections: nothing is launched before an app could connect. */
   private boolean accepting;
-  private volatile boolean closed;
 
   /** One app connection as the task service sees it. */
   private static final class ConnState {
@@ -146,7 +135,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       evaluate();
       return done(Json.object().put("hold", holdWakes));
     });
-    ipc.register(TaskOp.TASK_SETTLE, (c, b) -> settled());
+    ipc.register(TaskOp.TASK_SETTLE, (c, b) -> activity.settled());
     ipc.addListener(this);
   }
 
@@ -185,7 +174,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         f.complete(java.util.Optional.empty());
       }
     });
-    if (closed) {
+    if (actor.closed()) {
       f.complete(java.util.Optional.empty());
     }
     return f;
@@ -734,7 +723,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private void evaluate() {
-    if (closed || !accepting) {
+    if (actor.closed() || !accepting) {
       return;
     }
     Instant now = clock.now();
@@ -1698,13 +1687,13 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private <T> CompletableFuture<T> write(SqlWork<T> work) {
-    busy.incrementAndGet();
+    activity.begin();
     CompletableFuture<T> f = store.write(work);
     f.whenComplete((v, e) -> {
       if (e != null) {
         log.error("task store write failed", e);
       }
-      release();
+      activity.end();
     });
     CompletableFuture<Void> done = f.handle((v, e) -> null);
     lastWrite = done;
@@ -1714,24 +1703,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   // ---------------------------------------------------------------- the task thread and idleness
 
   private void handle(IpcServer ipc, Operation op, RequestHandler handler) {
-    ipc.register(op, (c, b) -> {
-      CompletableFuture<ObjectNode> result = new CompletableFuture<>();
-      submit(() -> {
-        try {
-          CompletableFuture<ObjectNode> f = handler.handle(c, b);
-          f.whenComplete((v, e) -> {
-            if (e != null) {
-              result.completeExceptionally(e);
-            } else {
-              result.complete(v);
-            }
-          });
-        } catch (Throwable t) {
-          result.completeExceptionally(t);
-        }
-      });
-      return result;
-    });
+    actor.register(ipc, op, b -> b, handler::handle);
   }
 
   private static CompletableFuture<ObjectNode> done(ObjectNode body) {
@@ -1739,36 +1711,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private void submit(Runnable work) {
-    if (closed) {
-      return;
-    }
-    busy.incrementAndGet();
-    try {
-      actor.execute(() -> {
-        try {
-          work.run();
-        } catch (Throwable t) {
-          log.error("task service step failed", t);
-        } finally {
-          release();
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      release();
-    }
-  }
-
-  /** Runs {@code work} on the task thread and waits for it (start-up and tests). */
-  <T> T onTaskThread(Callable<T> work) throws Exception {
-    CompletableFuture<T> f = new CompletableFuture<>();
-    submit(() -> {
-      try {
-        f.complete(work.call());
-      } catch (Throwable t) {
-        f.completeExceptionally(t);
-      }
-    });
-    return f.get(30, TimeUnit.SECONDS);
+    actor.submit(work);
   }
 
   private void setPhase(Wake w, Wake.Phase phase) {
@@ -1780,40 +1723,11 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     boolean b = w.phase.transitional() || (w.awaitingAck > 0 && w.phase != Wake.Phase.ENDED);
     if (b && !w.busy) {
       w.busy = true;
-      busy.incrementAndGet();
+      activity.begin();
     } else if (!b && w.busy) {
       w.busy = false;
-      release();
+      activity.end();
     }
-  }
-
-  private void release() {
-    if (busy.decrementAndGet() == 0) {
-      List<CompletableFuture<ObjectNode>> ready;
-      synchronized (idleWaiters) {
-        if (busy.get() != 0) {
-          return;
-        }
-        ready = List.copyOf(idleWaiters);
-        idleWaiters.clear();
-      }
-      for (CompletableFuture<ObjectNode> f : ready) {
-        f.complete(Json.object().put("idle", true));
-      }
-    }
-  }
-
-  /** Completes once the service has nothing in flight: no step queued, no write uncommitted, no wake in transition. */
-  private CompletableFuture<ObjectNode> settled() {
-    CompletableFuture<ObjectNode> f = new CompletableFuture<>();
-    synchronized (idleWaiters) {
-      if (busy.get() == 0) {
-        f.complete(Json.object().put("idle", true));
-      } else {
-        idleWaiters.add(f);
-      }
-    }
-    return f;
   }
 
   private static String newId() {
@@ -1822,25 +1736,16 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   @Override
   public void close() {
-    closed = true;
-    CompletableFuture<Void> stopped = new CompletableFuture<>();
-    try {
-      actor.execute(() -> {
-        if (checkTimer != null) {
-          checkTimer.cancel();
+    actor.close(() -> {
+      if (checkTimer != null) {
+        checkTimer.cancel();
+      }
+      for (Wake w : openWakes.values()) {
+        w.cancelTimers();
+        if (w.process != null) {
+          w.process.kill();
         }
-        for (Wake w : openWakes.values()) {
-          w.cancelTimers();
-          if (w.process != null) {
-            w.process.kill();
-          }
-        }
-        stopped.complete(null);
-      });
-      stopped.get(10, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      log.warn("task service did not stop cleanly: {}", e.toString());
-    }
-    actor.shutdown();
+      }
+    });
   }
 }
