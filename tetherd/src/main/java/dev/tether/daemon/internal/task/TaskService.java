@@ -13,7 +13,6 @@ import dev.tether.daemon.internal.ipc.ConnectionListener;
 import dev.tether.daemon.internal.ipc.IpcServer;
 import dev.tether.daemon.internal.ipc.RequestHandler;
 import dev.tether.daemon.internal.store.Migration;
-import dev.tether.daemon.internal.store.SqlWork;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.daemon.internal.task.launch.AppLauncher;
 import dev.tether.daemon.internal.task.launch.LaunchRequest;
@@ -25,9 +24,6 @@ import dev.tether.protocol.TetherPaths;
 import dev.tether.protocol.wire.Operation;
 import dev.tether.protocol.wire.TaskOp;
 import dev.tether.protocol.wire.TaskPush;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -62,6 +58,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   private DaemonContext context;
   private Store store;
+  private TaskStore db;
   private TetherClock clock;
   private AppLauncher launcher;
   private final Activity activity = new Activity();
@@ -103,6 +100,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   public void start(DaemonContext context) {
     this.context = context;
     this.store = context.store();
+    this.db = new TaskStore(store, activity);
     this.clock = context.clock();
     AppLauncher custom = context.options().extra(AppLauncher.OPTION, AppLauncher.class);
     this.launcher = custom != null ? custom : new ProcessLauncher();
@@ -292,21 +290,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     log.warn(message);
     Instant now = clock.now();
     String id = newId();
-    CompletableFuture<Void> recorded = write(conn -> {
-      try (PreparedStatement p = conn.prepareStatement("INSERT INTO task_wakes(id, app_id, started_at, ended_at, launched,"
-          + " reason, tasks, outcome, pid, duration_ms, error) VALUES (?,?,?,?,0,?,'[]',?,?,0,?)")) {
-        p.setString(1, id);
-        p.setString(2, c.appId());
-        p.setLong(3, now.toEpochMilli());
-        p.setLong(4, now.toEpochMilli());
-        p.setString(5, "connection claiming wake " + wakeId);
-        p.setString(6, WakeOutcome.REFUSED.name());
-        p.setLong(7, c.peerPid());
-        p.setString(8, message);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    CompletableFuture<Void> recorded = db.insertRefusedWake(id, c.appId(), now, "connection claiming wake " + wakeId,
+        c.peerPid(), message);
     ObjectNode body = Json.object();
     body.put("wakeId", wakeId);
     body.put("code", ErrorCode.UNKNOWN_APP.name());
@@ -453,13 +438,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     AppConfig app = requireApp(targetApp(c, b));
     apps.remove(app.appId);
     log.info("unregistered app {}", app.appId);
-    CompletableFuture<Void> w = write(conn -> {
-      try (PreparedStatement p = conn.prepareStatement("DELETE FROM task_apps WHERE app_id = ?")) {
-        p.setString(1, app.appId);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    CompletableFuture<Void> w = db.deleteApp(app.appId);
     evaluate();
     ObjectNode r = Json.object();
     r.put("app", app.appId);
@@ -905,23 +884,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     }
     String reason = w.reason();
     String taskJson = Json.write(tasksJson(w, false));
-    int budgetedFlag = budgeted ? 1 : 0;
-    int urlFlag = url ? 1 : 0;
-    write(conn -> {
-      try (PreparedStatement p = conn.prepareStatement("INSERT INTO task_wakes(id, app_id, started_at, launched, reason, tasks,"
-          + " budgeted, url_session) VALUES (?,?,?,?,?,?,?,?)")) {
-        p.setString(1, w.id);
-        p.setString(2, appId);
-        p.setLong(3, now.toEpochMilli());
-        p.setInt(4, launched ? 1 : 0);
-        p.setString(5, reason);
-        p.setString(6, taskJson);
-        p.setInt(7, budgetedFlag);
-        p.setInt(8, urlFlag);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    db.insertWake(w.id, appId, now, launched, reason, taskJson, budgeted, url);
     log.info("wake {} for {} ({}): {}", w.id, appId, launched ? "launching" : "running app", w.reason());
     return w;
   }
@@ -950,15 +913,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       endWake(w, WakeOutcome.CRASHED, "could not launch '" + app.launchCommand + "': " + e.getMessage());
       return;
     }
-    long pid = w.process.pid();
-    write(conn -> {
-      try (PreparedStatement p = conn.prepareStatement("UPDATE task_wakes SET pid = ? WHERE id = ?")) {
-        p.setLong(1, pid);
-        p.setString(2, w.id);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    db.setWakePid(w.id, w.process.pid());
     w.process.onExit().whenComplete((code, failure) -> submit(() -> processExited(w, code == null ? -1 : code)));
   }
 
@@ -1162,27 +1117,9 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
     }
     String reason = w.reason();
-    int budgetedFlag = w.stat.budgeted ? 1 : 0;
-    int urlFlag = w.stat.urlSession ? 1 : 0;
     log.info("wake {} of {} ended: {} after {} ms{}", w.id, w.appId, outcome, duration, error == null ? "" : " (" + error + ")");
-    write(conn -> {
-      try (PreparedStatement p = conn.prepareStatement("UPDATE task_wakes SET ended_at = ?, outcome = ?, duration_ms = ?,"
-          + " overrun_ms = ?, charged_ms = ?, error = ?, tasks = ?, reason = ?, budgeted = ?, url_session = ? WHERE id = ?")) {
-        p.setLong(1, now.toEpochMilli());
-        p.setString(2, outcome.name());
-        p.setLong(3, duration);
-        p.setLong(4, overrun);
-        p.setLong(5, charged);
-        p.setString(6, error);
-        p.setString(7, Json.write(taskJson));
-        p.setString(8, reason);
-        p.setInt(9, budgetedFlag);
-        p.setInt(10, urlFlag);
-        p.setString(11, w.id);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    db.endWake(w.id, new TaskStore.WakeEnd(now.toEpochMilli(), outcome, duration, overrun, charged, error,
+        Json.write(taskJson), reason, w.stat.budgeted, w.stat.urlSession));
     evaluate();
   }
 
@@ -1334,59 +1271,34 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   private ObjectNode timeline(ObjectNode b) {
     String app = b.path("app").asText(null);
     if (app != null && !apps.containsKey(app)) {
-      boolean known = tasks.values().stream().anyMatch(t -> t.appId.equals(app))
-          || store.read(c -> {
-            try (PreparedStatement p = c.prepareStatement("SELECT 1 FROM task_wakes WHERE app_id = ? LIMIT 1")) {
-              p.setString(1, app);
-              try (ResultSet rs = p.executeQuery()) {
-                return rs.next();
-              }
-            }
-          });
+      boolean known = tasks.values().stream().anyMatch(t -> t.appId.equals(app)) || db.hasWakes(app);
       if (!known) {
         throw unknownApp(app);
       }
     }
     int limit = Math.max(1, Math.min(10_000, b.path("limit").asInt(TIMELINE_LIMIT)));
     Instant now = clock.now();
-    ArrayNode wakes = store.read(c -> {
-      String sql = "SELECT id, app_id, started_at, ended_at, launched, reason, tasks, outcome, pid, duration_ms, overrun_ms,"
-          + " charged_ms, error FROM task_wakes" + (app == null ? "" : " WHERE app_id = ?") + " ORDER BY started_at DESC, rowid DESC LIMIT ?";
-      ArrayNode arr = Json.array();
-      try (PreparedStatement p = c.prepareStatement(sql)) {
-        int i = 1;
-        if (app != null) {
-          p.setString(i++, app);
-        }
-        p.setInt(i, limit);
-        try (ResultSet rs = p.executeQuery()) {
-          while (rs.next()) {
-            ObjectNode o = arr.addObject();
-            o.put("id", rs.getString(1));
-            o.put("app", rs.getString(2));
-            o.put("startedAt", Instant.ofEpochMilli(rs.getLong(3)).toString());
-            long ended = rs.getLong(4);
-            o.put("endedAt", rs.wasNull() ? null : Instant.ofEpochMilli(ended).toString());
-            o.put("launched", rs.getInt(5) == 1);
-            o.put("reason", rs.getString(6));
-            o.set("tasks", Json.parse(rs.getString(7)));
-            o.put("outcome", rs.getString(8));
-            long pid = rs.getLong(9);
-            if (!rs.wasNull()) {
-              o.put("pid", pid);
-            }
-            long d = rs.getLong(10);
-            if (!rs.wasNull()) {
-              o.put("durationMs", d);
-            }
-            o.put("overrunMs", rs.getLong(11));
-            o.put("chargedMs", rs.getLong(12));
-            o.put("error", rs.getString(13));
-          }
-        }
+    ArrayNode wakes = Json.array();
+    for (TaskStore.WakeRow row : db.timeline(app, limit)) {
+      ObjectNode o = wakes.addObject();
+      o.put("id", row.id());
+      o.put("app", row.appId());
+      o.put("startedAt", Instant.ofEpochMilli(row.startedAt()).toString());
+      o.put("endedAt", row.endedAt() == null ? null : Instant.ofEpochMilli(row.endedAt()).toString());
+      o.put("launched", row.launched());
+      o.put("reason", row.reason());
+      o.set("tasks", Json.parse(row.tasks()));
+      o.put("outcome", row.outcome());
+      if (row.pid() != null) {
+        o.put("pid", row.pid());
       }
-      return arr;
-    });
+      if (row.durationMs() != null) {
+        o.put("durationMs", row.durationMs());
+      }
+      o.put("overrunMs", row.overrunMs());
+      o.put("chargedMs", row.chargedMs());
+      o.put("error", row.error());
+    }
     for (com.fasterxml.jackson.databind.JsonNode n : wakes) {
       ObjectNode o = (ObjectNode) n;
       Wake open = openWakes.get(o.path("id").asText());
@@ -1454,62 +1366,18 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   private void load() {
     Instant now = clock.now();
-    store.read(c -> {
-      try (PreparedStatement p = c.prepareStatement("SELECT app_id, launch_command, allowance_ms, wakes_per_hour, complication_active,"
-          + " daily_runtime_ms, url_session_spacing_ms, force_quit, registered_at FROM task_apps ORDER BY app_id");
-           ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          AppConfig a = new AppConfig(rs.getString(1));
-          a.launchCommand = rs.getString(2);
-          a.allowance = Duration.ofMillis(rs.getLong(3));
-          int wph = rs.getInt(4);
-          a.wakesPerHour = rs.wasNull() ? null : wph;
-          a.complicationActive = rs.getInt(5) == 1;
-          a.dailyRuntime = Duration.ofMillis(rs.getLong(6));
-          a.urlSessionSpacing = Duration.ofMillis(rs.getLong(7));
-          a.forceQuit = rs.getInt(8) == 1;
-          a.registeredAt = Instant.ofEpochMilli(rs.getLong(9));
-          apps.put(a.appId, a);
-        }
-      }
-      try (PreparedStatement p = c.prepareStatement("SELECT id, app_id, kind, session_identifier, user_info, due_at, created_at,"
-          + " state, wake_id, reason, not_before, attempts, bypass_budget, coalesced FROM task_pending ORDER BY created_at, rowid");
-           ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          PendingTask t = new PendingTask(rs.getString(1), rs.getString(2), TaskKind.fromWire(rs.getString(3)), rs.getString(4),
-              Instant.ofEpochMilli(rs.getLong(7)));
-          t.userInfo = rs.getString(5);
-          t.dueAt = Instant.ofEpochMilli(rs.getLong(6));
-          t.state = PendingTask.State.valueOf(rs.getString(8));
-          t.wakeId = rs.getString(9);
-          t.reason = rs.getString(10);
-          long nb = rs.getLong(11);
-          t.notBefore = rs.wasNull() ? null : Instant.ofEpochMilli(nb);
-          t.attempts = rs.getInt(12);
-          t.bypassBudget = rs.getInt(13) == 1;
-          t.coalesced = rs.getInt(14);
-          tasks.put(t.id, t);
-        }
-      }
-      return null;
-    });
+    for (AppConfig a : db.loadApps()) {
+      apps.put(a.appId, a);
+    }
+    for (PendingTask t : db.loadTasks()) {
+      tasks.put(t.id, t);
+    }
     // Wakes left open by a daemon that stopped or was killed: end their processes and give their tasks back.
-    List<Object[]> open = store.read(c -> {
-      List<Object[]> l = new ArrayList<>();
-      try (PreparedStatement p = c.prepareStatement("SELECT id, app_id, started_at, pid, launched FROM task_wakes WHERE ended_at IS NULL");
-           ResultSet rs = p.executeQuery()) {
-        while (rs.next()) {
-          long pid = rs.getLong(4);
-          l.add(new Object[] {rs.getString(1), rs.getString(2), rs.getLong(3), rs.wasNull() ? null : pid, rs.getInt(5) == 1});
-        }
-      }
-      return l;
-    });
-    for (Object[] row : open) {
-      String id = (String) row[0];
-      long started = (Long) row[2];
-      Long pid = (Long) row[3];
-      if (pid != null && (Boolean) row[4]) {
+    for (TaskStore.OpenWakeRow row : db.openWakes()) {
+      String id = row.id();
+      long started = row.startedAt();
+      Long pid = row.pid();
+      if (pid != null && row.launched()) {
         ProcessHandle.of(pid).ifPresent(h -> {
           boolean ours = h.info().startInstant().map(s -> !s.isBefore(Instant.ofEpochMilli(started).minusSeconds(5))).orElse(false);
           if (ours) {
@@ -1526,30 +1394,10 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
           t.state = PendingTask.State.PENDING;
         }
       }
-      store.writeAndWait(c -> {
-        try (PreparedStatement p = c.prepareStatement("UPDATE task_wakes SET ended_at = ?, outcome = ?, duration_ms = ?, error = ?,"
-            + " budgeted = 0, url_session = 0 WHERE id = ?")) {
-          p.setLong(1, now.toEpochMilli());
-          p.setString(2, WakeOutcome.KILLED.name());
-          p.setLong(3, duration);
-          p.setString(4, "tetherd stopped during this wake; its tasks were given back");
-          p.setString(5, id);
-          p.executeUpdate();
-        }
-        try (PreparedStatement p = c.prepareStatement("UPDATE task_pending SET state = 'PENDING', wake_id = NULL WHERE wake_id = ?")) {
-          p.setString(1, id);
-          p.executeUpdate();
-        }
-        return null;
-      });
+      db.endLeftOpenWake(id, now, duration);
     }
     // No app is connected after a start.
-    store.writeAndWait(c -> {
-      try (PreparedStatement p = c.prepareStatement("UPDATE task_apps SET foreground = 0 WHERE foreground != 0")) {
-        p.executeUpdate();
-      }
-      return null;
-    });
+    db.clearForeground();
     // No wake is open after a start: completed tasks whose wake was not recorded as ended are done; the others wait again.
     for (PendingTask t : List.copyOf(tasks.values())) {
       if (t.done()) {
@@ -1561,143 +1409,29 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         saveTask(t);
       }
     }
-    store.read(c -> {
-      try (PreparedStatement p = c.prepareStatement("SELECT app_id, started_at, budgeted, url_session, charged_ms FROM task_wakes"
-          + " WHERE started_at > ? AND outcome IS NOT 'REFUSED'")) {
-        p.setLong(1, now.minus(Budget.DAY).toEpochMilli());
-        try (ResultSet rs = p.executeQuery()) {
-          while (rs.next()) {
-            recent.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(new WakeStat(Instant.ofEpochMilli(rs.getLong(2)),
-                rs.getInt(3) == 1, rs.getInt(4) == 1, rs.getLong(5)));
-          }
-        }
-      }
-      return null;
-    });
+    recent.putAll(db.recentWakes(now.minus(Budget.DAY)));
     log.info("task service: {} app(s) registered, {} task(s) pending", apps.size(), tasks.size());
   }
 
   private CompletableFuture<Void> saveApp(AppConfig a) {
-    String appId = a.appId;
-    String launch = a.launchCommand;
-    long allowance = a.allowance.toMillis();
-    Integer wph = a.wakesPerHour;
-    boolean complication = a.complicationActive;
-    long daily = a.dailyRuntime.toMillis();
-    long spacing = a.urlSessionSpacing.toMillis();
-    boolean forceQuit = a.forceQuit;
-    boolean foreground = inForeground(appId);
-    long registered = a.registeredAt == null ? clock.now().toEpochMilli() : a.registeredAt.toEpochMilli();
-    return write(c -> {
-      try (PreparedStatement p = c.prepareStatement("INSERT OR REPLACE INTO task_apps(app_id, launch_command, allowance_ms,"
-          + " wakes_per_hour, complication_active, daily_runtime_ms, url_session_spacing_ms, force_quit, registered_at, foreground)"
-          + " VALUES (?,?,?,?,?,?,?,?,?,?)")) {
-        p.setString(1, appId);
-        p.setString(2, launch);
-        p.setLong(3, allowance);
-        if (wph == null) {
-          p.setNull(4, Types.INTEGER);
-        } else {
-          p.setInt(4, wph);
-        }
-        p.setInt(5, complication ? 1 : 0);
-        p.setLong(6, daily);
-        p.setLong(7, spacing);
-        p.setInt(8, forceQuit ? 1 : 0);
-        p.setLong(9, registered);
-        p.setInt(10, foreground ? 1 : 0);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    return db.saveApp(a, inForeground(a.appId), clock.now());
   }
 
   private CompletableFuture<Void> saveTask(PendingTask t) {
-    String id = t.id;
-    String appId = t.appId;
-    String kind = t.kind.wire();
-    String session = t.sessionIdentifier;
-    String info = t.userInfo;
-    long due = t.dueAt.toEpochMilli();
-    long created = t.createdAt.toEpochMilli();
-    String state = t.state.name();
-    String wakeId = t.wakeId;
-    String reason = t.reason;
-    Long notBefore = t.notBefore == null ? null : t.notBefore.toEpochMilli();
-    int attempts = t.attempts;
-    boolean bypass = t.bypassBudget;
-    int coalesced = t.coalesced;
-    return write(c -> {
-      try (PreparedStatement p = c.prepareStatement("INSERT OR REPLACE INTO task_pending(id, app_id, kind, session_identifier,"
-          + " user_info, due_at, created_at, state, wake_id, reason, not_before, attempts, bypass_budget, coalesced)"
-          + " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
-        p.setString(1, id);
-        p.setString(2, appId);
-        p.setString(3, kind);
-        p.setString(4, session);
-        p.setString(5, info);
-        p.setLong(6, due);
-        p.setLong(7, created);
-        p.setString(8, state);
-        p.setString(9, wakeId);
-        p.setString(10, reason);
-        if (notBefore == null) {
-          p.setNull(11, Types.INTEGER);
-        } else {
-          p.setLong(11, notBefore);
-        }
-        p.setInt(12, attempts);
-        p.setInt(13, bypass ? 1 : 0);
-        p.setInt(14, coalesced);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    return db.saveTask(t);
   }
 
   private void deleteTask(String id) {
-    write(c -> {
-      try (PreparedStatement p = c.prepareStatement("DELETE FROM task_pending WHERE id = ?")) {
-        p.setString(1, id);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    db.deleteTask(id);
   }
 
   private void saveWakeTasks(Wake w) {
-    String json = Json.write(tasksJson(w, false));
-    String reason = w.reason();
-    write(c -> {
-      try (PreparedStatement p = c.prepareStatement("UPDATE task_wakes SET tasks = ?, reason = ? WHERE id = ? AND ended_at IS NULL")) {
-        p.setString(1, json);
-        p.setString(2, reason);
-        p.setString(3, w.id);
-        p.executeUpdate();
-      }
-      return null;
-    });
+    db.saveWakeTasks(w.id, Json.write(tasksJson(w, false)), w.reason());
   }
-
-  private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
 
   /** Completes once every write queued so far has committed (writes commit in order). */
   private CompletableFuture<Void> pendingWrites() {
-    return lastWrite;
-  }
-
-  private <T> CompletableFuture<T> write(SqlWork<T> work) {
-    activity.begin();
-    CompletableFuture<T> f = store.write(work);
-    f.whenComplete((v, e) -> {
-      if (e != null) {
-        log.error("task store write failed", e);
-      }
-      activity.end();
-    });
-    CompletableFuture<Void> done = f.handle((v, e) -> null);
-    lastWrite = done;
-    return f;
+    return db.pendingWrites();
   }
 
   // ---------------------------------------------------------------- the task thread and idleness
