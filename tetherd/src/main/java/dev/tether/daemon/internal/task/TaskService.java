@@ -68,7 +68,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   // Confined to the actor thread.
   private final Map<String, AppConfig> apps = new LinkedHashMap<>();
   private final Map<String, PendingTask> tasks = new LinkedHashMap<>();
-  private final Map<String, List<WakeStat>> recent = new HashMap<>();
+  private final WakeAdmission admission = new WakeAdmission();
   private final Map<String, Wake> openWakes = new LinkedHashMap<>();
   private final Map<ClientConnection, ConnState> conns = new HashMap<>();
   private TetherClock.Timer checkTimer;
@@ -706,7 +706,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       return;
     }
     Instant now = clock.now();
-    prune(now);
+    admission.prune(now);
     Instant next = null;
     Map<String, List<PendingTask>> byApp = new LinkedHashMap<>();
     for (PendingTask t : tasks.values()) {
@@ -716,8 +716,9 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     }
     for (Map.Entry<String, List<PendingTask>> e : byApp.entrySet()) {
       List<PendingTask> ready = new ArrayList<>();
+      WakeAdmission.AppState state = appState(e.getKey());
       for (PendingTask t : e.getValue()) {
-        Waiting w = waiting(t, now);
+        Waiting w = admission.waiting(t, state, now);
         if (w == null) {
           ready.add(t);
         } else if (w.until() != null && (next == null || w.until().isBefore(next))) {
@@ -757,70 +758,10 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     }));
   }
 
-  private void prune(Instant now) {
-    Instant dayAgo = now.minus(Budget.DAY);
-    for (List<WakeStat> l : recent.values()) {
-      l.removeIf(s -> s.started.isBefore(dayAgo));
-    }
-  }
-
-  /** Why {@code t} cannot be delivered now, or null when it can. */
-  private Waiting waiting(PendingTask t, Instant now) {
-    AppConfig app = apps.get(t.appId);
-    if (t.notBefore != null && t.notBefore.isAfter(now)) {
-      return new Waiting(WaitReason.RETRY, t.notBefore, "a previous wake for it failed (attempt " + t.attempts + ")");
-    }
-    if (t.kind == TaskKind.APP_REFRESH && !t.bypassBudget && t.dueAt.isAfter(now)) {
-      return new Waiting(WaitReason.SCHEDULED, t.dueAt, "its preferred date has not come");
-    }
-    if (app != null && app.forceQuit) {
-      return new Waiting(WaitReason.FORCE_QUIT, null, "the user force-quit the app; it waits until the app runs in the foreground again");
-    }
-    if (t.kind == TaskKind.APP_REFRESH && inForeground(t.appId)) {
-      return new Waiting(WaitReason.FOREGROUND, null, "application refresh is not delivered while the app is in the foreground");
-    }
-    Wake joinable = joinableWake(t.appId);
-    if (joinable == null && listeningConnection(t.appId) == null) {
-      if (hasOpenWake(t.appId)) {
-        return new Waiting(WaitReason.APP_BUSY, null, "the app's previous wake is ending");
-      }
-      if (hasAppConnection(t.appId)) {
-        return new Waiting(WaitReason.APP_BUSY, null, "the app runs without a task handler; delivered once it sets one or exits");
-      }
-      if (app == null) {
-        return new Waiting(WaitReason.UNREGISTERED, null, "no app " + t.appId + " is registered; register it with 'tether app register "
-            + t.appId + " --launch CMD'");
-      }
-    }
-    if (joinable != null) {
-      if (t.kind == TaskKind.APP_REFRESH) {
-        return new Waiting(WaitReason.APP_BUSY, null, "an application refresh gets a wake of its own, after the current one");
-      }
-      return null;
-    }
-    if (!t.kind.budgeted() || t.bypassBudget) {
-      return null;
-    }
-    if (holdWakes) {
-      return new Waiting(WaitReason.CONDITIONS, null, "wakes are held (conditions not met)");
-    }
-    AppConfig cfg = app != null ? app : defaults(t.appId);
-    Budget b = new Budget(cfg, recent.getOrDefault(t.appId, List.of()), now);
-    if (b.noWakesAllowed()) {
-      return new Waiting(WaitReason.BUDGET, null, "the app's budget is 0 wakes per hour");
-    }
-    if (b.runtimeFreesAt != null) {
-      return new Waiting(WaitReason.RUNTIME, b.runtimeFreesAt, "used " + b.runtimeUsedMs / 1000 + " s of its "
-          + b.runtimeDailyMs / 1000 + " s daily background runtime");
-    }
-    if (b.windowFreesAt != null) {
-      return new Waiting(WaitReason.BUDGET, b.windowFreesAt, "used " + b.wakesUsed + " of " + b.wakesPerHour + " wakes this hour");
-    }
-    if (t.kind == TaskKind.URL_SESSION && b.nextUrlSessionAt != null) {
-      return new Waiting(WaitReason.SPACING, b.nextUrlSessionAt, "URL-session wakes are kept "
-          + cfg.urlSessionSpacing.toMinutes() + " min apart");
-    }
-    return null;
+  /** What admission needs to know about {@code appId} now. */
+  private WakeAdmission.AppState appState(String appId) {
+    return new WakeAdmission.AppState(apps.get(appId), inForeground(appId), joinableWake(appId) != null,
+        listeningConnection(appId) != null, hasOpenWake(appId), hasAppConnection(appId), holdWakes);
   }
 
   private static AppConfig defaults(String appId) {
@@ -872,8 +813,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       budgeted |= t.kind.budgeted();
       url |= t.kind == TaskKind.URL_SESSION;
     }
-    WakeStat stat = new WakeStat(now, budgeted, url, 0);
-    recent.computeIfAbsent(appId, k -> new ArrayList<>()).add(stat);
+    WakeStat stat = admission.record(appId, now, budgeted, url);
     Wake w = new Wake(newId(), appId, now, launched, stat);
     w.tasks.addAll(ready);
     openWakes.put(w.id, w);
@@ -1088,7 +1028,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     long duration = Math.max(0, now.toEpochMilli() - w.started.toEpochMilli());
     AppConfig cfg = apps.getOrDefault(w.appId, defaults(w.appId));
     long overrun = outcome == WakeOutcome.EXPIRED && w.expireAt != null ? Math.max(0, now.toEpochMilli() - w.expireAt.toEpochMilli()) : 0;
-    long charged = (w.launched ? duration : 0) + (outcome == WakeOutcome.EXPIRED ? cfg.allowance.toMillis() : 0);
+    long charged = WakeAdmission.chargedMs(w.launched, duration, outcome == WakeOutcome.EXPIRED, cfg.allowance);
     w.stat.chargedMs = charged;
     ArrayNode taskJson = Json.array();
     for (PendingTask t : w.tasks) {
@@ -1127,8 +1067,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     t.state = PendingTask.State.PENDING;
     t.wakeId = null;
     t.attempts++;
-    long backoffMs = Math.min(Duration.ofHours(1).toMillis(), Duration.ofMinutes(1).toMillis() << Math.min(6, t.attempts - 1));
-    t.notBefore = now.plusMillis(backoffMs);
+    t.notBefore = now.plus(WakeAdmission.retryBackoff(t.attempts));
     for (PendingTask other : tasks.values()) {
       if (other != t && other.appId.equals(t.appId) && other.kind == t.kind && !other.done() && other.wakeId == null
           && java.util.Objects.equals(other.sessionIdentifier, t.sessionIdentifier)) {
@@ -1254,7 +1193,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
     }
     o.put("pendingTasks", pending);
-    Budget b = new Budget(app, recent.getOrDefault(app.appId, List.of()), now);
+    Budget b = admission.budget(app, now);
     ObjectNode bj = o.putObject("budget");
     bj.put("wakesPerHour", b.wakesPerHour);
     bj.put("wakesUsed", b.wakesUsed);
@@ -1317,7 +1256,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       o.put("app", t.appId);
       o.put("dueAt", t.dueAt.toString());
       o.put("createdAt", t.createdAt.toString());
-      Waiting w = waiting(t, now);
+      Waiting w = admission.waiting(t, appState(t.appId), now);
       o.put("reason", w == null ? "READY" : w.reason().name());
       o.put("until", w == null || w.until() == null ? null : w.until().toString());
       o.put("detail", w == null ? "about to be delivered" : w.detail());
@@ -1409,7 +1348,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         saveTask(t);
       }
     }
-    recent.putAll(db.recentWakes(now.minus(Budget.DAY)));
+    admission.load(db.recentWakes(now.minus(Budget.DAY)));
     log.info("task service: {} app(s) registered, {} task(s) pending", apps.size(), tasks.size());
   }
 
