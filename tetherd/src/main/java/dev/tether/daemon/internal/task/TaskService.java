@@ -53,8 +53,6 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   /** How long after SIGTERM before SIGKILL. */
   static final Duration KILL_GRACE = Duration.ofSeconds(2);
   static final int TIMELINE_LIMIT = 100;
-  /** The app id the tether CLI connects as (TetherCommand.CLI_APP_ID). */
-  static final String CLI_APP_ID = "dev.tether.cli";
 
   private DaemonContext context;
   private Store store;
@@ -70,26 +68,12 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   private final Map<String, PendingTask> tasks = new LinkedHashMap<>();
   private final WakeAdmission admission = new WakeAdmission();
   private final Map<String, Wake> openWakes = new LinkedHashMap<>();
-  private final Map<ClientConnection, ConnState> conns = new HashMap<>();
+  private final AppConnections connections = new AppConnections();
   private TetherClock.Timer checkTimer;
   private Instant checkAt;
   private boolean holdWakes;
   /** False until the daemon's socket accepts connections: nothing is launched before an app could connect. */
   private boolean accepting;
-
-  /** One app connection as the task service sees it. */
-  private static final class ConnState {
-    final ClientConnection connection;
-    boolean foreground;
-    boolean listening;
-    /** Set for a process tetherd launched: it serves only that wake, never later ones. */
-    boolean launchedForWake;
-    Wake wake;
-
-    ConnState(ClientConnection connection) {
-      this.connection = connection;
-    }
-  }
 
   @Override
   public List<Migration> migrations() {
@@ -204,7 +188,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   @Override
   public boolean isRunning(String appId) {
     for (ClientConnection c : context.ipc().connections()) {
-      if (appId.equals(c.appId()) && isAppConnection(c) && c.isOpen()) {
+      if (appId.equals(c.appId()) && AppConnections.isAppConnection(c) && c.isOpen()) {
         return true;
       }
     }
@@ -220,29 +204,20 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   @Override
   public void opened(ClientConnection connection) {
-    if (isAppConnection(connection)) {
+    if (AppConnections.isAppConnection(connection)) {
       submit(() -> connectionOpened(connection));
     }
   }
 
   @Override
   public void closed(ClientConnection connection) {
-    if (isAppConnection(connection)) {
+    if (AppConnections.isAppConnection(connection)) {
       submit(() -> connectionClosed(connection));
     }
   }
 
-  /** The CLI (and the test kit) act on the user's behalf for any app; an app acts only for itself. */
-  private static boolean actsForUser(ClientConnection c) {
-    return !isAppConnection(c) || CLI_APP_ID.equals(c.appId());
-  }
-
-  private static boolean isAppConnection(ClientConnection c) {
-    return c.hello() != null && "app".equals(c.hello().path("kind").asText("app"));
-  }
-
   private void connectionOpened(ClientConnection c) {
-    ConnState s = new ConnState(c);
+    AppConnections.Conn s = new AppConnections.Conn(c);
     String wakeId = c.hello().path("wakeId").asText(null);
     if (wakeId != null) {
       s.launchedForWake = true;
@@ -264,7 +239,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         log.info("{} runs in the foreground again; background launches are allowed again", c.appId());
       }
     }
-    conns.put(c, s);
+    connections.add(s);
     foregroundMayHaveChanged(c.appId());
     evaluate();
   }
@@ -300,7 +275,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private void connectionClosed(ClientConnection c) {
-    ConnState s = conns.remove(c);
+    AppConnections.Conn s = connections.remove(c);
     foregroundMayHaveChanged(c.appId());
     if (s != null && s.wake != null) {
       Wake w = s.wake;
@@ -479,7 +454,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
     }
     int closedConnections = 0;
-    for (ConnState s : List.copyOf(conns.values())) {
+    for (AppConnections.Conn s : connections.all()) {
       if (!appId.equals(s.connection.appId()) || (s.wake != null && s.wake.launched)) {
         continue;
       }
@@ -511,7 +486,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private CompletableFuture<ObjectNode> foreground(ClientConnection c, ObjectNode b) {
-    ConnState s = conns.get(c);
+    AppConnections.Conn s = connections.get(c);
     if (s == null) {
       throw new TetherException(ErrorCode.INVALID_STATE, "only an app's own connection can declare foreground or background");
     }
@@ -530,7 +505,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private CompletableFuture<ObjectNode> listen(ClientConnection c, ObjectNode b) {
-    ConnState s = conns.get(c);
+    AppConnections.Conn s = connections.get(c);
     if (s == null) {
       throw new TetherException(ErrorCode.INVALID_STATE, "only an app's connection can receive background tasks");
     }
@@ -783,7 +758,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         }
       }
       saveWakeTasks(w);
-      ConnState s = w.connection == null ? null : conns.get(w.connection);
+      AppConnections.Conn s = w.connection == null ? null : connections.get(w.connection);
       if (s != null && s.listening) {
         deliver(w, ready);
       }
@@ -793,7 +768,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     if (c != null) {
       w = newWake(appId, false, ready, now);
       w.connection = c;
-      conns.get(c).wake = w;
+      connections.get(c).wake = w;
       startAllowance(w);
       deliver(w, ready);
       return;
@@ -1051,7 +1026,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       taskJson.add(j);
     }
     if (w.connection != null) {
-      ConnState s = conns.get(w.connection);
+      AppConnections.Conn s = connections.get(w.connection);
       if (s != null && s.wake == w) {
         s.wake = null;
       }
@@ -1102,30 +1077,15 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private ClientConnection listeningConnection(String appId) {
-    for (ConnState s : conns.values()) {
-      if (s.listening && s.wake == null && !s.launchedForWake && appId.equals(s.connection.appId()) && s.connection.isOpen()) {
-        return s.connection;
-      }
-    }
-    return null;
+    return connections.listening(appId);
   }
 
   private boolean hasAppConnection(String appId) {
-    for (ConnState s : conns.values()) {
-      if (appId.equals(s.connection.appId()) && s.connection.isOpen()) {
-        return true;
-      }
-    }
-    return false;
+    return connections.connected(appId);
   }
 
   private boolean inForeground(String appId) {
-    for (ConnState s : conns.values()) {
-      if (s.foreground && appId.equals(s.connection.appId()) && s.connection.isOpen()) {
-        return true;
-      }
-    }
-    return false;
+    return connections.inForeground(appId);
   }
 
   private AppConfig requireApp(String appId) {
@@ -1151,7 +1111,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "app id '" + app + "' is not valid: use reverse-DNS letters,"
           + " digits, '.', '-' and '_' (e.g. com.example.weather)");
     }
-    if (!actsForUser(c) && !app.equals(c.appId())) {
+    if (!AppConnections.actsForUser(c) && !app.equals(c.appId())) {
       throw new TetherException(ErrorCode.PERMISSION_DENIED, "app " + c.appId() + " cannot act for app " + app
           + "; an app acts only for itself (the tether CLI acts for any app)");
     }
