@@ -11,7 +11,6 @@ import dev.tether.daemon.internal.DaemonService;
 import dev.tether.daemon.internal.ipc.ClientConnection;
 import dev.tether.daemon.internal.ipc.ConnectionListener;
 import dev.tether.daemon.internal.ipc.IpcServer;
-import dev.tether.daemon.internal.ipc.RequestHandler;
 import dev.tether.daemon.internal.store.Migration;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.daemon.internal.task.launch.AppLauncher;
@@ -21,7 +20,6 @@ import dev.tether.daemon.internal.time.TetherClock;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.Protocol;
 import dev.tether.protocol.TetherPaths;
-import dev.tether.protocol.wire.Operation;
 import dev.tether.protocol.wire.TaskOp;
 import dev.tether.protocol.wire.TaskPush;
 import java.time.Duration;
@@ -52,7 +50,6 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   static final Duration EXIT_GRACE = Duration.ofSeconds(3);
   /** How long after SIGTERM before SIGKILL. */
   static final Duration KILL_GRACE = Duration.ofSeconds(2);
-  static final int TIMELINE_LIMIT = 100;
 
   private DaemonContext context;
   private Store store;
@@ -91,29 +88,25 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     context.provideBackgroundWork(this);
     load();
     IpcServer ipc = context.ipc();
-    handle(ipc, TaskOp.APP_REGISTER, this::register);
-    handle(ipc, TaskOp.APP_BUDGET, this::budget);
-    handle(ipc, TaskOp.APP_UNREGISTER, this::unregister);
-    handle(ipc, TaskOp.APP_LIST, (c, b) -> done(listApps()));
-    handle(ipc, TaskOp.APP_STOP, this::stop);
-    handle(ipc, TaskOp.APP_FOREGROUND, this::foreground);
-    handle(ipc, TaskOp.TIMELINE, (c, b) -> done(timeline(b)));
-    handle(ipc, TaskOp.TASK_LISTEN, this::listen);
-    handle(ipc, TaskOp.TASK_DELIVERED, this::delivered);
-    handle(ipc, TaskOp.TASK_COMPLETE, this::complete);
-    handle(ipc, TaskOp.TASK_SCHEDULE_REFRESH, this::scheduleRefresh);
-    handle(ipc, TaskOp.TASK_TRIGGER, this::trigger);
-    handle(ipc, TaskOp.TASK_EXPIRE, this::expireNow);
-    handle(ipc, TaskOp.TASK_WITHDRAW, (c, b) -> {
-      TaskKind kind = TaskKind.fromWire(b.path("kind").asText(""));
-      if (kind == TaskKind.APP_REFRESH) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "only URL-session and connectivity tasks are withdrawn");
-      }
-      withdraw(targetApp(c, b), kind, kind == TaskKind.URL_SESSION ? b.path("sessionIdentifier").asText(null) : null);
+    actor.register(ipc, TaskOp.APP_REGISTER, TaskRequests.Register::parse, this::register);
+    actor.register(ipc, TaskOp.APP_BUDGET, TaskRequests.BudgetChange::parse, this::budget);
+    actor.register(ipc, TaskOp.APP_UNREGISTER, TaskRequests.ForApp::parse, this::unregister);
+    actor.register(ipc, TaskOp.APP_LIST, TaskRequests.Empty::parse, (c, r) -> done(listApps()));
+    actor.register(ipc, TaskOp.APP_STOP, TaskRequests.Stop::parse, this::stop);
+    actor.register(ipc, TaskOp.APP_FOREGROUND, TaskRequests.Foreground::parse, this::foreground);
+    actor.register(ipc, TaskOp.TIMELINE, TaskRequests.Timeline::parse, (c, r) -> done(timeline(r)));
+    actor.register(ipc, TaskOp.TASK_LISTEN, TaskRequests.Empty::parse, this::listen);
+    actor.register(ipc, TaskOp.TASK_DELIVERED, TaskRequests.Delivered::parse, this::delivered);
+    actor.register(ipc, TaskOp.TASK_COMPLETE, TaskRequests.Complete::parse, this::complete);
+    actor.register(ipc, TaskOp.TASK_SCHEDULE_REFRESH, TaskRequests.ScheduleRefresh::parse, this::scheduleRefresh);
+    actor.register(ipc, TaskOp.TASK_TRIGGER, TaskRequests.Trigger::parse, this::trigger);
+    actor.register(ipc, TaskOp.TASK_EXPIRE, TaskRequests.ForApp::parse, this::expireNow);
+    actor.register(ipc, TaskOp.TASK_WITHDRAW, TaskRequests.Withdraw::parse, (c, r) -> {
+      withdraw(TaskRequests.target(c, r.app()), r.kind(), r.sessionIdentifier());
       return pendingWrites().thenApply(v -> Json.object());
     });
-    handle(ipc, TaskOp.TASK_HOLD, (c, b) -> {
-      holdWakes = b.path("hold").asBoolean(false);
+    actor.register(ipc, TaskOp.TASK_HOLD, TaskRequests.Hold::parse, (c, r) -> {
+      holdWakes = r.hold();
       evaluate();
       return done(Json.object().put("hold", holdWakes));
     });
@@ -295,15 +288,9 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   // ---------------------------------------------------------------- requests
 
-  private CompletableFuture<ObjectNode> register(ClientConnection c, ObjectNode b) {
-    String appId = targetApp(c, b);
-    String launch = b.path("launch").asText("").trim();
-    if (launch.isEmpty()) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "an app needs the command that launches it: --launch \"CMD\"");
-    }
-    if (launch.length() > 8192) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "the launch command is longer than 8192 characters");
-    }
+  private CompletableFuture<ObjectNode> register(ClientConnection c, TaskRequests.Register r) {
+    String appId = TaskRequests.target(c, r.app());
+    String launch = r.launch();
     AppConfig app = apps.get(appId);
     boolean isNew = app == null;
     boolean newLaunchCommand = isNew || !launch.equals(app.launchCommand);
@@ -314,7 +301,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       candidate.registeredAt = clock.now();
     }
     candidate.launchCommand = launch;
-    applySettings(candidate, b);
+    r.settings().applyTo(candidate);
     if (isNew) {
       apps.put(appId, candidate);
       app = candidate;
@@ -348,11 +335,11 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return CompletableFuture.allOf(saves.toArray(CompletableFuture[]::new));
   }
 
-  private CompletableFuture<ObjectNode> budget(ClientConnection c, ObjectNode b) {
-    AppConfig app = requireApp(targetApp(c, b));
+  private CompletableFuture<ObjectNode> budget(ClientConnection c, TaskRequests.BudgetChange r) {
+    AppConfig app = requireApp(TaskRequests.target(c, r.app()));
     AppConfig candidate = new AppConfig(app.appId);
     copy(app, candidate);
-    applySettings(candidate, b);
+    r.settings().applyTo(candidate);
     copy(candidate, app);
     CompletableFuture<Void> w = saveApp(app);
     evaluate();
@@ -370,47 +357,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     to.registeredAt = from.registeredAt;
   }
 
-  private static void applySettings(AppConfig app, ObjectNode b) {
-    if (b.has("allowanceMs")) {
-      long ms = b.path("allowanceMs").asLong(-1);
-      if (ms < 1000 || ms > 3_600_000) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the allowance per wake must be between 1 s and 1 h, not " + ms + " ms");
-      }
-      app.allowance = Duration.ofMillis(ms);
-    }
-    if (b.has("wakesPerHour")) {
-      JsonNode n = b.get("wakesPerHour");
-      if (n.isNull()) {
-        app.wakesPerHour = null;
-      } else {
-        int v = n.asInt(-1);
-        if (!n.canConvertToInt() || v < 0 || v > 3600) {
-          throw new TetherException(ErrorCode.INVALID_PARAMETER, "wakes per hour must be between 0 and 3600, not " + n);
-        }
-        app.wakesPerHour = v;
-      }
-    }
-    if (b.has("complicationActive")) {
-      app.complicationActive = b.path("complicationActive").asBoolean();
-    }
-    if (b.has("dailyRuntimeMs")) {
-      long ms = b.path("dailyRuntimeMs").asLong(-1);
-      if (ms < 0 || ms > Duration.ofDays(1).toMillis()) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the daily runtime must be between 0 and 24 h, not " + ms + " ms");
-      }
-      app.dailyRuntime = Duration.ofMillis(ms);
-    }
-    if (b.has("urlSessionSpacingMs")) {
-      long ms = b.path("urlSessionSpacingMs").asLong(-1);
-      if (ms < 0 || ms > Duration.ofDays(1).toMillis()) {
-        throw new TetherException(ErrorCode.INVALID_PARAMETER, "the URL-session spacing must be between 0 and 24 h, not " + ms + " ms");
-      }
-      app.urlSessionSpacing = Duration.ofMillis(ms);
-    }
-  }
-
-  private CompletableFuture<ObjectNode> unregister(ClientConnection c, ObjectNode b) {
-    AppConfig app = requireApp(targetApp(c, b));
+  private CompletableFuture<ObjectNode> unregister(ClientConnection c, TaskRequests.ForApp request) {
+    AppConfig app = requireApp(TaskRequests.target(c, request.app()));
     apps.remove(app.appId);
     log.info("unregistered app {}", app.appId);
     CompletableFuture<Void> w = db.deleteApp(app.appId);
@@ -421,9 +369,9 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return w.thenApply(v -> r);
   }
 
-  private CompletableFuture<ObjectNode> stop(ClientConnection c, ObjectNode b) {
-    String appId = targetApp(c, b);
-    boolean force = b.path("force").asBoolean(false);
+  private CompletableFuture<ObjectNode> stop(ClientConnection c, TaskRequests.Stop request) {
+    String appId = TaskRequests.target(c, request.app());
+    boolean force = request.force();
     AppConfig app = apps.get(appId);
     if (app == null && !isRunning(appId)) {
       throw unknownApp(appId);
@@ -485,12 +433,12 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return saved.thenApply(v -> r);
   }
 
-  private CompletableFuture<ObjectNode> foreground(ClientConnection c, ObjectNode b) {
+  private CompletableFuture<ObjectNode> foreground(ClientConnection c, TaskRequests.Foreground request) {
     AppConnections.Conn s = connections.get(c);
     if (s == null) {
       throw new TetherException(ErrorCode.INVALID_STATE, "only an app's own connection can declare foreground or background");
     }
-    s.foreground = b.path("foreground").asBoolean(true);
+    s.foreground = request.foreground();
     foregroundMayHaveChanged(c.appId());
     CompletableFuture<Void> w = CompletableFuture.completedFuture(null);
     AppConfig app = apps.get(c.appId());
@@ -504,7 +452,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return w.thenApply(v -> r);
   }
 
-  private CompletableFuture<ObjectNode> listen(ClientConnection c, ObjectNode b) {
+  private CompletableFuture<ObjectNode> listen(ClientConnection c, TaskRequests.Empty request) {
     AppConnections.Conn s = connections.get(c);
     if (s == null) {
       throw new TetherException(ErrorCode.INVALID_STATE, "only an app's connection can receive background tasks");
@@ -529,8 +477,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return done(Json.object().put("listening", true));
   }
 
-  private CompletableFuture<ObjectNode> delivered(ClientConnection c, ObjectNode b) {
-    Wake w = openWakes.get(b.path("wakeId").asText(""));
+  private CompletableFuture<ObjectNode> delivered(ClientConnection c, TaskRequests.Delivered request) {
+    Wake w = openWakes.get(request.wakeId());
     if (w != null && w.awaitingAck > 0) {
       w.awaitingAck--;
       if (w.awaitingAck == 0 && w.phase == Wake.Phase.DELIVERING) {
@@ -548,8 +496,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return done(Json.object());
   }
 
-  private CompletableFuture<ObjectNode> complete(ClientConnection c, ObjectNode b) {
-    String id = b.path("id").asText("");
+  private CompletableFuture<ObjectNode> complete(ClientConnection c, TaskRequests.Complete request) {
+    String id = request.id();
     PendingTask t = tasks.get(id);
     if (t == null || !t.appId.equals(c.appId()) || t.state == PendingTask.State.PENDING) {
       throw new TetherException(ErrorCode.UNKNOWN_TASK, "no background task " + id + " is running for " + c.appId()
@@ -558,9 +506,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     if (t.done()) {
       throw new TetherException(ErrorCode.TASK_ALREADY_COMPLETED, "background task " + id + " was already completed");
     }
-    boolean failed = b.path("failed").asBoolean(false);
-    t.state = failed ? PendingTask.State.FAILED : PendingTask.State.COMPLETED;
-    t.failure = failed ? b.path("error").asText("the handler failed") : null;
+    t.state = request.failed() ? PendingTask.State.FAILED : PendingTask.State.COMPLETED;
+    t.failure = request.error();
     CompletableFuture<Void> w = saveTask(t);
     Wake wake = openWakes.get(t.wakeId);
     if (wake != null) {
@@ -572,18 +519,10 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return w.thenApply(v -> r);
   }
 
-  private CompletableFuture<ObjectNode> scheduleRefresh(ClientConnection c, ObjectNode b) {
-    String appId = targetApp(c, b);
-    Instant preferred = b.has("preferredDate") ? Instant.ofEpochMilli(b.path("preferredDate").asLong()) : clock.now();
-    JsonNode userInfo = b.path("userInfo");
-    if (!userInfo.isMissingNode() && !userInfo.isNull() && !userInfo.isObject()) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "userInfo must be a map with string keys");
-    }
-    String info = userInfo.isObject() ? Json.write(userInfo) : null;
-    if (info != null && info.length() > 64 * 1024) {
-      throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, "userInfo is larger than 64 KiB");
-    }
-    PendingTask t = enqueue(appId, TaskKind.APP_REFRESH, null, info, preferred, "scheduled by the app", false);
+  private CompletableFuture<ObjectNode> scheduleRefresh(ClientConnection c, TaskRequests.ScheduleRefresh request) {
+    String appId = TaskRequests.target(c, request.app());
+    Instant preferred = request.preferredDate() != null ? request.preferredDate() : clock.now();
+    PendingTask t = enqueue(appId, TaskKind.APP_REFRESH, null, request.userInfo(), preferred, "scheduled by the app", false);
     ObjectNode r = Json.object();
     r.put("id", t.id);
     r.put("app", appId);
@@ -592,25 +531,17 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return pendingWrites().thenApply(v -> r);
   }
 
-  private CompletableFuture<ObjectNode> trigger(ClientConnection c, ObjectNode b) {
-    String appId = targetApp(c, b);
-    TaskKind kind = TaskKind.fromWire(b.path("kind").asText(""));
-    String session = b.path("sessionIdentifier").asText(null);
-    if (kind == TaskKind.URL_SESSION && (session == null || session.isBlank())) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "a URL-session task needs a session identifier");
-    }
-    JsonNode userInfo = b.path("userInfo");
-    String info = userInfo.isObject() ? Json.write(userInfo) : null;
-    boolean bypass = b.path("bypassBudget").asBoolean(true);
-    PendingTask t = enqueue(appId, kind, kind == TaskKind.URL_SESSION ? session : null, info, clock.now(),
-        b.path("reason").asText(bypass ? "triggered" : "signalled"), bypass);
+  private CompletableFuture<ObjectNode> trigger(ClientConnection c, TaskRequests.Trigger request) {
+    String appId = TaskRequests.target(c, request.app());
+    PendingTask t = enqueue(appId, request.kind(), request.sessionIdentifier(), request.userInfo(), clock.now(),
+        request.reason(), request.bypassBudget());
     ObjectNode r = Json.object();
     r.put("id", t.id);
     return pendingWrites().thenApply(v -> r);
   }
 
-  private CompletableFuture<ObjectNode> expireNow(ClientConnection c, ObjectNode b) {
-    String appId = targetApp(c, b);
+  private CompletableFuture<ObjectNode> expireNow(ClientConnection c, TaskRequests.ForApp request) {
+    String appId = TaskRequests.target(c, request.app());
     Wake w = joinableWake(appId);
     if (w == null) {
       throw new TetherException(ErrorCode.INVALID_STATE, "no wake of " + appId + " is running");
@@ -1101,23 +1032,6 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         + " 'tether app register " + appId + " --launch CMD'");
   }
 
-  /** The app a request acts on: its {@code app} field (the CLI and the test kit act for any app), else the caller. */
-  private static String targetApp(ClientConnection c, ObjectNode b) {
-    String app = b.path("app").asText(null);
-    if (app == null) {
-      return c.appId();
-    }
-    if (!IpcServer.APP_ID.matcher(app).matches()) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "app id '" + app + "' is not valid: use reverse-DNS letters,"
-          + " digits, '.', '-' and '_' (e.g. com.example.weather)");
-    }
-    if (!AppConnections.actsForUser(c) && !app.equals(c.appId())) {
-      throw new TetherException(ErrorCode.PERMISSION_DENIED, "app " + c.appId() + " cannot act for app " + app
-          + "; an app acts only for itself (the tether CLI acts for any app)");
-    }
-    return app;
-  }
-
   private ObjectNode listApps() {
     Instant now = clock.now();
     ArrayNode arr = Json.array();
@@ -1167,15 +1081,15 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return o;
   }
 
-  private ObjectNode timeline(ObjectNode b) {
-    String app = b.path("app").asText(null);
+  private ObjectNode timeline(TaskRequests.Timeline request) {
+    String app = request.app();
     if (app != null && !apps.containsKey(app)) {
       boolean known = tasks.values().stream().anyMatch(t -> t.appId.equals(app)) || db.hasWakes(app);
       if (!known) {
         throw unknownApp(app);
       }
     }
-    int limit = Math.max(1, Math.min(10_000, b.path("limit").asInt(TIMELINE_LIMIT)));
+    int limit = request.limit();
     Instant now = clock.now();
     ArrayNode wakes = Json.array();
     for (TaskStore.WakeRow row : db.timeline(app, limit)) {
@@ -1334,10 +1248,6 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   // ---------------------------------------------------------------- the task thread and idleness
-
-  private void handle(IpcServer ipc, Operation op, RequestHandler handler) {
-    actor.register(ipc, op, b -> b, handler::handle);
-  }
 
   private static CompletableFuture<ObjectNode> done(ObjectNode body) {
     return CompletableFuture.completedFuture(body);
