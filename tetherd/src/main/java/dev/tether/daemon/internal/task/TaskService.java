@@ -61,8 +61,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   private final CopyOnWriteArrayList<Consumer<String>> forceQuitListeners = new CopyOnWriteArrayList<>();
 
   // Confined to the actor thread.
-  private final Map<String, AppConfig> apps = new LinkedHashMap<>();
-  private final Map<String, PendingTask> tasks = new LinkedHashMap<>();
+  private AppRegistry apps;
+  private TaskQueue queue;
   private final WakeAdmission admission = new WakeAdmission();
   private final Map<String, Wake> openWakes = new LinkedHashMap<>();
   private final AppConnections connections = new AppConnections();
@@ -83,6 +83,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     this.store = context.store();
     this.db = new TaskStore(store, activity);
     this.clock = context.clock();
+    this.apps = new AppRegistry(db, connections, clock);
+    this.queue = new TaskQueue(db, clock);
     AppLauncher custom = context.options().extra(AppLauncher.OPTION, AppLauncher.class);
     this.launcher = custom != null ? custom : new ProcessLauncher();
     context.provideBackgroundWork(this);
@@ -137,18 +139,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   @Override
   public CompletableFuture<java.util.Optional<String>> launchRefusal(String appId) {
     CompletableFuture<java.util.Optional<String>> f = new CompletableFuture<>();
-    submit(() -> {
-      AppConfig app = apps.get(appId);
-      if (app == null) {
-        f.complete(java.util.Optional.of("no app " + appId + " is registered there to launch (tether app register " + appId
-            + " --launch CMD)"));
-      } else if (app.forceQuit) {
-        f.complete(java.util.Optional.of("its user force-quit " + appId + " there; it is not launched in the background"
-            + " until it runs in the foreground again"));
-      } else {
-        f.complete(java.util.Optional.empty());
-      }
-    });
+    submit(() -> f.complete(apps.launchRefusal(appId)));
     if (actor.closed()) {
       f.complete(java.util.Optional.empty());
     }
@@ -167,14 +158,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   /** Drops a task not yet handed to the app whose work the app already did by itself. */
   private void withdraw(String appId, TaskKind kind, String session) {
-    for (PendingTask t : List.copyOf(tasks.values())) {
-      if (t.appId.equals(appId) && t.kind == kind && java.util.Objects.equals(t.sessionIdentifier, session)
-          && t.state == PendingTask.State.PENDING && t.wakeId == null) {
-        tasks.remove(t.id);
-        deleteTask(t.id);
-        log.info("withdrew {} task for {}: the app handled it while running", t.describe(), appId);
-      }
-    }
+    queue.withdraw(appId, kind, session);
     evaluate();
   }
 
@@ -225,10 +209,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
     } else {
       s.foreground = true;
-      AppConfig app = apps.get(c.appId());
-      if (app != null && app.forceQuit) {
-        app.forceQuit = false;
-        saveApp(app);
+      if (apps.clearForceQuit(c.appId()) != null) {
         log.info("{} runs in the foreground again; background launches are allowed again", c.appId());
       }
     }
@@ -237,18 +218,13 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     evaluate();
   }
 
-  /** Keeps the stored foreground flag (what {@code tether apps} shows after a restart too) in step with connections. */
   private void foregroundMayHaveChanged(String appId) {
-    AppConfig app = apps.get(appId);
-    if (app != null && app.foregroundStored != inForeground(appId)) {
-      app.foregroundStored = inForeground(appId);
-      saveApp(app);
-    }
+    apps.foregroundMayHaveChanged(appId);
   }
 
   private void refuse(ClientConnection c, String wakeId) {
     String message;
-    if (!apps.containsKey(c.appId())) {
+    if (!apps.contains(c.appId())) {
       message = "a process connected as " + c.appId() + " claiming wake " + wakeId + ", but no app " + c.appId()
           + " is registered; register it with 'tether app register " + c.appId() + " --launch CMD'";
     } else {
@@ -290,78 +266,26 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   private CompletableFuture<ObjectNode> register(ClientConnection c, TaskRequests.Register r) {
     String appId = TaskRequests.target(c, r.app());
-    String launch = r.launch();
-    AppConfig app = apps.get(appId);
-    boolean isNew = app == null;
-    boolean newLaunchCommand = isNew || !launch.equals(app.launchCommand);
-    AppConfig candidate = new AppConfig(appId);
-    if (!isNew) {
-      copy(app, candidate);
-    } else {
-      candidate.registeredAt = clock.now();
-    }
-    candidate.launchCommand = launch;
-    r.settings().applyTo(candidate);
-    if (isNew) {
-      apps.put(appId, candidate);
-      app = candidate;
-    } else {
-      copy(candidate, app);
-    }
-    log.info("{} app {} with launch command {}", isNew ? "registered" : "updated", appId, launch);
-    AppConfig saved = app;
-    CompletableFuture<Void> w = saveApp(app);
-    if (newLaunchCommand) {
-      w = CompletableFuture.allOf(w, retryNow(appId));
+    AppRegistry.Registered registered = apps.register(appId, r.launch(), r.settings());
+    AppConfig saved = registered.app();
+    CompletableFuture<Void> w = registered.saved();
+    if (registered.newLaunchCommand()) {
+      w = CompletableFuture.allOf(w, queue.retryNow(appId));
     }
     evaluate();
     return w.thenApply(v -> appJson(saved, clock.now()));
   }
 
-  /**
-   * A new launch command is the operator's answer to wakes that failed (a command not found, an app that crashed):
-   * the tasks waiting out a retry back-off after them may go at once, and a new failure backs off from the start.
-   */
-  private CompletableFuture<Void> retryNow(String appId) {
-    List<CompletableFuture<Void>> saves = new ArrayList<>();
-    for (PendingTask t : tasks.values()) {
-      if (t.appId.equals(appId) && t.state == PendingTask.State.PENDING && t.notBefore != null) {
-        log.info("task {} of {} no longer waits for its retry back-off: the app has a new launch command", t.id, appId);
-        t.notBefore = null;
-        t.attempts = 0;
-        saves.add(saveTask(t));
-      }
-    }
-    return CompletableFuture.allOf(saves.toArray(CompletableFuture[]::new));
-  }
-
   private CompletableFuture<ObjectNode> budget(ClientConnection c, TaskRequests.BudgetChange r) {
-    AppConfig app = requireApp(TaskRequests.target(c, r.app()));
-    AppConfig candidate = new AppConfig(app.appId);
-    copy(app, candidate);
-    r.settings().applyTo(candidate);
-    copy(candidate, app);
-    CompletableFuture<Void> w = saveApp(app);
+    AppConfig app = apps.require(TaskRequests.target(c, r.app()));
+    CompletableFuture<Void> w = apps.changeBudget(app, r.settings());
     evaluate();
     return w.thenApply(v -> appJson(app, clock.now()));
   }
 
-  private static void copy(AppConfig from, AppConfig to) {
-    to.launchCommand = from.launchCommand;
-    to.allowance = from.allowance;
-    to.wakesPerHour = from.wakesPerHour;
-    to.complicationActive = from.complicationActive;
-    to.dailyRuntime = from.dailyRuntime;
-    to.urlSessionSpacing = from.urlSessionSpacing;
-    to.forceQuit = from.forceQuit;
-    to.registeredAt = from.registeredAt;
-  }
-
   private CompletableFuture<ObjectNode> unregister(ClientConnection c, TaskRequests.ForApp request) {
-    AppConfig app = requireApp(TaskRequests.target(c, request.app()));
-    apps.remove(app.appId);
-    log.info("unregistered app {}", app.appId);
-    CompletableFuture<Void> w = db.deleteApp(app.appId);
+    AppConfig app = apps.require(TaskRequests.target(c, request.app()));
+    CompletableFuture<Void> w = apps.unregister(app);
     evaluate();
     ObjectNode r = Json.object();
     r.put("app", app.appId);
@@ -374,13 +298,12 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     boolean force = request.force();
     AppConfig app = apps.get(appId);
     if (app == null && !isRunning(appId)) {
-      throw unknownApp(appId);
+      throw AppRegistry.unknownApp(appId);
     }
     String why = force ? "force-quit by the user" : "stopped by the user";
     CompletableFuture<Void> saved = CompletableFuture.completedFuture(null);
     if (force && app != null) {
-      app.forceQuit = true;
-      saved = saveApp(app);
+      saved = apps.forceQuit(app);
     }
     int wakes = 0;
     for (Wake w : List.copyOf(openWakes.values())) {
@@ -440,11 +363,9 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     }
     s.foreground = request.foreground();
     foregroundMayHaveChanged(c.appId());
-    CompletableFuture<Void> w = CompletableFuture.completedFuture(null);
-    AppConfig app = apps.get(c.appId());
-    if (s.foreground && app != null && app.forceQuit) {
-      app.forceQuit = false;
-      w = saveApp(app);
+    CompletableFuture<Void> w = s.foreground ? apps.clearForceQuit(c.appId()) : null;
+    if (w == null) {
+      w = CompletableFuture.completedFuture(null);
     }
     evaluate();
     ObjectNode r = Json.object();
@@ -498,7 +419,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   private CompletableFuture<ObjectNode> complete(ClientConnection c, TaskRequests.Complete request) {
     String id = request.id();
-    PendingTask t = tasks.get(id);
+    PendingTask t = queue.get(id);
     if (t == null || !t.appId.equals(c.appId()) || t.state == PendingTask.State.PENDING) {
       throw new TetherException(ErrorCode.UNKNOWN_TASK, "no background task " + id + " is running for " + c.appId()
           + " (it may have expired)");
@@ -508,7 +429,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     }
     t.state = request.failed() ? PendingTask.State.FAILED : PendingTask.State.COMPLETED;
     t.failure = request.error();
-    CompletableFuture<Void> w = saveTask(t);
+    CompletableFuture<Void> w = queue.save(t);
     Wake wake = openWakes.get(t.wakeId);
     if (wake != null) {
       checkDone(wake);
@@ -565,44 +486,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   /** Adds a task (or coalesces it with an open one of the same app, kind and session) and evaluates. */
   private PendingTask enqueue(String appId, TaskKind kind, String session, String userInfo, Instant due, String reason, boolean bypass) {
-    if (appId == null || !IpcServer.APP_ID.matcher(appId).matches()) {
-      throw new TetherException(ErrorCode.INVALID_PARAMETER, "app id '" + appId + "' is not valid");
-    }
-    Instant now = clock.now();
-    PendingTask existing = null;
-    for (PendingTask t : tasks.values()) {
-      if (!t.appId.equals(appId) || t.kind != kind || t.done()) {
-        continue;
-      }
-      if (kind == TaskKind.APP_REFRESH) {
-        if (t.state == PendingTask.State.PENDING && t.wakeId == null) {
-          existing = t;
-        }
-      } else if (kind == TaskKind.CONNECTIVITY || java.util.Objects.equals(t.sessionIdentifier, session)) {
-        existing = t;
-      }
-    }
-    PendingTask task;
-    if (existing != null && kind != TaskKind.APP_REFRESH) {
-      existing.coalesced++;
-      existing.reason = reason;
-      existing.bypassBudget |= bypass;
-      task = existing;
-    } else {
-      task = new PendingTask(newId(), appId, kind, session, now);
-      task.userInfo = userInfo;
-      task.dueAt = due;
-      task.reason = reason;
-      task.bypassBudget = bypass;
-      if (existing != null) {
-        task.coalesced = existing.coalesced + 1;
-        tasks.remove(existing.id);
-        deleteTask(existing.id);
-      }
-      tasks.put(task.id, task);
-    }
-    saveTask(task);
-    log.debug("{} task {} for {} ({})", existing == null ? "new" : "coalesced", task.describe(), appId, reason);
+    PendingTask task = queue.enqueue(appId, kind, session, userInfo, due, reason, bypass);
     evaluate();
     return task;
   }
@@ -614,12 +498,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     Instant now = clock.now();
     admission.prune(now);
     Instant next = null;
-    Map<String, List<PendingTask>> byApp = new LinkedHashMap<>();
-    for (PendingTask t : tasks.values()) {
-      if (t.state == PendingTask.State.PENDING && t.wakeId == null) {
-        byApp.computeIfAbsent(t.appId, k -> new ArrayList<>()).add(t);
-      }
-    }
+    Map<String, List<PendingTask>> byApp = queue.waitingByApp();
     for (Map.Entry<String, List<PendingTask>> e : byApp.entrySet()) {
       List<PendingTask> ready = new ArrayList<>();
       WakeAdmission.AppState state = appState(e.getKey());
@@ -670,17 +549,13 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         listeningConnection(appId) != null, hasOpenWake(appId), hasAppConnection(appId), holdWakes);
   }
 
-  private static AppConfig defaults(String appId) {
-    return new AppConfig(appId);
-  }
-
   private void dispatch(String appId, List<PendingTask> ready, Instant now) {
     Wake w = joinableWake(appId);
     if (w != null) {
       for (PendingTask t : ready) {
         t.wakeId = w.id;
         w.tasks.add(t);
-        saveTask(t);
+        queue.save(t);
         if (t.kind.budgeted()) {
           w.stat.budgeted = true;
         }
@@ -726,7 +601,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     updateBusy(w);
     for (PendingTask t : ready) {
       t.wakeId = w.id;
-      saveTask(t);
+      queue.save(t);
     }
     String reason = w.reason();
     String taskJson = Json.write(tasksJson(w, false));
@@ -736,7 +611,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   }
 
   private void startAllowance(Wake w) {
-    AppConfig cfg = apps.getOrDefault(w.appId, defaults(w.appId));
+    AppConfig cfg = apps.orDefaults(w.appId);
     w.endAt = w.started.plus(cfg.allowance);
     w.expireAt = w.endAt.minus(cfg.expirationLead());
     w.expireTimer = clock.schedule(w.expireAt, () -> submit(() -> expiring(w)));
@@ -767,7 +642,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     ArrayNode arr = Json.array();
     for (PendingTask t : list) {
       t.state = PendingTask.State.DELIVERED;
-      saveTask(t);
+      queue.save(t);
       ObjectNode o = arr.addObject();
       o.put("id", t.id);
       o.put("kind", t.kind.wire());
@@ -909,7 +784,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     } else if (w.allDone() && everDelivered) {
       endWake(w, WakeOutcome.COMPLETED, null);
     } else if (w.expiredByAllowance) {
-      AppConfig cfg = apps.getOrDefault(w.appId, defaults(w.appId));
+      AppConfig cfg = apps.orDefaults(w.appId);
       endWake(w, WakeOutcome.EXPIRED, "the allowance of " + cfg.allowance.toMillis() / 1000.0
           + " s ran out with tasks not completed; the app was ended and charged");
     } else {
@@ -932,7 +807,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     openWakes.remove(w.id);
     Instant now = clock.now();
     long duration = Math.max(0, now.toEpochMilli() - w.started.toEpochMilli());
-    AppConfig cfg = apps.getOrDefault(w.appId, defaults(w.appId));
+    AppConfig cfg = apps.orDefaults(w.appId);
     long overrun = outcome == WakeOutcome.EXPIRED && w.expireAt != null ? Math.max(0, now.toEpochMilli() - w.expireAt.toEpochMilli()) : 0;
     long charged = WakeAdmission.chargedMs(w.launched, duration, outcome == WakeOutcome.EXPIRED, cfg.allowance);
     w.stat.chargedMs = charged;
@@ -944,15 +819,13 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         if (t.failure != null) {
           j.put("error", t.failure);
         }
-        tasks.remove(t.id);
-        deleteTask(t.id);
+        queue.remove(t);
       } else if (t.state == PendingTask.State.DELIVERED && t.kind == TaskKind.APP_REFRESH) {
         j.put("state", outcome.name().toLowerCase(java.util.Locale.ROOT));
-        tasks.remove(t.id);
-        deleteTask(t.id);
+        queue.remove(t);
       } else {
         j.put("state", "requeued");
-        requeue(t, now);
+        queue.requeue(t, now);
       }
       taskJson.add(j);
     }
@@ -967,24 +840,6 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     db.endWake(w.id, new TaskStore.WakeEnd(now.toEpochMilli(), outcome, duration, overrun, charged, error,
         Json.write(taskJson), reason, w.stat.budgeted, w.stat.urlSession));
     evaluate();
-  }
-
-  private void requeue(PendingTask t, Instant now) {
-    t.state = PendingTask.State.PENDING;
-    t.wakeId = null;
-    t.attempts++;
-    t.notBefore = now.plus(WakeAdmission.retryBackoff(t.attempts));
-    for (PendingTask other : tasks.values()) {
-      if (other != t && other.appId.equals(t.appId) && other.kind == t.kind && !other.done() && other.wakeId == null
-          && java.util.Objects.equals(other.sessionIdentifier, t.sessionIdentifier)) {
-        other.coalesced += 1 + t.coalesced;
-        saveTask(other);
-        tasks.remove(t.id);
-        deleteTask(t.id);
-        return;
-      }
-    }
-    saveTask(t);
   }
 
   // ---------------------------------------------------------------- queries
@@ -1019,23 +874,10 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     return connections.inForeground(appId);
   }
 
-  private AppConfig requireApp(String appId) {
-    AppConfig app = apps.get(appId);
-    if (app == null) {
-      throw unknownApp(appId);
-    }
-    return app;
-  }
-
-  private static TetherException unknownApp(String appId) {
-    return new TetherException(ErrorCode.UNKNOWN_APP, "no app " + appId + " is registered; see 'tether apps', or register it with"
-        + " 'tether app register " + appId + " --launch CMD'");
-  }
-
   private ObjectNode listApps() {
     Instant now = clock.now();
     ArrayNode arr = Json.array();
-    for (AppConfig app : apps.values()) {
+    for (AppConfig app : apps.all()) {
       arr.add(appJson(app, now));
     }
     ObjectNode r = Json.object();
@@ -1060,13 +902,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     o.put("running", hasAppConnection(app.appId) || hasOpenWake(app.appId));
     o.put("foreground", inForeground(app.appId));
     o.put("registeredAt", app.registeredAt == null ? null : app.registeredAt.toString());
-    int pending = 0;
-    for (PendingTask t : tasks.values()) {
-      if (t.appId.equals(app.appId) && !t.done()) {
-        pending++;
-      }
-    }
-    o.put("pendingTasks", pending);
+    o.put("pendingTasks", queue.unfinished(app.appId));
     Budget b = admission.budget(app, now);
     ObjectNode bj = o.putObject("budget");
     bj.put("wakesPerHour", b.wakesPerHour);
@@ -1083,10 +919,10 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   private ObjectNode timeline(TaskRequests.Timeline request) {
     String app = request.app();
-    if (app != null && !apps.containsKey(app)) {
-      boolean known = tasks.values().stream().anyMatch(t -> t.appId.equals(app)) || db.hasWakes(app);
+    if (app != null && !apps.contains(app)) {
+      boolean known = queue.anyOf(app) || db.hasWakes(app);
       if (!known) {
-        throw unknownApp(app);
+        throw AppRegistry.unknownApp(app);
       }
     }
     int limit = request.limit();
@@ -1122,7 +958,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
       }
     }
     ArrayNode waiting = Json.array();
-    for (PendingTask t : tasks.values()) {
+    for (PendingTask t : queue.all()) {
       if ((app != null && !t.appId.equals(app)) || t.state != PendingTask.State.PENDING || t.wakeId != null) {
         continue;
       }
@@ -1179,12 +1015,8 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
 
   private void load() {
     Instant now = clock.now();
-    for (AppConfig a : db.loadApps()) {
-      apps.put(a.appId, a);
-    }
-    for (PendingTask t : db.loadTasks()) {
-      tasks.put(t.id, t);
-    }
+    apps.load();
+    queue.load();
     // Wakes left open by a daemon that stopped or was killed: end their processes and give their tasks back.
     for (TaskStore.OpenWakeRow row : db.openWakes()) {
       String id = row.id();
@@ -1201,41 +1033,15 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
         });
       }
       long duration = Math.max(0, now.toEpochMilli() - started);
-      for (PendingTask t : tasks.values()) {
-        if (id.equals(t.wakeId)) {
-          t.wakeId = null;
-          t.state = PendingTask.State.PENDING;
-        }
-      }
+      queue.giveBack(id);
       db.endLeftOpenWake(id, now, duration);
     }
     // No app is connected after a start.
     db.clearForeground();
     // No wake is open after a start: completed tasks whose wake was not recorded as ended are done; the others wait again.
-    for (PendingTask t : List.copyOf(tasks.values())) {
-      if (t.done()) {
-        tasks.remove(t.id);
-        deleteTask(t.id);
-      } else if (t.wakeId != null || t.state != PendingTask.State.PENDING) {
-        t.wakeId = null;
-        t.state = PendingTask.State.PENDING;
-        saveTask(t);
-      }
-    }
+    queue.reopenAfterStart();
     admission.load(db.recentWakes(now.minus(Budget.DAY)));
-    log.info("task service: {} app(s) registered, {} task(s) pending", apps.size(), tasks.size());
-  }
-
-  private CompletableFuture<Void> saveApp(AppConfig a) {
-    return db.saveApp(a, inForeground(a.appId), clock.now());
-  }
-
-  private CompletableFuture<Void> saveTask(PendingTask t) {
-    return db.saveTask(t);
-  }
-
-  private void deleteTask(String id) {
-    db.deleteTask(id);
+    log.info("task service: {} app(s) registered, {} task(s) pending", apps.size(), queue.size());
   }
 
   private void saveWakeTasks(Wake w) {
