@@ -8,9 +8,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Counts what the task service has in flight (steps queued on {@code tether-tasks}, store writes not yet committed,
- * wakes in a transitional phase) and answers {@code task.settle} once nothing is. Thread-safe: any thread calls
- * {@link #begin} and {@link #end}; the waiters are completed on whichever thread ends the last piece of work.
+ * Any thread (thread-safe): counts what the task service has in flight (steps queued on {@code tether-tasks}, store
+ * writes not yet committed, wakes in a transitional phase) and answers {@code task.settle} once nothing is. Any
+ * thread calls {@link #begin} and {@link #end}; the waiters are completed on whichever thread ends the last piece of
+ * work.
  */
 final class Activity {
   private final AtomicInteger busy = new AtomicInteger();

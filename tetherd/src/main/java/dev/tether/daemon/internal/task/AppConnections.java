@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Which app connections are open, which app each belongs to, whether it is in the foreground, listens for tasks or
- * serves a wake. Confined to the task thread ({@code tether-tasks}); connection events reach it through the task
- * service, which submits them there.
+ * Confined to the task thread ({@code tether-tasks}), where the task service submits connection events: which app
+ * connections are open, which app each belongs to, whether it is in the foreground, listens for tasks or serves a
+ * wake.
  */
 final class AppConnections {
   /** The app id the tether CLI connects as (TetherCommand.CLI_APP_ID). */

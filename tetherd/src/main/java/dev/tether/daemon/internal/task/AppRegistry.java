@@ -12,9 +12,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The registered apps ({@code task_apps}): launch commands, budget settings, force quit and the stored foreground
- * flag, written through to the store. Confined to the task thread ({@code tether-tasks}); requests reach it there
- * through the task service.
+ * Confined to the task thread ({@code tether-tasks}), where the task service hands it requests: the registered apps
+ * ({@code task_apps}) with their launch commands, budget settings, force quit and stored foreground flag, written
+ * through to the store.
  */
 final class AppRegistry {
   private static final Logger log = LoggerFactory.getLogger(AppRegistry.class);

@@ -13,9 +13,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What an app connection opening or closing means for tasks: a launched process claims its wake (or is refused and
- * the claim recorded), a foreground process lifts a force quit, a running app's wake ends with its connection. Runs
- * on the task thread ({@code tether-tasks}); the task service hands it the IPC server's connection events there.
+ * Runs on the task thread ({@code tether-tasks}), where the task service hands it the IPC server's connection events:
+ * what an app connection opening or closing means for tasks. A launched process claims its wake (or is refused and
+ * the claim recorded), a foreground process lifts a force quit, a running app's wake ends with its connection.
  */
 final class ConnectionEvents {
   private static final Logger log = LoggerFactory.getLogger(ConnectionEvents.class);

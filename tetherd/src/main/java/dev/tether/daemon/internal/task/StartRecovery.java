@@ -6,10 +6,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Loads the task service's state at start and repairs what a previous tetherd left: its wakes still open are ended
- * (their processes, if still ours, killed), recorded as KILLED and not charged, and their tasks given back; no app is
- * in the foreground. Runs once on the thread that starts the daemon, before the task thread ({@code tether-tasks})
- * takes any work (handing work to it publishes what was loaded).
+ * Runs once on the thread that starts the daemon, before the task thread ({@code tether-tasks}) takes any work
+ * (handing work to it publishes what was loaded): loads the task service's state and repairs what a previous tetherd
+ * left. Its wakes still open are ended (their processes, if still ours, killed), recorded as KILLED and not charged,
+ * and their tasks given back; no app is in the foreground.
  */
 final class StartRecovery {
   private static final Logger log = LoggerFactory.getLogger(StartRecovery.class);

@@ -14,7 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The task service's one thread ({@code tether-tasks}), which owns apps, pending tasks and wakes; other threads hand
+ * Runs work on the task thread ({@code tether-tasks}), which owns apps, pending tasks and wakes; other threads hand
  * it work with {@link #submit}, and IPC requests reach it through {@link #register}. Every step counts as activity
  * until it ran, so that {@code task.settle} waits for it.
  */

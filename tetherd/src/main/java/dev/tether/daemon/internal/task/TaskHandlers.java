@@ -15,9 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Answers the task service's requests (parsed into {@link TaskRequests} records at the IPC edge) by driving its
- * parts, and answers after the writes they made committed. Runs on the task thread ({@code tether-tasks}); the
- * requests are handed to it there by {@link TaskActor#register}.
+ * Runs on the task thread ({@code tether-tasks}), where {@link TaskActor#register} hands it the requests (parsed into
+ * {@link TaskRequests} records at the IPC edge): answers them by driving the service's parts, after the writes they
+ * made committed.
  */
 final class TaskHandlers {
   private static final Logger log = LoggerFactory.getLogger(TaskHandlers.class);

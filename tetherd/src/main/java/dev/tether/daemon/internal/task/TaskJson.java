@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.protocol.Json;
 
 /**
- * The JSON of tasks as the wake timeline records and shows them. Stateless; called on the task thread
- * ({@code tether-tasks}), which owns the tasks it reads.
+ * Stateless, called on the task thread ({@code tether-tasks}), which owns the tasks it reads: the JSON of tasks as
+ * the wake timeline records and shows them.
  */
 final class TaskJson {
   private TaskJson() {}

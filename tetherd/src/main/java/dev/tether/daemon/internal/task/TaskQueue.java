@@ -17,9 +17,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The tasks not yet finished ({@code task_pending}): adding and coalescing, withdrawing, giving back after a failed
- * wake, written through to the store. Confined to the task thread ({@code tether-tasks}); producers reach it there
- * through the task service.
+ * Confined to the task thread ({@code tether-tasks}), where the task service hands it producers' work: the tasks not
+ * yet finished ({@code task_pending}), added and coalesced, withdrawn, given back after a failed wake, written through
+ * to the store.
  */
 final class TaskQueue {
   private static final Logger log = LoggerFactory.getLogger(TaskQueue.class);

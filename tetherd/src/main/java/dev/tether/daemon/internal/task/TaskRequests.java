@@ -11,9 +11,9 @@ import java.time.Duration;
 import java.time.Instant;
 
 /**
- * The task service's requests as records, parsed from their JSON bodies at the IPC edge (on the connection's reader
- * thread, see {@link dev.tether.daemon.internal.ipc.RequestParser}); bad input is a {@link TetherException} with the
- * code and message the service always gave. Immutable once parsed; any thread.
+ * Immutable, any thread; parsed on the connection's reader thread at the IPC edge (see
+ * {@link dev.tether.daemon.internal.ipc.RequestParser}): the task service's requests as records. Bad input is a
+ * {@link TetherException} with the code and message the service always gave.
  */
 final class TaskRequests {
   /** The number of wakes a timeline shows unless asked for another. */

@@ -8,10 +8,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Decides after every change which waiting tasks go now (through {@link WakeAdmission}) and to which wake: the app's
- * open wake, a wake of its listening process, or a launch; and keeps one clock timer for the earliest time a waiting
- * task may go (none when nothing is due). Confined to the task thread ({@code tether-tasks}); its timer hands the
- * next evaluation back there with {@link TaskActor#submit}.
+ * Confined to the task thread ({@code tether-tasks}); its one clock timer hands the next evaluation back there with
+ * {@link TaskActor#submit}. After every change it decides which waiting tasks go now (through {@link WakeAdmission})
+ * and to which wake: the app's open wake, a wake of its listening process, or a launch; and it sleeps until the
+ * earliest time a waiting task may go (no timer when nothing is due).
  */
 final class TaskScheduler {
   private final TaskQueue queue;

@@ -21,13 +21,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Background tasks: registered apps, pending tasks, wakes and budgets, and the {@link BackgroundWork} hook the other
- * capabilities use to ask for wakes. This class only wires the parts; it is called on any thread (IPC readers,
- * connection events, the other capabilities) and hands all work to the task thread ({@code tether-tasks},
- * {@link TaskActor}), which owns the state: {@link AppRegistry} (apps), {@link TaskQueue} (tasks),
- * {@link WakeRunner} (wakes), {@link AppConnections}, {@link WakeAdmission} (budgets) and {@link TaskScheduler}.
- * State is written through {@link TaskStore} in order and replies wait for the commit. Timers come from the daemon's
- * clock only: with nothing due, the service sleeps.
+ * Called on any thread (IPC readers, connection events, the other capabilities) and hands all work to the task thread
+ * ({@code tether-tasks}, {@link TaskActor}): background tasks, that is registered apps, pending tasks, wakes and
+ * budgets, and the {@link BackgroundWork} hook the other capabilities use to ask for wakes. This class only wires the
+ * parts that own the state on that thread: {@link AppRegistry} (apps), {@link TaskQueue} (tasks), {@link WakeRunner}
+ * (wakes), {@link AppConnections}, {@link WakeAdmission} (budgets) and {@link TaskScheduler}. State is written
+ * through {@link TaskStore} in order and replies wait for the commit. Timers come from the daemon's clock only: with
+ * nothing due, the service sleeps.
  */
 public final class TaskService implements DaemonService, BackgroundWork, ConnectionListener {
   private static final Logger log = LoggerFactory.getLogger(TaskService.class);

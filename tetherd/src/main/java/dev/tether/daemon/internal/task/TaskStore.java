@@ -17,9 +17,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * All SQL on {@code task_apps}, {@code task_pending} and {@code task_wakes}. Called on the task thread
- * ({@code tether-tasks}) only: it reads the values to write there, then hands the write to the store's writer, in
- * call order; the statements run on the writer (or a leased reader) through the prepared-statement cache. Each write
+ * Called on the task thread ({@code tether-tasks}) only, which hands each write to the store's writer in call order:
+ * all SQL on {@code task_apps}, {@code task_pending} and {@code task_wakes}. The values to write are read on the task
+ * thread; the statements run on the writer (or a leased reader) through the prepared-statement cache. Each write
  * counts as {@link Activity} until it committed.
  */
 final class TaskStore {

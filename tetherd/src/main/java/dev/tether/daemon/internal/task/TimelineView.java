@@ -8,10 +8,10 @@ import dev.tether.protocol.Json;
 import java.time.Instant;
 
 /**
- * The JSON answers that show apps and wakes: an app with its budget ({@code app.list}, {@code app.register},
- * {@code app.budget}) and the timeline (recorded wakes, open wakes with their phase, waiting tasks with why they
- * wait). Runs on the task thread ({@code tether-tasks}), which owns what it reads; the timeline's wakes are read from
- * the store there.
+ * Runs on the task thread ({@code tether-tasks}), which owns what it reads (the timeline's wakes are read from the
+ * store there): the JSON answers that show apps and wakes, an app with its budget ({@code app.list},
+ * {@code app.register}, {@code app.budget}) and the timeline (recorded wakes, open wakes with their phase, waiting
+ * tasks with why they wait).
  */
 final class TimelineView {
   private final TaskStore db;

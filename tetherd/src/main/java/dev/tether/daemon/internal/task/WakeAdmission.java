@@ -8,10 +8,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Whether a pending task may go now, and if not why and until when: retry back-off, preferred date, force quit,
- * foreground, a busy or missing app, held wakes and the budgets (wakes per rolling hour, URL-session spacing, daily
- * runtime), counted from the app's recent wakes it keeps. Confined to the task thread ({@code tether-tasks}), which
- * calls it; pure otherwise: no clock (the caller passes {@code now}), no I/O, no timers.
+ * Confined to the task thread ({@code tether-tasks}), which calls it; pure otherwise (no clock: the caller passes
+ * {@code now}; no I/O, no timers): whether a pending task may go now, and if not why and until when. It weighs retry
+ * back-off, preferred date, force quit, foreground, a busy or missing app, held wakes and the budgets (wakes per
+ * rolling hour, URL-session spacing, daily runtime), counted from the app's recent wakes it keeps.
  */
 final class WakeAdmission {
   /** The longest retry back-off after failed wakes. */

@@ -27,10 +27,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs wakes through their phases ({@link Wake.Phase}: launching, delivering, running, exiting, ending, ended): starts
- * them (launching the app or handing the tasks to a running one), delivers tasks, runs the allowance's expiration and
- * end timers and the exit grace, and records how each ended. Confined to the task thread ({@code tether-tasks}):
- * requests, connection events, timers and process exits are handed to it there ({@link TaskActor#submit}).
+ * Confined to the task thread ({@code tether-tasks}): requests, connection events, timers and process exits are
+ * handed to it there ({@link TaskActor#submit}). It runs wakes through their phases ({@link Wake.Phase}: launching,
+ * delivering, running, exiting, ending, ended): starts them (launching the app or handing the tasks to a running one),
+ * delivers tasks, runs the allowance's expiration and end timers and the exit grace, and records how each ended.
  */
 final class WakeRunner {
   private static final Logger log = LoggerFactory.getLogger(WakeRunner.class);
