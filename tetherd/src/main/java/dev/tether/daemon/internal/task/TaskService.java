@@ -175,8 +175,10 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
   @Override
   public void close() {
     actor.close(() -> {
-      scheduler.close();
-      wakes.closeAll();
+      if (scheduler != null) {
+        scheduler.close();
+        wakes.closeAll();
+      }
     });
   }
 }
