@@ -11,7 +11,6 @@ import dev.tether.daemon.internal.time.TetherClock;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.Protocol;
 import dev.tether.protocol.TetherPaths;
-import dev.tether.protocol.wire.TaskPush;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -322,37 +321,17 @@ final class WakeRunner {
   // ---------------------------------------------------------------- the phases
 
   private void deliver(Wake w, List<PendingTask> list) {
-    ArrayNode arr = Json.array();
     for (PendingTask t : list) {
       t.state = PendingTask.State.DELIVERED;
       queue.save(t);
-      ObjectNode o = arr.addObject();
-      o.put("id", t.id);
-      o.put("kind", t.kind.wire());
-      if (t.sessionIdentifier != null) {
-        o.put("sessionIdentifier", t.sessionIdentifier);
-      }
-      if (t.userInfo != null) {
-        o.set("userInfo", Json.parse(t.userInfo));
-      }
-      if (t.reason != null) {
-        o.put("reason", t.reason);
-      }
     }
-    ObjectNode body = Json.object();
-    body.put("wakeId", w.id);
-    body.put("launched", w.launched);
-    if (w.expireAt != null) {
-      body.put("expiresAt", w.expireAt.toEpochMilli());
-    }
-    body.set("tasks", arr);
     w.awaitingAck++;
     if (w.phase == Wake.Phase.LAUNCHING || w.phase == Wake.Phase.RUNNING) {
       setPhase(w, Wake.Phase.DELIVERING);
     } else {
       updateBusy(w);
     }
-    w.connection.push(TaskPush.TASKS, body);
+    WakePushes.tasks(w, list);
     saveWakeTasks(w);
   }
 
@@ -377,10 +356,7 @@ final class WakeRunner {
       w.expireTimer = null;
     }
     if (w.connection != null) {
-      ObjectNode exit = Json.object();
-      exit.put("wakeId", w.id);
-      exit.put("reason", reason);
-      w.connection.push(TaskPush.APP_EXIT, exit);
+      WakePushes.exit(w, reason);
     }
     if (w.exitTimer != null) {
       w.exitTimer.cancel();
@@ -411,12 +387,9 @@ final class WakeRunner {
     if (ids.isEmpty() || w.connection == null) {
       return false;
     }
-    ObjectNode body = Json.object();
-    body.put("wakeId", w.id);
-    body.set("taskIds", ids);
     w.awaitingAck++;
     updateBusy(w);
-    w.connection.push(TaskPush.TASKS_EXPIRING, body);
+    WakePushes.expiration(w, ids, false);
     return true;
   }
 
@@ -440,10 +413,7 @@ final class WakeRunner {
           ids.add(t.id);
         }
       }
-      ObjectNode body = Json.object();
-      body.put("wakeId", w.id);
-      body.set("taskIds", ids);
-      w.connection.push(TaskPush.TASKS_EXPIRED, body);
+      WakePushes.expiration(w, ids, true);
     }
     if (w.launched && w.process != null) {
       log.info("wake {} of {}: allowance over with tasks not completed; ending the app", w.id, w.appId);
