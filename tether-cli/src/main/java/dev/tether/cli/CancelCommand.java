@@ -3,6 +3,7 @@ package dev.tether.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -22,7 +23,7 @@ public final class CancelCommand implements Callable<Integer> {
     ObjectNode b = Json.object();
     b.put("id", id);
     try (DaemonClient c = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-      c.call("transfer.cancel", b);
+      c.call(TransferOp.CANCEL, b);
     }
     spec.commandLine().getOut().println("cancelled transfer " + id);
     return 0;

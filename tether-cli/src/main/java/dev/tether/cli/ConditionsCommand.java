@@ -3,6 +3,7 @@ package dev.tether.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -37,7 +38,7 @@ public final class ConditionsCommand implements Callable<Integer> {
     }
     ObjectNode r;
     try (DaemonClient c = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-      r = c.call("transfer.conditions", b);
+      r = c.call(TransferOp.CONDITIONS, b);
     }
     var out = spec.commandLine().getOut();
     if (json) {

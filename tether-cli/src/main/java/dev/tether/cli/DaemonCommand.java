@@ -132,7 +132,8 @@ public final class DaemonCommand {
       } else if (status.path("running").asBoolean()) {
         out.println("tetherd " + status.path("version").asText() + " is running: pid " + status.path("pid").asLong()
             + ", home " + status.path("home").asText() + ", since " + status.path("startedAt").asText()
-            + ", " + status.path("connections").asInt() + " connection(s)");
+            + ", " + status.path("connections").asInt() + " connection(s)"
+            + (status.has("maxHeapBytes") ? ", heap cap " + status.path("maxHeapBytes").asLong() / (1024 * 1024) + " MiB" : ""));
       } else {
         out.println("tetherd is not running (home " + home + ")");
       }

@@ -6,6 +6,7 @@ import dev.tether.SessionConfiguration;
 import dev.tether.TetherException;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -97,7 +98,7 @@ public final class DownloadCommand implements Callable<Integer> {
         .maxConnectionsPerHost(connections).allowsPlainHttp(allowPlainHttp).sendsLaunchEvents(false).build());
     try (DaemonClient client = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
       return new TransferRunner(spec.commandLine().getOut(), spec.commandLine().getErr(), json)
-          .run(client, config, "transfer.download", bodies, detach);
+          .run(client, config, TransferOp.DOWNLOAD, bodies, detach);
     }
   }
 

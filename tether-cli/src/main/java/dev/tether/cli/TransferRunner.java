@@ -13,6 +13,7 @@ import dev.tether.UrlSessionDelegate;
 import dev.tether.internal.DaemonClient;
 import dev.tether.internal.UrlSessions;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -77,8 +78,8 @@ final class TransferRunner {
     }
   }
 
-  /** Runs the transfers described by {@code bodies} ({@code op} is transfer.download or transfer.upload). */
-  int run(DaemonClient client, SessionConfiguration config, String op, List<ObjectNode> bodies, boolean detach) {
+  /** Runs the transfers described by {@code bodies} ({@code op} is {@link TransferOp#DOWNLOAD} or {@link TransferOp#UPLOAD}). */
+  int run(DaemonClient client, SessionConfiguration config, TransferOp op, List<ObjectNode> bodies, boolean detach) {
     UrlSessionDelegate delegate = new UrlSessionDelegate() {
       @Override
       public void progress(DownloadTransfer t, long done, long expected) {
@@ -190,7 +191,7 @@ final class TransferRunner {
    * in order, each transfer (its snapshot, or with {@code --json} off only its id merged into the request body, which
    * holds the URL and destination the output needs) or the {@link TetherException} that refused it.
    */
-  private List<Object> create(DaemonClient client, SessionConfiguration config, String op, List<ObjectNode> bodies) {
+  private List<Object> create(DaemonClient client, SessionConfiguration config, TransferOp op, List<ObjectNode> bodies) {
     List<Object> created = new ArrayList<>(bodies.size());
     try {
       if (bodies.size() == 1) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -25,7 +26,7 @@ public final class TransfersCommand implements Callable<Integer> {
     b.put("allApps", true);
     ObjectNode r;
     try (DaemonClient c = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-      r = c.call("transfer.list", b);
+      r = c.call(TransferOp.LIST, b);
     }
     PrintWriter out = spec.commandLine().getOut();
     if (json) {

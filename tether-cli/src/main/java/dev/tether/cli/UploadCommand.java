@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.SessionConfiguration;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -51,7 +52,7 @@ public final class UploadCommand implements Callable<Integer> {
         .allowsPlainHttp(allowPlainHttp).sendsLaunchEvents(false).build());
     try (DaemonClient client = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
       return new TransferRunner(spec.commandLine().getOut(), spec.commandLine().getErr(), json)
-          .run(client, config, "transfer.upload", List.of(b), detach);
+          .run(client, config, TransferOp.UPLOAD, List.of(b), detach);
     }
   }
 }

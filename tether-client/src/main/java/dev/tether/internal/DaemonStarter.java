@@ -13,10 +13,16 @@ import java.util.List;
 /**
  * Starts tetherd as a detached process, as Gradle's client starts its daemon: with {@code $TETHER_DAEMON_COMMAND}
  * when set (a command line; {@code --home DIR} is appended), else with this JVM and class path when the daemon's
- * classes are on it.
+ * classes are on it, its heap capped at {@code $TETHER_DAEMON_HEAP} (default {@value #DEFAULT_HEAP}). Runs on the
+ * caller's thread.
  */
 public final class DaemonStarter {
   public static final String ENV_DAEMON_COMMAND = "TETHER_DAEMON_COMMAND";
+  /** The most heap tetherd may use, in the JVM's {@code -Xmx} form ({@code 256m}, {@code 1g}). */
+  public static final String ENV_DAEMON_HEAP = "TETHER_DAEMON_HEAP";
+  /** The default heap cap: far above what a busy daemon uses (under 100 MiB), far below a quarter of RAM. */
+  public static final String DEFAULT_HEAP = "256m";
+  private static final java.util.regex.Pattern HEAP = java.util.regex.Pattern.compile("[1-9][0-9]{0,6}[mMgG]");
   static final String DAEMON_MAIN = "dev.tether.daemon.Tetherd";
 
   private DaemonStarter() {}
@@ -36,6 +42,7 @@ public final class DaemonStarter {
             + ENV_DAEMON_COMMAND + ", or run 'tether daemon start'");
       }
       cmd.add(javaBinary());
+      cmd.add("-Xmx" + heapCap(System.getenv(ENV_DAEMON_HEAP)));
       cmd.add("-Xss512k");
       // A small initial heap keeps an idle daemon's resident memory low (about 110 MiB instead of 170 MiB with the
       // default initial heap of 1/64 of RAM); the heap still grows as work needs it.
@@ -58,6 +65,27 @@ public final class DaemonStarter {
     cmd.add("--home");
     cmd.add(home.toString());
     return cmd;
+  }
+
+  /**
+   * The heap cap from {@code $TETHER_DAEMON_HEAP} ({@link #DEFAULT_HEAP} when unset): a whole number of MiB or GiB of at
+   * least 64 MiB, such as {@code 512m} or {@code 2g}.
+   */
+  public static String heapCap(String value) {
+    if (value == null || value.isBlank()) {
+      return DEFAULT_HEAP;
+    }
+    String v = value.trim();
+    if (!HEAP.matcher(v).matches()) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "$" + ENV_DAEMON_HEAP + " is '" + value
+          + "': give tetherd's heap cap as a whole number of MiB or GiB, such as 256m or 1g");
+    }
+    long mib = Long.parseLong(v.substring(0, v.length() - 1)) * (Character.toLowerCase(v.charAt(v.length() - 1)) == 'g' ? 1024 : 1);
+    if (mib < 64) {
+      throw new TetherException(ErrorCode.INVALID_PARAMETER, "$" + ENV_DAEMON_HEAP + " is '" + value
+          + "': tetherd needs a heap cap of at least 64m");
+    }
+    return v.toLowerCase(java.util.Locale.ROOT);
   }
 
   private static String reason(IOException e) {

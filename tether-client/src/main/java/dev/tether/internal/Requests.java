@@ -5,6 +5,7 @@ import dev.tether.DownloadTransfer;
 import dev.tether.UploadTransfer;
 import dev.tether.UrlSession;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -49,7 +50,7 @@ final class Requests {
 
     @Override
     public DownloadTransfer start() {
-      return (DownloadTransfer) session.transfer(session.create("transfer.download", body.deepCopy()));
+      return (DownloadTransfer) session.transfer(session.create(TransferOp.DOWNLOAD, body.deepCopy()));
     }
   }
 
@@ -89,7 +90,7 @@ final class Requests {
 
     @Override
     public UploadTransfer start() {
-      return (UploadTransfer) session.transfer(session.create("transfer.upload", body.deepCopy()));
+      return (UploadTransfer) session.transfer(session.create(TransferOp.UPLOAD, body.deepCopy()));
     }
   }
 }

@@ -8,6 +8,7 @@ import dev.tether.TransferError;
 import dev.tether.TransferState;
 import dev.tether.UploadTransfer;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -111,12 +112,12 @@ abstract class TransferImpl implements Transfer {
 
   @Override
   public void suspend() {
-    update(session.client().call("transfer.suspend", idBody()));
+    update(session.client().call(TransferOp.SUSPEND, idBody()));
   }
 
   @Override
   public void resume() {
-    update(session.client().call("transfer.resume", idBody()));
+    update(session.client().call(TransferOp.RESUME, idBody()));
   }
 
   @Override
@@ -126,7 +127,7 @@ abstract class TransferImpl implements Transfer {
         state = TransferState.CANCELLING;
       }
     }
-    session.client().call("transfer.cancel", idBody());
+    session.client().call(TransferOp.CANCEL, idBody());
   }
 
   @Override
@@ -148,7 +149,7 @@ abstract class TransferImpl implements Transfer {
       }
       ObjectNode b = idBody();
       b.put("produceResumeData", true);
-      return super.session.client().request("transfer.cancel", b).thenApply(UrlSessionImpl::resumeBytes);
+      return super.session.client().request(TransferOp.CANCEL, b).thenApply(UrlSessionImpl::resumeBytes);
     }
   }
 

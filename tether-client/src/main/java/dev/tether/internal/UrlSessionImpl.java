@@ -13,6 +13,7 @@ import dev.tether.UploadTransfer;
 import dev.tether.UrlSession;
 import dev.tether.UrlSessionDelegate;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -163,7 +164,7 @@ final class UrlSessionImpl implements UrlSession {
     if (answer != null) {
       ack.set("answer", answer);
     }
-    CompletableFuture<ObjectNode> acked = client.request("transfer.ack", ack);
+    CompletableFuture<ObjectNode> acked = client.request(TransferOp.ACK, ack);
     if ("eventsFinished".equals(type)) {
       acked.whenComplete((r, x) -> delivered.complete(null));
     }
@@ -180,7 +181,7 @@ final class UrlSessionImpl implements UrlSession {
     var seqs = ack.putArray("seqs");
     pendingAcks.forEach(seqs::add);
     pendingAcks.clear();
-    client.request("transfer.ack", ack);
+    client.request(TransferOp.ACK, ack);
   }
 
   static TransferError toError(JsonNode e) {
@@ -212,10 +213,10 @@ final class UrlSessionImpl implements UrlSession {
     ObjectNode b = Json.object();
     b.put("session", config.identifier());
     b.put("resumeData", new String(resumeData, StandardCharsets.UTF_8));
-    return (DownloadTransfer) transfer(client.call("transfer.download", b));
+    return (DownloadTransfer) transfer(client.call(TransferOp.DOWNLOAD, b));
   }
 
-  ObjectNode create(String op, ObjectNode body) {
+  ObjectNode create(TransferOp op, ObjectNode body) {
     body.put("session", config.identifier());
     return client.call(op, body);
   }
@@ -225,7 +226,7 @@ final class UrlSessionImpl implements UrlSession {
     ObjectNode b = Json.object();
     b.put("session", config.identifier());
     List<Transfer> out = new ArrayList<>();
-    for (JsonNode n : client.call("transfer.list", b).path("transfers")) {
+    for (JsonNode n : client.call(TransferOp.LIST, b).path("transfers")) {
       out.add(transfer(n));
     }
     return out;
@@ -252,7 +253,7 @@ final class UrlSessionImpl implements UrlSession {
     ObjectNode b = Json.object();
     b.put("session", config.identifier());
     b.put("cancel", cancel);
-    client.call("transfer.session.close", b);
+    client.call(TransferOp.SESSION_CLOSE, b);
   }
 
   static String encodeInstant(Instant i) {

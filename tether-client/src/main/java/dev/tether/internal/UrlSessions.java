@@ -5,6 +5,8 @@ import dev.tether.SessionConfiguration;
 import dev.tether.UrlSession;
 import dev.tether.UrlSessionDelegate;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
+import dev.tether.protocol.wire.TransferPush;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -17,15 +19,10 @@ public final class UrlSessions {
 
   public UrlSessions(DaemonClient client) {
     this.client = client;
-    client.onPush("transfer.event", e -> {
-      UrlSessionImpl s = sessions.get(e.path("session").asText());
-      if (s != null) {
-        s.onEvent(e);
-      }
-    });
-    // many events in one frame (asked for with "eventBatches" when opening): each handed to the delegate in order,
-    // and acknowledged together once all of them were (the session's acknowledgements wait for the burst's end)
-    client.onPush("transfer.events", batch -> {
+    // events come many in one frame (asked for with "eventBatches" when opening, so never one transfer.event each):
+    // each handed to the delegate in order, and acknowledged together once all of them were (the session's
+    // acknowledgements wait for the burst's end)
+    client.onPush(TransferPush.EVENTS, batch -> {
       UrlSessionImpl s = sessions.get(batch.path("session").asText());
       if (s != null) {
         for (com.fasterxml.jackson.databind.JsonNode e : batch.path("events")) {
@@ -35,7 +32,7 @@ public final class UrlSessions {
         }
       }
     });
-    client.onPush("transfer.progress", e -> {
+    client.onPush(TransferPush.PROGRESS, e -> {
       UrlSessionImpl s = sessions.get(e.path("session").asText());
       if (s != null) {
         s.onProgress(e);
@@ -58,7 +55,7 @@ public final class UrlSessions {
     body.set("configuration", toJson(config));
     body.put("eventBatches", true); // tetherd may push many events in one transfer.events frame
     try {
-      ObjectNode r = client.call("transfer.session.open", body);
+      ObjectNode r = client.call(TransferOp.SESSION_OPEN, body);
       if (r.path("idle").asBoolean(false)) {
         client.deliver(s::markIdle);
       }

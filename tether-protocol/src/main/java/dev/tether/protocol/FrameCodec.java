@@ -62,9 +62,32 @@ public final class FrameCodec {
       throw new TetherException(ErrorCode.CORRUPT_FRAME,
           "frame length " + length + " is outside 1.." + maxFrameBytes + " bytes; the stream is not a Tether connection or is corrupt");
     }
-    byte[] bytes = new byte[length];
-    in.readFully(bytes);
-    return decode(bytes);
+    return decode(readBody(in, length));
+  }
+
+  /** The first buffer for a frame's bytes; it doubles only as bytes actually arrive, up to the announced length. */
+  static final int FIRST_CHUNK = 8 * 1024;
+
+  /**
+   * Reads {@code length} bytes without trusting {@code length}: the buffer starts small and grows as the bytes
+   * arrive, so a peer that announces 16 MiB and sends little holds little memory.
+   */
+  static byte[] readBody(DataInputStream in, int length) throws IOException {
+    byte[] buf = new byte[Math.min(length, FIRST_CHUNK)];
+    int got = 0;
+    while (true) {
+      int n = in.read(buf, got, buf.length - got);
+      if (n < 0) {
+        throw new EOFException("the connection ended " + got + " bytes into a frame of " + length + " bytes");
+      }
+      got += n;
+      if (got == length) {
+        return buf;
+      }
+      if (got == buf.length) {
+        buf = java.util.Arrays.copyOf(buf, (int) Math.min(length, 2L * buf.length));
+      }
+    }
   }
 
   public Frame decode(byte[] bytes) {

@@ -17,6 +17,7 @@ import dev.tether.daemon.internal.task.launch.LaunchedApp;
 import dev.tether.internal.DaemonClient;
 import dev.tether.internal.TetherAccess;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TransferOp;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -325,7 +326,7 @@ public final class TetherTestKit implements AutoCloseable {
     hello.put("kind", "cli");
     // the daemon lets only the tether CLI override conditions, so the kit asks as the CLI does
     try (DaemonClient cli = DaemonClient.connect(home, CLI_APP_ID, hello, false)) {
-      return cli.call("transfer.conditions", b);
+      return cli.call(TransferOp.CONDITIONS, b);
     }
   }
 

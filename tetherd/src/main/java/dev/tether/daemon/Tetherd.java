@@ -1,5 +1,6 @@
 package dev.tether.daemon;
 
+import dev.tether.daemon.internal.Threads;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.protocol.wire.DaemonOp;
@@ -83,18 +84,17 @@ public final class Tetherd implements AutoCloseable {
     ipc = new IpcServer(TetherPaths.socket(home), Files.getOwner(home), this::welcome);
     ipc.register(DaemonOp.STATUS, (c, b) -> CompletableFuture.completedFuture(status()));
     ipc.register(DaemonOp.STOP, (c, b) -> {
-      Thread t = new Thread(() -> {
+      Threads.start("tether-stop", () -> {
         try {
           Thread.sleep(50);
         } catch (InterruptedException ignored) {
           Thread.currentThread().interrupt();
         }
         close();
-      }, "tether-stop");
-      t.start();
+      });
       return CompletableFuture.completedFuture(status());
     });
-    DaemonContext context = new DaemonContext(home, store, clock, ipc, services, options);
+    DaemonContext context = new DaemonContext(home, store, clock, ipc, options);
     for (DaemonService s : services) {
       s.start(context);
     }
@@ -134,6 +134,7 @@ public final class Tetherd implements AutoCloseable {
     o.put("running", true);
     o.put("startedAt", startedAt.toString());
     o.put("connections", ipc.connections().size());
+    o.put("maxHeapBytes", Runtime.getRuntime().maxMemory());
     return o;
   }
 
@@ -204,7 +205,7 @@ public final class Tetherd implements AutoCloseable {
       System.exit(1);
       return;
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(d::close, "tether-shutdown"));
+    Runtime.getRuntime().addShutdownHook(Threads.named("tether-shutdown").newThread(d::close));
     System.out.println("tetherd " + Version.get() + " running, home " + home + ", pid " + ProcessHandle.current().pid());
     System.out.flush();
     d.awaitStop();

@@ -11,11 +11,11 @@ public final class WireNames {
 
   /** The enums of IPC operations. */
   public static final List<Class<? extends Enum<? extends Operation>>> OPERATIONS = List.of(
-      DaemonOp.class, TaskOp.class);
+      DaemonOp.class, TransferOp.class, TaskOp.class);
 
   /** The enums of pushes from tetherd to apps. */
   public static final List<Class<? extends Enum<? extends Push>>> PUSHES = List.of(
-      TaskPush.class);
+      TransferPush.class, TaskPush.class);
 
   /** The enums of frame types between paired daemons. */
   public static final List<Class<? extends Enum<? extends PeerFrameType>>> PEER_FRAMES = List.of();

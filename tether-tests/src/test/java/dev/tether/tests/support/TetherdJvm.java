@@ -38,6 +38,8 @@ final class TetherdJvm {
     List<String> jars = jarClassPath();
     List<String> cmd = new ArrayList<>();
     cmd.add(JavaProcesses.java());
+    // the heap cap tetherd runs with in production, so every end-to-end test shows the daemon's work fits in it
+    cmd.add("-Xmx" + dev.tether.internal.DaemonStarter.DEFAULT_HEAP);
     cmd.addAll(jvmOptions);
     cmd.add("-XX:+UseSerialGC");
     if (jars == null) {

@@ -4,24 +4,21 @@ import dev.tether.daemon.internal.ipc.IpcServer;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.daemon.internal.time.TetherClock;
 import java.nio.file.Path;
-import java.util.List;
 
-/** What every capability of a running daemon shares. */
+/** What every capability of a running daemon shares. Immutable once started; any thread may read it. */
 public final class DaemonContext {
   private final Path home;
   private final Store store;
   private final TetherClock clock;
   private final IpcServer ipc;
-  private final List<DaemonService> services;
   private final DaemonOptions options;
   private volatile BackgroundWork backgroundWork;
 
-  public DaemonContext(Path home, Store store, TetherClock clock, IpcServer ipc, List<DaemonService> services, DaemonOptions options) {
+  public DaemonContext(Path home, Store store, TetherClock clock, IpcServer ipc, DaemonOptions options) {
     this.home = home;
     this.store = store;
     this.clock = clock;
     this.ipc = ipc;
-    this.services = services;
     this.options = options;
   }
 
@@ -60,15 +57,5 @@ public final class DaemonContext {
       throw new IllegalStateException("no task service has started in this daemon");
     }
     return w;
-  }
-
-  /** The running capability of the given type. */
-  public <T extends DaemonService> T service(Class<T> type) {
-    for (DaemonService s : services) {
-      if (type.isInstance(s)) {
-        return type.cast(s);
-      }
-    }
-    throw new IllegalStateException("no service " + type.getSimpleName() + " in this daemon");
   }
 }

@@ -6,7 +6,7 @@ import java.util.List;
 /**
  * One capability of the daemon (transfers, background tasks, connectivity). Each owns its tables (its migrations),
  * registers its request handlers in {@link #start}, and reaches other capabilities only through
- * {@link DaemonContext#service}.
+ * the narrow interfaces the context hands out ({@link DaemonContext#backgroundWork()}).
  */
 public interface DaemonService extends AutoCloseable {
   /** This capability's schema, in order; ids prefixed with the capability's name. */

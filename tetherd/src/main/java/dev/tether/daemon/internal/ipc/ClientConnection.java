@@ -1,5 +1,6 @@
 package dev.tether.daemon.internal.ipc;
 
+import dev.tether.daemon.internal.Threads;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.protocol.wire.Push;
 import dev.tether.protocol.Frame;
@@ -8,7 +9,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,11 +36,7 @@ public final class ClientConnection {
     this.out = dev.tether.protocol.ChannelStreams.output(channel);
     this.codec = codec;
     this.peerPid = peerPid;
-    this.writer = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "tether-ipc-out-" + connectionId);
-      t.setDaemon(true);
-      return t;
-    });
+    this.writer = Threads.serial("tether-ipc-out-" + connectionId);
   }
 
   void handshake(String appId, ObjectNode hello) {

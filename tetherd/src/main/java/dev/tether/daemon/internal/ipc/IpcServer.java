@@ -1,5 +1,6 @@
 package dev.tether.daemon.internal.ipc;
 
+import dev.tether.daemon.internal.Threads;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
@@ -89,9 +90,7 @@ public final class IpcServer implements AutoCloseable {
     server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     server.bind(UnixDomainSocketAddress.of(socketPath));
     Files.setPosixFilePermissions(socketPath, PosixFilePermissions.fromString("rw-------"));
-    acceptThread = new Thread(this::acceptLoop, "tether-ipc-accept");
-    acceptThread.setDaemon(true);
-    acceptThread.start();
+    acceptThread = Threads.start("tether-ipc-accept", this::acceptLoop);
   }
 
   private void acceptLoop() {
@@ -105,9 +104,7 @@ public final class IpcServer implements AutoCloseable {
         }
         return;
       }
-      Thread t = new Thread(() -> serve(ch), "tether-ipc-in");
-      t.setDaemon(true);
-      t.start();
+      Threads.start("tether-ipc-in", () -> serve(ch));
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.tether.daemon.internal.store;
 
+import dev.tether.daemon.internal.Threads;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 import java.nio.file.Path;
@@ -52,9 +53,7 @@ public final class Store implements AutoCloseable {
     for (int i = 0; i < READERS; i++) {
       readers.add(open(file, true));
     }
-    writerThread = new Thread(this::writeLoop, "tether-store-writer");
-    writerThread.setDaemon(true);
-    writerThread.start();
+    writerThread = Threads.start("tether-store-writer", this::writeLoop);
   }
 
   /** Opens (creating if needed) the database and applies every migration not yet applied, in list order. */

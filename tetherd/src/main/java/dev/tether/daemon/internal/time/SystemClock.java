@@ -1,5 +1,6 @@
 package dev.tether.daemon.internal.time;
 
+import dev.tether.daemon.internal.Threads;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.ScheduledFuture;
@@ -14,11 +15,7 @@ public final class SystemClock implements TetherClock, AutoCloseable {
   private final ScheduledThreadPoolExecutor timers;
 
   public SystemClock() {
-    timers = new ScheduledThreadPoolExecutor(1, r -> {
-      Thread t = new Thread(r, "tether-timer");
-      t.setDaemon(true);
-      return t;
-    });
+    timers = new ScheduledThreadPoolExecutor(1, Threads.named("tether-timer"));
     timers.setRemoveOnCancelPolicy(true);
   }
 

@@ -10,10 +10,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The device conditions transfers wait for: a network at all (every transfer to a non-loopback host), and external
- * power and an unmetered network (discretionary transfers). Read from what Linux exposes ({@code /sys/class/power_supply},
- * NetworkManager's state and metered flag through {@code nmcli} when it is installed and answers, else the default
- * routes in {@code /proc/net/route} and {@code /proc/net/ipv6_route}) unless {@code tether conditions} overrides them.
+ * Any thread may read it (volatile fields; the system reading under its own lock); the control executor sets the
+ * overrides. The device conditions transfers wait for: a network at all (every transfer to a non-loopback host), and
+ * external power and an unmetered network (discretionary transfers). Read from what Linux exposes ({@code
+ * /sys/class/power_supply}, NetworkManager's state and metered flag through {@code nmcli} when it is installed and
+ * answers, else the default routes in {@code /proc/net/route} and {@code /proc/net/ipv6_route}) unless {@code tether
+ * conditions} overrides them.
  */
 final class Conditions {
   /** The override values {@code tether conditions} stores; {@code auto} means "read the system". */

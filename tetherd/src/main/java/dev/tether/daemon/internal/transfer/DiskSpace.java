@@ -5,9 +5,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The free-space check made before a download of known size starts (its {@code Content-Length}, or the app's
- * expected-bytes hint when it is created): the body is written to a part file in the home and then renamed into
- * place, or copied when the destination is on another disk, so each disk involved must have room for it.
+ * Stateless; called on reader threads (creation) and workers (before a body): the free-space check made before a
+ * download of known size starts (its {@code Content-Length}, or the app's expected-bytes hint when it is created): the
+ * body is written to a part file in the home and then renamed into place, or copied when the destination is on another
+ * disk, so each disk involved must have room for it.
  */
 final class DiskSpace {
   private DiskSpace() {}

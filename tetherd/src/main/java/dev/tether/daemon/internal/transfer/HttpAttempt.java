@@ -4,9 +4,7 @@ import dev.tether.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.io.OutputStream;
 import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -14,8 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.Base64;
 import java.util.Locale;
 import java.util.concurrent.ExecutorService;
@@ -33,31 +29,24 @@ import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.routing.RoutingSupport;
 import org.apache.hc.core5.http.ClassicHttpResponse;
-import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.Header;
 import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.http.HttpException;
-import org.apache.hc.core5.http.io.entity.AbstractHttpEntity;
 import org.apache.hc.core5.util.Timeout;
 
 /**
- * One attempt at one transfer: a request (following redirects), the body streamed socket to file (downloads) or file
- * to socket (uploads) through a 1 MiB buffer, and an {@link Outcome} saying what the service should do next.
- * Blocking; runs on a worker thread; {@link #stop()} aborts it from another thread.
+ * Runs on the attempt's worker ({@code tether-transfer}), blocking; {@link #stop()} aborts it from another thread. One
+ * attempt at one transfer: a request (following redirects), the body streamed socket to file (downloads) or file to
+ * socket (uploads, the resumable-upload protocol in {@link ResumableUpload}) through a 1 MiB buffer, and an
+ * {@link Outcome} saying what the service should do next.
  */
 final class HttpAttempt {
   static final int BUFFER = 1 << 20;
-  /**
-   * draft-ietf-httpbis-resumable-upload's interop version this client implements (sent on every request of the
-   * protocol, as the draft requires of draft implementations).
-   */
-  static final String RESUMABLE_UPLOAD_INTEROP_VERSION = "8";
   /** Uploads smaller than this restart from zero rather than pay the two extra round trips of a resumable upload. */
-  private static final ContentType PARTIAL_UPLOAD = ContentType.create("application/partial-upload");
   static final long RESUMABLE_UPLOAD_MIN = Long.getLong("tether.resumableUploadMin", 1L << 20);
   /** One 1 MiB buffer per worker thread, reused by every attempt it runs (a thousand small files allocate nothing). */
   private static final ThreadLocal<byte[]> BUFFERS = ThreadLocal.withInitial(() -> new byte[BUFFER]);
-  private static final int MAX_REDIRECTS = 10;
+  static final int MAX_REDIRECTS = 10;
   private static final long FLUSH_EVERY = Long.getLong("tether.flushEvery", 64L << 20);
 
   sealed interface Outcome {}
@@ -104,6 +93,7 @@ final class HttpAttempt {
   private final ExecutorService flusher;
   private volatile boolean stopped;
   private volatile HttpUriRequestBase current;
+  private final ResumableUpload resumable;
 
   HttpAttempt(CloseableHttpClient http, TransferRow row, SessionConfig config, Path part, ExecutorService flusher) {
     this.http = http;
@@ -111,6 +101,22 @@ final class HttpAttempt {
     this.config = config;
     this.part = part;
     this.flusher = flusher;
+    this.resumable = new ResumableUpload(this, row, config);
+  }
+
+  /** The one 1 MiB buffer of the calling worker thread. */
+  static byte[] buffer() {
+    return BUFFERS.get();
+  }
+
+  /** A request of this attempt (session and transfer headers, credential, timeouts), stopped with it. */
+  HttpUriRequestBase request(String method, URI url, String credential) {
+    return newRequest(method, url, credential, lastChallengeStatus());
+  }
+
+  /** Sends a request of this attempt; the caller closes the response. */
+  ClassicHttpResponse execute(HttpUriRequestBase req) throws IOException, HttpException {
+    return http.executeOpen(RoutingSupport.determineHost(req), req, null);
   }
 
   void stop() {
@@ -205,7 +211,7 @@ final class HttpAttempt {
     long have = Files.exists(part) ? Files.size(part) : 0;
     String etag = row.etag();
     String lastModified = row.lastModified();
-    boolean tryRange = have > 0 && row.acceptRanges() && (strong(etag) || lastModified != null);
+    boolean tryRange = have > 0 && row.acceptRanges() && (HttpResponses.strong(etag) || lastModified != null);
     long startBytes = have;
     for (int hop = 0; hop <= MAX_REDIRECTS + 2; hop++) {
       String problem = urlProblem(url, config.allowsPlainHttp());
@@ -215,24 +221,24 @@ final class HttpAttempt {
       HttpUriRequestBase req = newRequest("GET", url, credential, row.challengeCount() > 0 ? lastChallengeStatus() : 401);
       if (tryRange) {
         req.setHeader("Range", "bytes=" + have + "-");
-        req.setHeader("If-Range", strong(etag) ? etag : lastModified);
+        req.setHeader("If-Range", HttpResponses.strong(etag) ? etag : lastModified);
       }
       try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(req), req, null)) {
         int code = resp.getCode();
-        if (isRedirect(code) && resp.getFirstHeader("Location") != null) {
-          url = resolve(url, resp.getFirstHeader("Location").getValue());
+        if (HttpResponses.isRedirect(code) && resp.getFirstHeader("Location") != null) {
+          url = HttpResponses.resolve(url, resp.getFirstHeader("Location").getValue());
           if (url == null) {
             return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server redirected to an invalid Location", code);
           }
           continue;
         }
-        Outcome early = classify(resp, code);
+        Outcome early = HttpResponses.classify(resp, code);
         if (early != null) {
           return early;
         }
         boolean restarted;
         if (code == 206 && tryRange) {
-          long start = contentRangeStart(resp);
+          long start = HttpResponses.contentRangeStart(resp);
           if (start != have) {
             // the server answered a range we did not ask for: start over without a range
             tryRange = false;
@@ -391,17 +397,17 @@ final class HttpAttempt {
     }
     long size = Files.size(file);
     if (row.uploadResource() != null) {
-      Outcome resumed = resumeUpload(URI.create(row.uploadResource()), file, size, credential, progress);
+      Outcome resumed = resumable.resume(URI.create(row.uploadResource()), file, size, credential, progress);
       if (resumed != null) {
         return resumed;
       }
       uploadResources.save(null); // the server no longer has it (or the file changed): start over
     }
     if (size >= RESUMABLE_UPLOAD_MIN) {
-      URI created = createUploadResource(url, size, credential);
+      URI created = resumable.create(url, size, credential);
       if (created != null) {
         uploadResources.save(created.toString());
-        Outcome appended = append(created, file, 0, size, credential, progress);
+        Outcome appended = resumable.append(created, file, 0, size, credential, progress);
         if (appended != null) {
           return appended;
         }
@@ -419,18 +425,18 @@ final class HttpAttempt {
       try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(req), req, null)) {
         int code = resp.getCode();
         if ((code == 307 || code == 308) && resp.getFirstHeader("Location") != null) {
-          url = resolve(url, resp.getFirstHeader("Location").getValue());
+          url = HttpResponses.resolve(url, resp.getFirstHeader("Location").getValue());
           if (url == null) {
             return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server redirected to an invalid Location", code);
           }
           continue;
         }
-        Outcome early = classify(resp, code);
+        Outcome early = HttpResponses.classify(resp, code);
         if (early != null) {
           return early;
         }
         if (code >= 200 && code < 400) {
-          discard(resp);
+          HttpResponses.discard(resp);
           return new Done(code, Files.size(file));
         }
         return new Fail(ErrorCode.HTTP_ERROR, "the server answered " + code + " " + resp.getReasonPhrase() + " for " + url, code);
@@ -439,341 +445,8 @@ final class HttpAttempt {
     return new Fail(ErrorCode.HTTP_ERROR, "more than " + MAX_REDIRECTS + " redirects starting at " + row.url(), 0);
   }
 
-  // ---- resumable uploads (draft-ietf-httpbis-resumable-upload, "careful upload creation": this blocking client
-  // cannot read the 104 interim response while it sends a body, so it asks whether the target supports the protocol,
-  // creates the upload resource with an empty request, then appends the file to it and, after an interruption, asks
-  // for the offset and appends the rest)
-
-  /**
-   * Creates an upload resource for the transfer's target when the server says (OPTIONS, {@code Accept-Patch}) that it
-   * takes resumable uploads there; null when it does not, or declines, so the upload goes the ordinary way.
-   */
-  private URI createUploadResource(URI url, long size, String credential) throws IOException, HttpException {
-    HttpUriRequestBase options = newRequest("OPTIONS", url, credential, lastChallengeStatus());
-    options.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
-    try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(options), options, null)) {
-      discard(resp);
-      Header ap = resp.getFirstHeader("Accept-Patch");
-      if (resp.getCode() / 100 != 2 || ap == null || !ap.getValue().toLowerCase(Locale.ROOT).contains("application/partial-upload")) {
-        return null;
-      }
-    }
-    URI target = url;
-    for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      HttpUriRequestBase create = newRequest(row.method(), target, credential, lastChallengeStatus());
-      create.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
-      create.setHeader("Upload-Complete", "?0");
-      create.setHeader("Upload-Length", Long.toString(size));
-      create.setEntity(new FileBody(Path.of(row.uploadFile()), 0, 0, b -> {}));
-      try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(create), create, null)) {
-        discard(resp);
-        int code = resp.getCode();
-        Header location = resp.getFirstHeader("Location");
-        if ((code == 307 || code == 308) && location != null) {
-          target = resolve(target, location.getValue());
-          if (target == null || urlProblem(target, config.allowsPlainHttp()) != null) {
-            return null;
-          }
-          continue;
-        }
-        if (code / 100 == 2 && location != null) {
-          URI resource = resolve(target, location.getValue());
-          return resource != null && urlProblem(resource, config.allowsPlainHttp()) == null ? resource : null;
-        }
-        return null; // declined: the ordinary upload gets the server's real answer
-      }
-    }
-    return null;
-  }
-
-  /**
-   * Resumes at the offset the upload resource reports. Null when the resource cannot be used any more (gone, or the
-   * file no longer matches what was sent), so the caller starts over.
-   */
-  private Outcome resumeUpload(URI resource, Path file, long size, String credential, LongConsumer progress)
-      throws IOException, HttpException {
-    HttpUriRequestBase head = newRequest("HEAD", resource, credential, lastChallengeStatus());
-    head.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
-    long offset;
-    boolean complete;
-    long length;
-    try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(head), head, null)) {
-      discard(resp);
-      int code = resp.getCode();
-      if (code == 401 || code == 407 || retryable(code)) {
-        return classify(resp, code);
-      }
-      offset = structuredInteger(resp, "Upload-Offset");
-      complete = "?1".equals(headerValue(resp, "Upload-Complete"));
-      length = structuredInteger(resp, "Upload-Length");
-      if (code / 100 != 2 || offset < 0) {
-        return null;
-      }
-    }
-    if (complete && offset == size) {
-      // the server has the whole file; only its final answer was lost (the protocol cannot give it again)
-      return new Done(204, size);
-    }
-    if (complete || offset > size || (length >= 0 && length != size)) {
-      cancelUploadResource(resource, credential);
-      return null;
-    }
-    return append(resource, file, offset, size, credential, progress);
-  }
-
-  /**
-   * Appends the file from {@code offset} to the upload resource and completes it. The server's final answer is the
-   * transfer's outcome; null when the resource is gone (start over). A dropped connection is a retry that resumes.
-   */
-  private Outcome append(URI resource, Path file, long offset, long size, String credential, LongConsumer progress)
-      throws IOException, HttpException {
-    URI target = resource;
-    long from = offset;
-    for (int round = 0; round <= MAX_REDIRECTS; round++) {
-      HttpUriRequestBase patch = newRequest("PATCH", target, credential, lastChallengeStatus());
-      patch.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
-      patch.setHeader("Upload-Offset", Long.toString(from));
-      patch.setHeader("Upload-Complete", "?1");
-      FileBody body = new FileBody(file, from, size - from, PARTIAL_UPLOAD, progress);
-      patch.setEntity(body);
-      try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(patch), patch, null)) {
-        discard(resp);
-        int code = resp.getCode();
-        boolean finalAnswer = "?1".equals(headerValue(resp, "Upload-Complete"));
-        if (code == 409 && !finalAnswer) {
-          long expected = structuredInteger(resp, "Upload-Offset");
-          if (expected < 0 || expected > size) {
-            return null;
-          }
-          from = expected; // the server kept a different amount than we thought: continue from its offset
-          continue;
-        }
-        if ((code == 307 || code == 308) && !finalAnswer && resp.getFirstHeader("Location") != null) {
-          target = resolve(target, resp.getFirstHeader("Location").getValue());
-          if (target == null) {
-            return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server redirected an upload append to an invalid Location", code);
-          }
-          continue;
-        }
-        if ((code == 404 || code == 410) && !finalAnswer) {
-          return null;
-        }
-        Outcome early = classify(resp, code);
-        if (early != null) {
-          return early;
-        }
-        if (code >= 200 && code < 400) {
-          return new Done(code, size);
-        }
-        return new Fail(ErrorCode.HTTP_ERROR, "the server answered " + code + " " + resp.getReasonPhrase() + " for " + row.url(), code);
-      } catch (IOException e) {
-        if (stopped) {
-          return new Stopped();
-        }
-        String m = e.getMessage();
-        // the server keeps what it received: the next attempt asks for its offset and sends the rest
-        return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), body.sent > 0, true);
-      }
-    }
-    return new Fail(ErrorCode.HTTP_ERROR, "more than " + MAX_REDIRECTS + " redirects or offset corrections appending to " + resource, 0);
-  }
-
   /** Best effort: tells the server it can drop an upload resource this transfer will not use again. */
   void cancelUploadResource(URI resource, String credential) {
-    try {
-      HttpUriRequestBase delete = newRequest("DELETE", resource, credential, lastChallengeStatus());
-      delete.setHeader("Upload-Draft-Interop-Version", RESUMABLE_UPLOAD_INTEROP_VERSION);
-      try (ClassicHttpResponse resp = http.executeOpen(RoutingSupport.determineHost(delete), delete, null)) {
-        discard(resp);
-      }
-    } catch (IOException | HttpException | RuntimeException e) {
-      // the server expires abandoned upload resources by itself
-    }
-  }
-
-  private static void discard(ClassicHttpResponse resp) throws IOException {
-    if (resp.getEntity() != null) {
-      try (InputStream in = resp.getEntity().getContent()) {
-        in.transferTo(OutputStream.nullOutputStream());
-      }
-    }
-  }
-
-  private static String headerValue(ClassicHttpResponse resp, String name) {
-    Header h = resp.getFirstHeader(name);
-    return h == null ? null : h.getValue().trim();
-  }
-
-  /** A structured-field Integer header (RFC 8941), or -1 when missing or not a non-negative integer. */
-  static long structuredInteger(ClassicHttpResponse resp, String name) {
-    String v = headerValue(resp, name);
-    if (v == null || v.isEmpty() || v.length() > 15) {
-      return -1;
-    }
-    for (int i = 0; i < v.length(); i++) {
-      if (v.charAt(i) < '0' || v.charAt(i) > '9') {
-        return -1;
-      }
-    }
-    return Long.parseLong(v);
-  }
-
-  /** Statuses that end or pause the attempt before any body: challenges, retryable errors. */
-  private static Outcome classify(ClassicHttpResponse resp, int code) {
-    if (code == 401 || code == 407) {
-      Header h = resp.getFirstHeader(code == 401 ? "WWW-Authenticate" : "Proxy-Authenticate");
-      String scheme = "Basic";
-      String realm = null;
-      if (h != null) {
-        String v = h.getValue().trim();
-        int sp = v.indexOf(' ');
-        scheme = sp < 0 ? v : v.substring(0, sp);
-        int r = v.toLowerCase(Locale.ROOT).indexOf("realm=");
-        if (r >= 0) {
-          String rest = v.substring(r + 6).trim();
-          if (rest.startsWith("\"")) {
-            int end = rest.indexOf('"', 1);
-            realm = end > 0 ? rest.substring(1, end) : rest.substring(1);
-          } else {
-            int end = rest.indexOf(',');
-            realm = end > 0 ? rest.substring(0, end) : rest;
-          }
-        }
-      }
-      return new Challenge(code, scheme, realm, code == 407);
-    }
-    if (retryable(code)) {
-      return new Retry(retryAfter(resp), "the server answered " + code + " " + resp.getReasonPhrase(), false, false);
-    }
-    return null;
-  }
-
-  /**
-   * Answers that may go away by themselves and are tried again (until the resource timeout): request timeout, too
-   * many requests, and server errors except those that say the request itself can never work there (501 Not
-   * Implemented, 505 HTTP Version Not Supported, 506 Variant Also Negotiates, 508 Loop Detected, 510 Not Extended),
-   * which end the transfer at once like a 4xx.
-   */
-  static boolean retryable(int code) {
-    return code == 408 || code == 429
-        || code >= 500 && code != 501 && code != 505 && code != 506 && code != 508 && code != 510;
-  }
-
-  static Duration retryAfter(ClassicHttpResponse resp) {
-    Header h = resp.getFirstHeader("Retry-After");
-    if (h == null) {
-      return null;
-    }
-    String v = h.getValue().trim();
-    try {
-      return Duration.ofSeconds(Math.max(0, Long.parseLong(v)));
-    } catch (NumberFormatException e) {
-      try {
-        ZonedDateTime at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME);
-        Duration d = Duration.between(ZonedDateTime.now(at.getZone()), at);
-        return d.isNegative() ? Duration.ZERO : d;
-      } catch (RuntimeException e2) {
-        return null;
-      }
-    }
-  }
-
-  private static boolean isRedirect(int code) {
-    return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
-  }
-
-  private static URI resolve(URI base, String location) {
-    try {
-      return base.resolve(new URI(location.trim()));
-    } catch (URISyntaxException | IllegalArgumentException e) {
-      return null;
-    }
-  }
-
-  private static long contentRangeStart(ClassicHttpResponse resp) {
-    Header h = resp.getFirstHeader("Content-Range");
-    if (h == null) {
-      return -1;
-    }
-    String v = h.getValue().trim();
-    try {
-      if (!v.startsWith("bytes ")) {
-        return -1;
-      }
-      return Long.parseLong(v.substring(6, v.indexOf('-')).trim());
-    } catch (RuntimeException e) {
-      return -1;
-    }
-  }
-
-  static boolean strong(String etag) {
-    return etag != null && !etag.startsWith("W/");
-  }
-
-  /** A request body: {@code length} bytes of a file from {@code offset}, reporting the file position reached. */
-  private static final class FileBody extends AbstractHttpEntity {
-    private final Path file;
-    private final long offset;
-    private final long length;
-    private final LongConsumer progress;
-    volatile long sent;
-
-    FileBody(Path file, long offset, long length, LongConsumer progress) {
-      this(file, offset, length, ContentType.APPLICATION_OCTET_STREAM, progress);
-    }
-
-    FileBody(Path file, long offset, long length, ContentType type, LongConsumer progress) {
-      super(type, null);
-      this.file = file;
-      this.offset = offset;
-      this.length = length;
-      this.progress = progress;
-    }
-
-    @Override
-    public long getContentLength() {
-      return length;
-    }
-
-    @Override
-    public InputStream getContent() throws IOException {
-      InputStream in = Files.newInputStream(file);
-      in.skipNBytes(offset);
-      return in;
-    }
-
-    @Override
-    public boolean isRepeatable() {
-      return true;
-    }
-
-    @Override
-    public boolean isStreaming() {
-      return false;
-    }
-
-    @Override
-    public void writeTo(OutputStream out) throws IOException {
-      byte[] buf = BUFFERS.get();
-      long done = 0;
-      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-        ch.position(offset);
-        ByteBuffer bb = ByteBuffer.wrap(buf);
-        while (done < length) {
-          bb.clear().limit((int) Math.min(buf.length, length - done));
-          int n = ch.read(bb);
-          if (n < 0) {
-            throw new IOException("the upload file " + file + " became shorter while it was being sent");
-          }
-          out.write(buf, 0, n);
-          done += n;
-          sent = done;
-          progress.accept(offset + done);
-        }
-      }
-    }
-
-    @Override
-    public void close() {}
+    resumable.cancel(resource, credential);
   }
 }

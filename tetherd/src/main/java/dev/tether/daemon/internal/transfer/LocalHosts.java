@@ -1,5 +1,6 @@
 package dev.tether.daemon.internal.transfer;
 
+import dev.tether.daemon.internal.Threads;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.Locale;
@@ -7,7 +8,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -17,14 +17,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Which hosts are this machine, so transfers to them need no network: loopback literals ({@code 127.0.0.0/8},
- * {@code ::1}, {@code [::1]}), {@code localhost} and every {@code *.localhost} name (RFC 6761, answered here without
- * asking DNS), and any other name that resolves only to loopback addresses (say, the machine's own name in
- * {@code /etc/hosts}).
+ * Any thread may ask it (a concurrent cache); names are looked up on its own two threads ({@code
+ * tether-transfer-resolve}). Which hosts are this machine, so transfers to them need no network: loopback literals
+ * ({@code 127.0.0.0/8}, {@code ::1}, {@code [::1]}), {@code localhost} and every {@code *.localhost} name (RFC 6761,
+ * answered here without asking DNS), and any other name that resolves only to loopback addresses (say, the machine's
+ * own name in {@code /etc/hosts}).
  *
  * <p>Names are resolved on a thread of their own, never by the caller: {@link #isLocal} answers from a cache (kept
- * {@value #TTL_SECONDS} s) or says "not known yet" and starts a lookup, whose end is reported to the listener. A
- * lookup that hangs (DNS while the network is gone) holds back nothing but the answer for that name.
+ * {@value #TTL_SECONDS} s) or says "not known yet" and starts a lookup, whose end is reported to the listener. A lookup
+ * that hangs (DNS while the network is gone) holds back nothing but the answer for that name.
  */
 final class LocalHosts implements AutoCloseable {
   static final long TTL_SECONDS = 30;
@@ -54,11 +55,7 @@ final class LocalHosts implements AutoCloseable {
   private final Consumer<String> resolved;
   private final Map<String, Answer> cache = new ConcurrentHashMap<>();
   private final Set<String> pending = ConcurrentHashMap.newKeySet();
-  private final ExecutorService lookups = Executors.newFixedThreadPool(2, r -> {
-    Thread t = new Thread(r, "tether-transfer-resolve");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService lookups = Threads.pool("tether-transfer-resolve", 2);
 
   /** A name's addresses ({@code InetAddress::getAllByName} on a device). */
   interface Resolver {

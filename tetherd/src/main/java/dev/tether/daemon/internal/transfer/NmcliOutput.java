@@ -3,8 +3,9 @@ package dev.tether.daemon.internal.transfer;
 import java.util.Locale;
 
 /**
- * Reads what NetworkManager's command-line client prints in terse mode ({@code nmcli -t}, run with {@code LC_ALL=C}).
- * Pure functions of the text, so every documented state is tested without NetworkManager.
+ * Pure, so any thread may call it. Reads what NetworkManager's command-line client prints in terse mode ({@code nmcli
+ * -t}, run with {@code LC_ALL=C}). Pure functions of the text, so every documented state is tested without
+ * NetworkManager.
  */
 final class NmcliOutput {
   /** What NetworkManager's overall state says about reaching hosts other than this machine. */

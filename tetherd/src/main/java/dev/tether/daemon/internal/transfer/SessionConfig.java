@@ -11,8 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A background session's configuration as the daemon stores it (JSON in {@code transfer_sessions.config}). Field
- * names match the client's {@code SessionConfiguration}; missing fields take Apple's defaults.
+ * Immutable, so any thread may use it: a background session's configuration as the daemon stores it (JSON in {@code
+ * transfer_sessions.config}). Field names match the client's {@code SessionConfiguration}; missing fields take Apple's
+ * defaults.
  */
 record SessionConfig(boolean discretionary, boolean sendsLaunchEvents, Duration requestTimeout, Duration resourceTimeout,
     int maxConnectionsPerHost, Map<String, String> headers, boolean allowsPlainHttp) {

@@ -8,7 +8,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** One row of {@code transfers}, as read. */
+/** Immutable, so any thread may use it: one row of {@code transfers}, as read. */
 record TransferRow(long id, String appId, String session, String kind, String url, String method, Map<String, String> headers,
     String description, Long earliestBegin, long expectedBytes, long totalBytes, long bytesDone, String state, String phase,
     String etag, String lastModified, boolean acceptRanges, String destination, String tempFile, String uploadFile,

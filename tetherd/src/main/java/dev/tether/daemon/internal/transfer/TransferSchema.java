@@ -3,7 +3,7 @@ package dev.tether.daemon.internal.transfer;
 import dev.tether.daemon.internal.store.Migration;
 import java.util.List;
 
-/** The transfer capability's tables, in migration order. */
+/** Stateless; the store reads it once at start: the transfer capability's tables, in migration order. */
 final class TransferSchema {
   private TransferSchema() {}
 

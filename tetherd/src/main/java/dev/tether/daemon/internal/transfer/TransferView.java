@@ -1,0 +1,48 @@
+package dev.tether.daemon.internal.transfer;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tether.daemon.internal.time.TetherClock;
+
+/**
+ * Any thread may call it (it only reads concurrent state): a transfer's snapshot as apps see it, its row with the live
+ * byte count of a running attempt and why it waits, if it does.
+ */
+final class TransferView {
+  private final TetherClock clock;
+  private AttemptRunner runner;
+  private Scheduler scheduler;
+  private NetworkWatch network;
+
+  TransferView(TetherClock clock) {
+    this.clock = clock;
+  }
+
+  void wire(AttemptRunner runner, Scheduler scheduler, NetworkWatch network) {
+    this.runner = runner;
+    this.scheduler = scheduler;
+    this.network = network;
+  }
+
+  ObjectNode snapshot(TransferRow r) {
+    AttemptRunner.Running run = runner.running(r.id());
+    long live = run != null && TransferRow.RUNNING.equals(r.state()) ? run.bytes : -1;
+    String waiting = null;
+    if (TransferRow.RUNNING.equals(r.state())) {
+      long now = clock.now().toEpochMilli();
+      if (TransferRow.CHALLENGE.equals(r.phase())) {
+        waiting = "authentication";
+      } else if (r.earliestBegin() != null && r.earliestBegin() > now) {
+        waiting = "earliestBeginDate";
+      } else if (r.nextAttemptAt() > now) {
+        waiting = "retry";
+      } else if (network.isWaiting(r.id())) {
+        waiting = "network";
+      } else if (scheduler.isWaitingForConditions(r.id())) {
+        waiting = "conditions";
+      } else if (run == null && scheduler.isQueued(r.id())) {
+        waiting = "connection";
+      }
+    }
+    return r.toJson(live, waiting);
+  }
+}
