@@ -7,6 +7,7 @@ import dev.tether.daemon.internal.ipc.RequestParser;
 import dev.tether.daemon.internal.ipc.TypedHandler;
 import dev.tether.protocol.wire.Operation;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -31,6 +32,15 @@ final class TaskActor {
 
   boolean closed() {
     return closed;
+  }
+
+  /**
+   * The task thread as an executor for continuations ({@code thenApplyAsync(f, actor.executor())}), such as those of
+   * store writes, which must not run on the store's writer; unlike {@link #submit} it does not count as activity (the
+   * work it continues already does).
+   */
+  Executor executor() {
+    return executor;
   }
 
   /** Queues {@code work} on the task thread (dropped once the service closed); a failure is logged. */

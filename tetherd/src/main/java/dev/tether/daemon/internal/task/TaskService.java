@@ -54,7 +54,7 @@ public final class TaskService implements DaemonService, BackgroundWork, Connect
     clock = context.clock();
     AppLauncher custom = context.options().extra(AppLauncher.OPTION, AppLauncher.class);
     AppLauncher launcher = custom != null ? custom : new ProcessLauncher();
-    TaskStore db = new TaskStore(context.store(), activity);
+    TaskStore db = new TaskStore(context.store(), activity, actor.executor());
     AppConnections connections = new AppConnections();
     WakeAdmission admission = new WakeAdmission();
     apps = new AppRegistry(db, connections, clock);

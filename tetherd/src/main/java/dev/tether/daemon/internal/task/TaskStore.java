@@ -13,14 +13,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Called on the task thread ({@code tether-tasks}) only, which hands each write to the store's writer in call order:
  * all SQL on {@code task_apps}, {@code task_pending} and {@code task_wakes}. The values to write are read on the task
- * thread; the statements run on the writer (or a leased reader) through the prepared-statement cache. Each write
- * counts as {@link Activity} until it committed.
+ * thread; the statements run on the writer (or a leased reader) through the prepared-statement cache; a write's
+ * future completes back on the task thread. Each write counts as {@link Activity} until then.
  */
 final class TaskStore {
   private static final Logger log = LoggerFactory.getLogger(TaskStore.class);
@@ -38,12 +39,15 @@ final class TaskStore {
 
   private final Store store;
   private final Activity activity;
+  /** The task thread: where a write's continuations run (never on the store's writer). */
+  private final Executor owner;
   private final StatementCache statements = new StatementCache();
   private CompletableFuture<Void> lastWrite = CompletableFuture.completedFuture(null);
 
-  TaskStore(Store store, Activity activity) {
+  TaskStore(Store store, Activity activity, Executor owner) {
     this.store = store;
     this.activity = activity;
+    this.owner = owner;
   }
 
   // ---------------------------------------------------------------- start-up
@@ -388,21 +392,21 @@ final class TaskStore {
 
   // ---------------------------------------------------------------- writes
 
-  /** Completes once every write queued so far has committed (writes commit in order). */
+  /** Completes on the task thread once every write queued so far has committed (writes commit in order). */
   CompletableFuture<Void> pendingWrites() {
     return lastWrite;
   }
 
+  /** Queues {@code work} on the store's writer; the returned future completes on the task thread after the commit. */
   private <T> CompletableFuture<T> write(SqlWork<T> work) {
     activity.begin();
-    CompletableFuture<T> f = store.write(work);
-    f.whenComplete((v, e) -> {
+    CompletableFuture<T> onOwner = store.write(work).whenCompleteAsync((v, e) -> {
       if (e != null) {
         log.error("task store write failed", e);
       }
       activity.end();
-    });
-    lastWrite = f.handle((v, e) -> null);
-    return f;
+    }, owner);
+    lastWrite = onOwner.handle((v, e) -> null);
+    return onOwner;
   }
 }
