@@ -157,7 +157,7 @@ public final class Tether implements AutoCloseable {
     var body = Json.object();
     body.put("preferredDate", preferredDate.toEpochMilli());
     body.set("userInfo", BackgroundTasks.userInfoJson(userInfo));
-    client.call("task.scheduleRefresh", body);
+    client.call(dev.tether.protocol.wire.TaskOp.TASK_SCHEDULE_REFRESH, body);
   }
 
   /**
@@ -168,12 +168,12 @@ public final class Tether implements AutoCloseable {
   public void setForeground(boolean foreground) {
     var body = Json.object();
     body.put("foreground", foreground);
-    client.call("app.foreground", body);
+    client.call(dev.tether.protocol.wire.TaskOp.APP_FOREGROUND, body);
   }
 
   /** Registers (or updates) this app with tetherd: the command that launches it and its budgets. */
   public void register(AppRegistration registration) {
-    client.call("app.register", Objects.requireNonNull(registration, "registration").toJson());
+    client.call(dev.tether.protocol.wire.TaskOp.APP_REGISTER, Objects.requireNonNull(registration, "registration").toJson());
   }
 
   private static BackgroundTask newTask(TaskHandle handle) {

@@ -3,6 +3,8 @@ package dev.tether.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.Operation;
+import dev.tether.protocol.wire.TaskOp;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Locale;
@@ -85,7 +87,7 @@ public final class AppCommand {
       b.put("app", app);
       b.put("launch", launch);
       budget.into(b);
-      ObjectNode r = AppCommand.call(spec, "app.register", b);
+      ObjectNode r = AppCommand.call(spec, TaskOp.APP_REGISTER, b);
       print(spec, json, r, "registered " + r.path("app").asText() + ": launch '" + r.path("launch").asText() + "', "
           + AppsCommand.budgetLine(r));
       return 0;
@@ -110,7 +112,7 @@ public final class AppCommand {
       ObjectNode b = Json.object();
       b.put("app", app);
       budget.into(b);
-      ObjectNode r = AppCommand.call(spec, "app.budget", b);
+      ObjectNode r = AppCommand.call(spec, TaskOp.APP_BUDGET, b);
       print(spec, json, r, r.path("app").asText() + ": " + AppsCommand.budgetLine(r));
       return 0;
     }
@@ -127,7 +129,7 @@ public final class AppCommand {
     public Integer call() {
       ObjectNode b = Json.object();
       b.put("app", app);
-      AppCommand.call(spec, "app.unregister", b);
+      AppCommand.call(spec, TaskOp.APP_UNREGISTER, b);
       spec.commandLine().getOut().println("unregistered " + app);
       return 0;
     }
@@ -153,7 +155,7 @@ public final class AppCommand {
       ObjectNode b = Json.object();
       b.put("app", app);
       b.put("force", force);
-      ObjectNode r = AppCommand.call(spec, "app.stop", b);
+      ObjectNode r = AppCommand.call(spec, TaskOp.APP_STOP, b);
       print(spec, json, r, (force ? "force-quit " : "asked to exit: ") + app + " (" + r.path("endedWakes").asInt()
           + " wake(s) ended, " + r.path("closedConnections").asInt() + " connection(s) closed)"
           + (force ? "; not launched in the background until it runs in the foreground again" : ""));
@@ -161,9 +163,9 @@ public final class AppCommand {
     }
   }
 
-  static ObjectNode call(CommandSpec spec, String type, ObjectNode body) {
+  static ObjectNode call(CommandSpec spec, Operation op, ObjectNode body) {
     try (DaemonClient c = DaemonCommand.root(spec).connect(TetherCommand.CLI_APP_ID)) {
-      return c.call(type, body);
+      return c.call(op, body);
     }
   }
 

@@ -3,6 +3,7 @@ package dev.tether.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TaskOp;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,7 +21,7 @@ public final class AppsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    ObjectNode r = AppCommand.call(spec, "app.list", Json.object());
+    ObjectNode r = AppCommand.call(spec, TaskOp.APP_LIST, Json.object());
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       out.println(Json.write(r));

@@ -11,6 +11,7 @@ import dev.tether.internal.DaemonStarter;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.TetherPaths;
 import dev.tether.protocol.wire.ConnectivityOp;
+import dev.tether.protocol.wire.TaskOp;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -250,7 +251,7 @@ final class DemoCommand implements Callable<Integer> {
     ObjectNode b = Json.object();
     b.put("app", WeatherApp.APP_ID);
     b.put("launch", launch);
-    client.call("app.register", b);
+    client.call(TaskOp.APP_REGISTER, b);
   }
 
   private static List<String> appCommand(Path log, Path storage) {

@@ -3,6 +3,7 @@ package dev.tether.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TaskOp;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -37,7 +38,7 @@ public final class TimelineCommand implements Callable<Integer> {
       }
       b.put("limit", limit);
     }
-    ObjectNode r = AppCommand.call(spec, "timeline", b);
+    ObjectNode r = AppCommand.call(spec, TaskOp.TIMELINE, b);
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       out.println(Json.write(r));

@@ -8,6 +8,8 @@ import dev.tether.ErrorCode;
 import dev.tether.TaskDelegate;
 import dev.tether.TetherException;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TaskOp;
+import dev.tether.protocol.wire.TaskPush;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.Instant;
@@ -53,11 +55,11 @@ public final class BackgroundTasks {
     this.client = client;
     this.launchedInBackground = launchedInBackground;
     this.factory = factory;
-    client.onPush("tasks", this::onTasks);
-    client.onPush("tasks.expiring", this::onExpiring);
-    client.onPush("tasks.expired", this::onExpired);
-    client.onPush("app.exit", b -> exit());
-    client.onPush("tasks.refused", this::onRefused);
+    client.onPush(TaskPush.TASKS, this::onTasks);
+    client.onPush(TaskPush.TASKS_EXPIRING, this::onExpiring);
+    client.onPush(TaskPush.TASKS_EXPIRED, this::onExpired);
+    client.onPush(TaskPush.APP_EXIT, b -> exit());
+    client.onPush(TaskPush.TASKS_REFUSED, this::onRefused);
     client.onClose(this::exit);
   }
 
@@ -91,7 +93,7 @@ public final class BackgroundTasks {
       }
       listening = true;
     }
-    client.call("task.listen", JsonNodeFactory.instance.objectNode());
+    client.call(TaskOp.TASK_LISTEN, JsonNodeFactory.instance.objectNode());
   }
 
   /** Runs when tetherd asks the app to exit (all tasks of its background launch complete) or the connection ends. */
@@ -153,7 +155,7 @@ public final class BackgroundTasks {
     dispatch(arrived);
     ObjectNode ack = JsonNodeFactory.instance.objectNode();
     ack.put("wakeId", wakeId);
-    client.request("task.delivered", ack);
+    client.request(TaskOp.TASK_DELIVERED, ack);
   }
 
   private void dispatchHeld() {
@@ -247,7 +249,7 @@ public final class BackgroundTasks {
     synchronized (lock) {
       unacknowledged++;
     }
-    client.request("task.complete", body).whenComplete((r, e) -> {
+    client.request(TaskOp.TASK_COMPLETE, body).whenComplete((r, e) -> {
       if (e != null) {
         Log.LOG.log(Level.DEBUG, "completing task " + h.id() + " failed: " + e);
       }
@@ -275,7 +277,7 @@ public final class BackgroundTasks {
     }
     ObjectNode ack = JsonNodeFactory.instance.objectNode();
     ack.put("wakeId", body.path("wakeId").asText());
-    client.request("task.delivered", ack);
+    client.request(TaskOp.TASK_DELIVERED, ack);
   }
 
   private void onExpired(ObjectNode body) {

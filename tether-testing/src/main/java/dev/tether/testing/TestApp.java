@@ -6,6 +6,7 @@ import dev.tether.TaskDelegate;
 import dev.tether.Tether;
 import dev.tether.internal.BackgroundTasks;
 import dev.tether.protocol.Json;
+import dev.tether.protocol.wire.TaskOp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -63,7 +64,7 @@ public final class TestApp {
     ObjectNode b = Json.object();
     b.put("app", appId);
     change.accept(b);
-    kit.admin().call("app.budget", b);
+    kit.admin().call(TaskOp.APP_BUDGET, b);
     kit.settleUnlessInHandler();
     return this;
   }
@@ -98,7 +99,7 @@ public final class TestApp {
     b.put("app", appId);
     b.put("preferredDate", preferredDate.toEpochMilli());
     b.set("userInfo", BackgroundTasks.userInfoJson(userInfo));
-    kit.admin().call("task.scheduleRefresh", b);
+    kit.admin().call(TaskOp.TASK_SCHEDULE_REFRESH, b);
     kit.settleUnlessInHandler();
   }
 

@@ -129,7 +129,7 @@ public final class TetherTestKit implements AutoCloseable {
       ObjectNode b = Json.object();
       b.put("app", id);
       b.put("launch", "(test kit in-process app " + id + ")");
-      admin.call("app.register", b);
+      admin.call(dev.tether.protocol.wire.TaskOp.APP_REGISTER, b);
       return new TestApp(this, id);
     });
   }

@@ -11,11 +11,11 @@ public final class WireNames {
 
   /** The enums of IPC operations. */
   public static final List<Class<? extends Enum<? extends Operation>>> OPERATIONS = List.of(
-      DaemonOp.class, TransferOp.class, ConnectivityOp.class);
+      DaemonOp.class, TransferOp.class, TaskOp.class, ConnectivityOp.class);
 
   /** The enums of pushes from tetherd to apps. */
   public static final List<Class<? extends Enum<? extends Push>>> PUSHES = List.of(
-      TransferPush.class, ConnectivityPush.class);
+      TransferPush.class, TaskPush.class, ConnectivityPush.class);
 
   /** The enums of frame types between paired daemons. */
   public static final List<Class<? extends Enum<? extends PeerFrameType>>> PEER_FRAMES = List.of(

@@ -3,7 +3,10 @@ package dev.tether.daemon.internal.task;
 import java.time.Duration;
 import java.time.Instant;
 
-/** A registered app and its budget settings (one row of {@code task_apps}); confined to the task service's thread. */
+/**
+ * Confined to the task thread ({@code tether-tasks}): a registered app and its budget settings (one row of {@code
+ * task_apps}).
+ */
 final class AppConfig {
   static final Duration DEFAULT_ALLOWANCE = Duration.ofSeconds(30);
   static final Duration DEFAULT_DAILY_RUNTIME = Duration.ofMinutes(15);

@@ -7,8 +7,9 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * An app's budgets computed from its recent wakes: the rolling hour of refresh and URL-session wakes, the spacing of
- * URL-session wakes, and the rolling day of background runtime (overrun penalties included).
+ * Immutable, computed on the task thread ({@code tether-tasks}): an app's budgets from its recent wakes, the rolling
+ * hour of refresh and URL-session wakes, the spacing of URL-session wakes, and the rolling day of background runtime
+ * (overrun penalties included).
  */
 final class Budget {
   static final Duration WINDOW = Duration.ofHours(1);

@@ -2,7 +2,10 @@ package dev.tether.daemon.internal.task;
 
 import java.time.Instant;
 
-/** One background task not yet finished (one row of {@code task_pending}); confined to the task service's thread. */
+/**
+ * Confined to the task thread ({@code tether-tasks}): one background task not yet finished (one row of {@code
+ * task_pending}).
+ */
 final class PendingTask {
   enum State { PENDING, DELIVERED, COMPLETED, FAILED }
 

@@ -3,7 +3,7 @@ package dev.tether.daemon.internal.task;
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
 
-/** The kinds of background task tetherd hands to apps, with their wire names. */
+/** Immutable, any thread: the kinds of background task tetherd hands to apps, with their wire names. */
 public enum TaskKind {
   APP_REFRESH("appRefresh", true),
   URL_SESSION("urlSession", true),

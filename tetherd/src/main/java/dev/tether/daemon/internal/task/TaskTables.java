@@ -3,7 +3,10 @@ package dev.tether.daemon.internal.task;
 import dev.tether.daemon.internal.store.Migration;
 import java.util.List;
 
-/** The task service's schema: registered apps, tasks not yet finished, and the wake timeline. */
+/**
+ * Stateless, run by the store at open: the task service's schema (registered apps, tasks not yet finished, the wake
+ * timeline).
+ */
 final class TaskTables {
   private TaskTables() {}
 

@@ -1,6 +1,6 @@
 package dev.tether.daemon.internal.task;
 
-/** Why a pending background task is not delivered yet. */
+/** Immutable, any thread: why a pending background task is not delivered yet. */
 public enum WaitReason {
   /** An application refresh whose preferred date has not come. */
   SCHEDULED,

@@ -8,9 +8,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A wake in progress: the tasks handed to one app process, its allowance timers and, when tetherd launched the app,
- * the process. Confined to the task service's thread. The phases and their transitions:
- * LAUNCHING -> DELIVERING <-> RUNNING -> EXITING -> ENDED, and any phase -> ENDING -> ENDED when the app is ended.
+ * Confined to the task thread ({@code tether-tasks}), run by {@link WakeRunner}: a wake in progress, the tasks handed
+ * to one app process, its allowance timers and, when tetherd launched the app, the process. The phases and their
+ * transitions: LAUNCHING -> DELIVERING <-> RUNNING -> EXITING -> ENDED, and any phase -> ENDING -> ENDED when the app
+ * is ended.
  */
 final class Wake {
   enum Phase {

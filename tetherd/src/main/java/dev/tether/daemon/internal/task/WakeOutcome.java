@@ -1,6 +1,6 @@
 package dev.tether.daemon.internal.task;
 
-/** How a wake ended. */
+/** Immutable, any thread: how a wake ended. */
 public enum WakeOutcome {
   /** Every task was completed (the app was then asked to exit, if tetherd launched it). */
   COMPLETED,

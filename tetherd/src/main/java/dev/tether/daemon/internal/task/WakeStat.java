@@ -2,7 +2,10 @@ package dev.tether.daemon.internal.task;
 
 import java.time.Instant;
 
-/** What budgets need to know about a recent wake (the last 24 hours). */
+/**
+ * Confined to the task thread ({@code tether-tasks}): what budgets need to know about a recent wake (the last 24
+ * hours).
+ */
 final class WakeStat {
   final Instant started;
   boolean budgeted;

@@ -3,8 +3,9 @@ package dev.tether.daemon.internal.task.launch;
 import java.io.IOException;
 
 /**
- * Starts an app for a background wake. The daemon uses {@link ProcessLauncher} (a real process per launch); the test
- * kit passes its own through {@code DaemonOptions.extra(AppLauncher.OPTION, ...)} to run apps inside the test JVM.
+ * Called on the task thread ({@code tether-tasks}) by the wake runner, and returns once started: starts an app for a
+ * background wake. The daemon uses {@link ProcessLauncher} (a real process per launch); the test kit passes its own
+ * through {@code DaemonOptions.extra(AppLauncher.OPTION, ...)} to run apps inside the test JVM.
  */
 public interface AppLauncher {
   /** The {@code DaemonOptions} extra key under which a launcher replaces the default one. */

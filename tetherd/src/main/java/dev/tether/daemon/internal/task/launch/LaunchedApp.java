@@ -2,7 +2,10 @@ package dev.tether.daemon.internal.task.launch;
 
 import java.util.concurrent.CompletableFuture;
 
-/** A running background launch, as the task service controls it. */
+/**
+ * Controlled from the task thread ({@code tether-tasks}); its exit future completes on a JDK process-reaper thread,
+ * which hands the exit to the task thread: a running background launch, as the task service controls it.
+ */
 public interface LaunchedApp {
   /** The OS process id, or -1 when the app does not run as a process of its own (test kit). */
   long pid();

@@ -11,9 +11,10 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Launches an app's registered command as a real process: {@code /bin/sh -c CMD} in a session of its own
- * ({@code setsid}), so that it outlives nothing it should not and can be ended with everything it started. Output
- * goes to {@code HOME/logs/apps/APP.log}.
+ * Called on the task thread ({@code tether-tasks}); the JDK's process reaper reports each exit: launches an app's
+ * registered command as a real process, {@code /bin/sh -c CMD} in a session of its own ({@code setsid}), so that it
+ * outlives nothing it should not and can be ended with everything it started. Output goes to
+ * {@code HOME/logs/apps/APP.log}.
  */
 public final class ProcessLauncher implements AppLauncher {
   private static final Path SETSID = Path.of("/usr/bin/setsid");
