@@ -141,7 +141,7 @@ public final class TetherTestKit implements AutoCloseable {
   public Tether connect(String appId) {
     Tether t = Tether.connect(appId, TetherOptions.defaults().home(home).startDaemon(false));
     // Asked on the new connection itself: answered only after the daemon has taken the connection in.
-    t.internalClient().call("task.settle", Json.object());
+    TetherAccess.client(t).call("task.settle", Json.object());
     return t;
   }
 
@@ -440,7 +440,7 @@ public final class TetherTestKit implements AutoCloseable {
         Tether t = TetherAccess.get().connect(request.appId(), TetherOptions.defaults().home(home).startDaemon(false),
             request.environment());
         tether = t;
-        t.internalClient().onClose(() -> {
+        TetherAccess.client(t).onClose(() -> {
           app.ended(t);
           exit.complete(status);
         });
