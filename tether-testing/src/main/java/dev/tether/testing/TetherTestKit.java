@@ -89,7 +89,7 @@ public final class TetherTestKit implements AutoCloseable {
   private TetherTestKit(Instant start) throws IOException {
     this.home = Files.createTempDirectory("tether-kit");
     this.clock = new VirtualClock(start);
-    this.daemon = Tetherd.start(DaemonOptions.builder(home).clock(clock).extra(AppLauncher.OPTION, new InProcessLauncher()).build());
+    this.daemon = Tetherd.start(DaemonOptions.builder(home).clock(new DaemonClock(clock)).extra(AppLauncher.OPTION, new InProcessLauncher()).build());
     ObjectNode hello = Json.object();
     hello.put("kind", "cli");
     this.admin = DaemonClient.connect(home, ADMIN_APP_ID, hello, false);
