@@ -15,6 +15,7 @@ import dev.tether.daemon.internal.task.launch.AppLauncher;
 import dev.tether.daemon.internal.task.launch.LaunchRequest;
 import dev.tether.daemon.internal.task.launch.LaunchedApp;
 import dev.tether.internal.DaemonClient;
+import dev.tether.internal.Errors;
 import dev.tether.internal.TetherAccess;
 import dev.tether.protocol.Json;
 import java.io.IOException;
@@ -109,6 +110,8 @@ public final class TetherTestKit implements AutoCloseable {
       return new TetherTestKit(start);
     } catch (IOException e) {
       throw new TetherException(ErrorCode.GENERIC, "the test kit could not create its home: " + e.getMessage(), e);
+    } catch (dev.tether.protocol.TetherException e) {
+      throw Errors.toPublic(e); // the embedded daemon's failure, as tests catch it
     }
   }
 
