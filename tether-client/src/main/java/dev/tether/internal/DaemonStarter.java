@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * Starts tetherd as a detached process, as Gradle's client starts its daemon: with {@code $TETHER_DAEMON_COMMAND}
- * when set (a command line; {@code --home DIR} is appended), else with this JVM and class path when the daemon's
- * classes are on it.
+ * when set (a command line; {@code --home DIR} is appended), else with this JVM and its class path or module path
+ * when the daemon's classes are on it.
  */
 public final class DaemonStarter {
   public static final String ENV_DAEMON_COMMAND = "TETHER_DAEMON_COMMAND";
@@ -51,13 +51,32 @@ public final class DaemonStarter {
       cmd.add("-XX:MaxInlineLevel=6");
       cmd.add("-XX:InlineSmallCode=1000");
       cmd.add("-XX:FreqInlineSize=100");
-      cmd.add("-cp");
-      cmd.add(System.getProperty("java.class.path"));
-      cmd.add(DAEMON_MAIN);
+      cmd.addAll(daemonPath());
     }
     cmd.add("--home");
     cmd.add(home.toString());
     return cmd;
+  }
+
+  /**
+   * Where the daemon's classes are, as this process has them: on the module path (the daemon's module and all of this
+   * module path, plus {@code jdk.net} for the peer credentials of its socket), else on the class path.
+   */
+  static List<String> daemonPath() {
+    String modulePath = System.getProperty("jdk.module.path");
+    Module daemon = loadDaemon().getModule();
+    if (daemon.isNamed() && modulePath != null && !modulePath.isBlank()) {
+      return List.of("-p", modulePath, "--add-modules", "ALL-MODULE-PATH,jdk.net", "-m", daemon.getName() + "/" + DAEMON_MAIN);
+    }
+    return List.of("-cp", System.getProperty("java.class.path"), DAEMON_MAIN);
+  }
+
+  private static Class<?> loadDaemon() {
+    try {
+      return Class.forName(DAEMON_MAIN, false, DaemonStarter.class.getClassLoader());
+    } catch (ClassNotFoundException e) {
+      throw new IllegalStateException(e); // checked by command() before
+    }
   }
 
   private static String reason(IOException e) {
