@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * Starts tetherd as a detached process, as Gradle's client starts its daemon: with {@code $TETHER_DAEMON_COMMAND}
- * when set (a command line; {@code --home DIR} is appended), else with this JVM and its class path or module path
- * when the daemon's classes are on it.
+ * when set (a command line; {@code --home DIR} is appended), else with this JVM and class path when the daemon's
+ * classes are on it.
  */
 public final class DaemonStarter {
   public static final String ENV_DAEMON_COMMAND = "TETHER_DAEMON_COMMAND";
