@@ -43,6 +43,11 @@ public final class Tether implements AutoCloseable {
       public BackgroundTasks backgroundTasks(Tether tether) {
         return tether.tasks;
       }
+
+      @Override
+      public DaemonClient daemonClient(Tether tether) {
+        return tether.client;
+      }
     });
   }
 
@@ -68,7 +73,7 @@ public final class Tether implements AutoCloseable {
     Path home = TetherPaths.resolveHome(options.home(), env);
     boolean background = "1".equals(env.get(Protocol.ENV_LAUNCHED_IN_BACKGROUND)) && appId.equals(env.get(Protocol.ENV_APP_ID));
     var hello = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
-    hello.put("kind", options.kind());
+    hello.put("kind", "app");
     if (background && env.get(Protocol.ENV_WAKE_ID) != null) {
       hello.put("wakeId", env.get(Protocol.ENV_WAKE_ID));
     }
@@ -229,11 +234,6 @@ public final class Tether implements AutoCloseable {
     return connectivity;
   }
   // ---- end connectivity ----
-
-  /** The connection underneath, for Tether's own modules (CLI, test kit); not part of the app API and may change. */
-  public DaemonClient internalClient() {
-    return client;
-  }
 
   @Override
   public void close() {

@@ -12,6 +12,7 @@ import dev.tether.TetherException;
 import dev.tether.TetherOptions;
 import dev.tether.internal.ConnectivitySessionImpl;
 import dev.tether.internal.DaemonClient;
+import dev.tether.internal.TetherAccess;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.PropertyList;
 import dev.tether.protocol.wire.ConnectivityOp;
@@ -525,7 +526,7 @@ public final class ConnectivityCommands {
         Tether conn = t;
         try (t) {
           CountDownLatch lost = new CountDownLatch(1);
-          t.internalClient().onClose(lost::countDown);
+          TetherAccess.client(t).onClose(lost::countDown);
           ConnectivitySession s = t.connectivity(new ConnectivityDelegate() {
             @Override
             public void userInfoReceived(ConnectivitySession session, Map<String, Object> userInfo) {
@@ -569,7 +570,7 @@ public final class ConnectivityCommands {
              */
             private void stop(TetherException why) {
               failure.compareAndSet(null, why);
-              conn.internalClient().close();
+              TetherAccess.client(conn).close();
               done.countDown();
             }
 

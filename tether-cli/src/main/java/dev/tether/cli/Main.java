@@ -2,6 +2,7 @@ package dev.tether.cli;
 
 import dev.tether.ErrorCode;
 import dev.tether.TetherException;
+import dev.tether.internal.Errors;
 import dev.tether.protocol.Version;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
@@ -72,6 +73,9 @@ public final class Main {
   private static CommandLine withHandlers(CommandLine cl) {
     addHelpOptions(cl);
     cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      if (ex instanceof dev.tether.protocol.TetherException wire) {
+        ex = Errors.toPublic(wire); // raised by tether-protocol's codecs or an in-process tetherd
+      }
       if (ex instanceof TetherException te) {
         commandLine.getErr().println("tether: " + te.getMessage() + " [" + te.code() + "]");
         return exitCode(te.code());

@@ -103,7 +103,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
       return Map.of();
     }
     @SuppressWarnings("unchecked")
-    Map<String, Object> m = (Map<String, Object>) PropertyList.fromJson(n);
+    Map<String, Object> m = (Map<String, Object>) Payloads.fromJson(n);
     return m;
   }
 
@@ -304,7 +304,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
         Map<String, Object> msg = decodeOrEmpty(m.get("payload"));
         if (replyExpected) {
           Map<String, Object> r = delegate.messageReceivedWithReply(this, msg);
-          reply.set("payload", PropertyList.encodeTree(r == null ? Map.of() : r, PropertyList.MAX_MESSAGE_BYTES, "reply"));
+          reply.set("payload", Payloads.encodeTree(r == null ? Map.of() : r, PropertyList.MAX_MESSAGE_BYTES, "reply"));
         } else {
           delegate.messageReceived(this, msg);
         }
@@ -367,14 +367,14 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   @Override
   public CompletableFuture<Void> sendMessage(Map<String, ?> message) {
     ObjectNode b = Json.object();
-    b.set("payload", PropertyList.encodeTree(message, PropertyList.MAX_MESSAGE_BYTES, "message"));
+    b.set("payload", Payloads.encodeTree(message, PropertyList.MAX_MESSAGE_BYTES, "message"));
     return message(b, false, Duration.ofSeconds(30)).thenApply(r -> null);
   }
 
   @Override
   public CompletableFuture<Map<String, Object>> sendMessage(Map<String, ?> message, Duration replyTimeout) {
     ObjectNode b = Json.object();
-    b.set("payload", PropertyList.encodeTree(message, PropertyList.MAX_MESSAGE_BYTES, "message"));
+    b.set("payload", Payloads.encodeTree(message, PropertyList.MAX_MESSAGE_BYTES, "message"));
     return message(b, true, replyTimeout).thenApply(r -> decodeOrEmpty(r.get("payload")));
   }
 
@@ -401,7 +401,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
 
   @Override
   public boolean updateApplicationContext(Map<String, ?> context) {
-    JsonNode tree = PropertyList.encodeTree(context, PropertyList.MAX_CONTEXT_BYTES, "application context");
+    JsonNode tree = Payloads.encodeTree(context, PropertyList.MAX_CONTEXT_BYTES, "application context");
     requireActivated();
     ObjectNode b = Json.object();
     b.set("payload", tree);
@@ -431,7 +431,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   }
 
   private UserInfoTransfer userInfo(Map<String, ?> userInfo, boolean complication) {
-    JsonNode tree = PropertyList.encodeTree(userInfo, PropertyList.MAX_MESSAGE_BYTES, "user info");
+    JsonNode tree = Payloads.encodeTree(userInfo, PropertyList.MAX_MESSAGE_BYTES, "user info");
     requireActivated();
     ObjectNode b = Json.object();
     b.set("payload", tree);
@@ -461,7 +461,7 @@ public final class ConnectivitySessionImpl implements ConnectivitySession {
   @Override
   public FileTransfer transferFile(Path file, Map<String, ?> metadata) {
     Objects.requireNonNull(file, "file");
-    JsonNode meta = PropertyList.encodeTree(metadata == null ? Map.of() : metadata, PropertyList.MAX_MESSAGE_BYTES, "file metadata");
+    JsonNode meta = Payloads.encodeTree(metadata == null ? Map.of() : metadata, PropertyList.MAX_MESSAGE_BYTES, "file metadata");
     requireActivated();
     ObjectNode b = Json.object();
     b.put("path", file.toAbsolutePath().normalize().toString());

@@ -64,10 +64,10 @@ public final class DaemonClient implements AutoCloseable {
     hello.put("appId", appId);
     hello.put("pid", ProcessHandle.current().pid());
     synchronized (out) {
-      codec.write(out, new Frame(Protocol.HELLO, 1, hello));
+      Errors.translateIoRun(() -> codec.write(out, new Frame(Protocol.HELLO, 1, hello)));
     }
     ids.set(1);
-    Frame answer = codec.read(in);
+    Frame answer = Errors.translateIo(() -> codec.read(in));
     if (answer == null) {
       throw new TetherException(ErrorCode.DAEMON_UNAVAILABLE, "tetherd at " + home + " closed the connection during the handshake");
     }
@@ -194,6 +194,9 @@ public final class DaemonClient implements AutoCloseable {
     } catch (TetherException e) {
       pending.remove(id);
       f.completeExceptionally(e);
+    } catch (dev.tether.protocol.TetherException e) {
+      pending.remove(id);
+      f.completeExceptionally(Errors.toPublic(e));
     }
     if (closed) {
       // the reader may have failed everything pending before we registered
@@ -274,8 +277,8 @@ public final class DaemonClient implements AutoCloseable {
           }
         }
       }
-    } catch (IOException | TetherException e) {
-      // connection lost; fall through to cleanup
+    } catch (IOException | TetherException | dev.tether.protocol.TetherException e) {
+      // connection lost (or a frame that cannot be read); fall through to cleanup
     } finally {
       shutdown();
     }

@@ -58,9 +58,7 @@ public final class DaemonStarter {
       cmd.add("-XX:MaxInlineLevel=6");
       cmd.add("-XX:InlineSmallCode=1000");
       cmd.add("-XX:FreqInlineSize=100");
-      cmd.add("-cp");
-      cmd.add(System.getProperty("java.class.path"));
-      cmd.add(DAEMON_MAIN);
+      cmd.addAll(daemonPath());
     }
     cmd.add("--home");
     cmd.add(home.toString());
@@ -114,6 +112,27 @@ public final class DaemonStarter {
       // no output to quote
     }
     return "it exited with status " + p.exitValue() + (last.isEmpty() ? "" : ": " + last.strip()) + "; see " + out;
+  }
+
+  /**
+   * Where the daemon's classes are, as this process has them: on the module path (the daemon's module and all of this
+   * module path, plus {@code jdk.net} for the peer credentials of its socket), else on the class path.
+   */
+  static List<String> daemonPath() {
+    String modulePath = System.getProperty("jdk.module.path");
+    Module daemon = loadDaemon().getModule();
+    if (daemon.isNamed() && modulePath != null && !modulePath.isBlank()) {
+      return List.of("-p", modulePath, "--add-modules", "ALL-MODULE-PATH,jdk.net", "-m", daemon.getName() + "/" + DAEMON_MAIN);
+    }
+    return List.of("-cp", System.getProperty("java.class.path"), DAEMON_MAIN);
+  }
+
+  private static Class<?> loadDaemon() {
+    try {
+      return Class.forName(DAEMON_MAIN, false, DaemonStarter.class.getClassLoader());
+    } catch (ClassNotFoundException e) {
+      throw new IllegalStateException(e); // checked by command() before
+    }
   }
 
   static String javaBinary() {

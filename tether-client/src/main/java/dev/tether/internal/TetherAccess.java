@@ -5,8 +5,10 @@ import dev.tether.TetherOptions;
 import java.util.Map;
 
 /**
- * Lets Tether's own modules (the test kit) reach what the public API keeps private: connecting with a given
- * environment (an in-process background launch) and an app's task runtime. Not part of the app API.
+ * Lets Tether's own modules (the CLI, the test kit, Tether's tests) reach what the public API keeps private: the
+ * connection underneath a {@link Tether} ({@link #client}), connecting with a given environment (an in-process
+ * background launch) and an app's task runtime. Not part of the app API: no public signature of {@code dev.tether}
+ * names a type of this package.
  */
 public abstract class TetherAccess {
   private static volatile TetherAccess instance;
@@ -32,4 +34,12 @@ public abstract class TetherAccess {
 
   /** The background-task runtime of a connection. */
   public abstract BackgroundTasks backgroundTasks(Tether tether);
+
+  /** The connection to tetherd underneath {@code tether}. */
+  public abstract DaemonClient daemonClient(Tether tether);
+
+  /** The connection to tetherd underneath {@code tether}, for Tether's own tools; may change at any release. */
+  public static DaemonClient client(Tether tether) {
+    return get().daemonClient(tether);
+  }
 }

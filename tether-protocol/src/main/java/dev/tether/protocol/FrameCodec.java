@@ -2,8 +2,6 @@ package dev.tether.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;

@@ -8,8 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;

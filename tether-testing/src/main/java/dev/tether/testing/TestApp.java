@@ -5,6 +5,7 @@ import dev.tether.BackgroundTask;
 import dev.tether.TaskDelegate;
 import dev.tether.Tether;
 import dev.tether.internal.BackgroundTasks;
+import dev.tether.internal.TetherAccess;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.wire.TaskOp;
 import java.time.Duration;
@@ -111,7 +112,7 @@ public final class TestApp {
   /** Whether a launch of this app is running now. */
   public boolean isRunning() {
     Tether t = running;
-    return t != null && t.internalClient().isOpen();
+    return t != null && TetherAccess.client(t).isOpen();
   }
 
   /** The connection of the launch running now (for handlers that use the app API), or null. */

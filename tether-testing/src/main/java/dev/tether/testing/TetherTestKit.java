@@ -15,6 +15,7 @@ import dev.tether.daemon.internal.task.launch.AppLauncher;
 import dev.tether.daemon.internal.task.launch.LaunchRequest;
 import dev.tether.daemon.internal.task.launch.LaunchedApp;
 import dev.tether.internal.DaemonClient;
+import dev.tether.internal.Errors;
 import dev.tether.internal.TetherAccess;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.wire.TransferOp;
@@ -90,7 +91,7 @@ public final class TetherTestKit implements AutoCloseable {
   private TetherTestKit(Instant start) throws IOException {
     this.home = Files.createTempDirectory("tether-kit");
     this.clock = new VirtualClock(start);
-    this.daemon = Tetherd.start(DaemonOptions.builder(home).clock(clock).extra(AppLauncher.OPTION, new InProcessLauncher()).build());
+    this.daemon = Tetherd.start(DaemonOptions.builder(home).clock(new DaemonClock(clock)).extra(AppLauncher.OPTION, new InProcessLauncher()).build());
     ObjectNode hello = Json.object();
     hello.put("kind", "cli");
     this.admin = DaemonClient.connect(home, ADMIN_APP_ID, hello, false);
@@ -110,6 +111,8 @@ public final class TetherTestKit implements AutoCloseable {
       return new TetherTestKit(start);
     } catch (IOException e) {
       throw new TetherException(ErrorCode.GENERIC, "the test kit could not create its home: " + e.getMessage(), e);
+    } catch (dev.tether.protocol.TetherException e) {
+      throw Errors.toPublic(e); // the embedded daemon's failure, as tests catch it
     }
   }
 
@@ -142,7 +145,7 @@ public final class TetherTestKit implements AutoCloseable {
   public Tether connect(String appId) {
     Tether t = Tether.connect(appId, TetherOptions.defaults().home(home).startDaemon(false));
     // Asked on the new connection itself: answered only after the daemon has taken the connection in.
-    t.internalClient().call("task.settle", Json.object());
+    TetherAccess.client(t).call("task.settle", Json.object());
     return t;
   }
 
@@ -441,7 +444,7 @@ public final class TetherTestKit implements AutoCloseable {
         Tether t = TetherAccess.get().connect(request.appId(), TetherOptions.defaults().home(home).startDaemon(false),
             request.environment());
         tether = t;
-        t.internalClient().onClose(() -> {
+        TetherAccess.client(t).onClose(() -> {
           app.ended(t);
           exit.complete(status);
         });

@@ -44,7 +44,7 @@ public final class Timeline {
     for (JsonNode t : json.path("waiting")) {
       Map<String, Object> info = t.path("userInfo").isObject()
           ? Json.mapper().convertValue(t.get("userInfo"), new TypeReference<LinkedHashMap<String, Object>>() {}) : Map.of();
-      waiting.add(new Waiting(t.path("id").asText(), describe(t), WaitReason.valueOf(t.path("reason").asText()),
+      waiting.add(new Waiting(t.path("id").asText(), describe(t), WaitReasons.fromWire(t.path("reason").asText()),
           t.path("until").isNull() ? null : Instant.parse(t.path("until").asText()), t.path("detail").asText(),
           t.path("coalesced").asInt(), Collections.unmodifiableMap(info), t.path("cause").asText("")));
     }

@@ -1,6 +1,5 @@
 package dev.tether.testing;
 
-import dev.tether.daemon.internal.time.TetherClock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.PriorityQueue;
@@ -10,7 +9,7 @@ import java.util.PriorityQueue;
  * each at its own instant, and lets the daemon and the test apps finish what it started before the next one
  * (so an hour of budgets and wakes runs in milliseconds, deterministically).
  */
-public final class VirtualClock implements TetherClock {
+public final class VirtualClock {
   private record Entry(Instant at, long seq, Runnable action) {}
 
   private final PriorityQueue<Entry> timers = new PriorityQueue<>((a, b) -> {
@@ -30,13 +29,16 @@ public final class VirtualClock implements TetherClock {
     this.settle = settle;
   }
 
-  @Override
+  /** The current virtual instant. */
   public synchronized Instant now() {
     return now;
   }
 
-  @Override
-  public synchronized Timer schedule(Instant at, Runnable action) {
+  /**
+   * Runs {@code action} when {@link #advance} reaches {@code at} (the daemon's timers, through {@link DaemonClock});
+   * returns what cancels it.
+   */
+  synchronized Runnable schedule(Instant at, Runnable action) {
     Entry e = new Entry(at, seq++, action);
     timers.add(e);
     return () -> {

@@ -8,6 +8,7 @@ import dev.tether.Tether;
 import dev.tether.TetherException;
 import dev.tether.TetherOptions;
 import dev.tether.internal.DaemonClient;
+import dev.tether.internal.TetherAccess;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
 import dev.tether.protocol.Json;
@@ -59,10 +60,10 @@ class DaemonLifecycleTest {
   void clientLibraryStartsTheDaemonWhenNoneRuns() throws Exception {
     Path home = tmp.resolve("auto");
     try (Tether t = Tether.connect("com.example.auto", TetherOptions.defaults().home(home))) {
-      long pid = t.internalClient().welcome().path("pid").asLong();
+      long pid = TetherAccess.client(t).welcome().path("pid").asLong();
       assertThat(pid).isNotEqualTo(ProcessHandle.current().pid());
       assertThat(ProcessHandle.of(pid)).isPresent();
-      t.internalClient().call("daemon.stop", Json.object());
+      TetherAccess.client(t).call("daemon.stop", Json.object());
       ProcessHandle.of(pid).ifPresent(h -> h.onExit().join());
     }
   }

@@ -13,6 +13,7 @@ import dev.tether.TetherException;
 import dev.tether.TetherOptions;
 import dev.tether.UrlSession;
 import dev.tether.internal.DaemonClient;
+import dev.tether.internal.TetherAccess;
 import dev.tether.protocol.Json;
 import dev.tether.tests.support.DaemonProcess;
 import dev.tether.tests.support.RecordingDelegate;
@@ -71,7 +72,7 @@ class TransferIsolationAndInputTest {
       UrlSession bSession = b.urlSession(SessionConfiguration.background("shared-name").build(), bEvents);
       assertThat(bSession.allTransfers()).isEmpty();
 
-      DaemonClient bc = b.internalClient();
+      DaemonClient bc = TetherAccess.client(b);
       for (String op : new String[] {"transfer.get", "transfer.cancel", "transfer.suspend", "transfer.resume"}) {
         assertThatThrownBy(() -> bc.call(op, body("id", t.id())))
             .isInstanceOfSatisfying(TetherException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNKNOWN_TRANSFER));
@@ -100,7 +101,7 @@ class TransferIsolationAndInputTest {
     RecordingDelegate d = new RecordingDelegate();
     try (Tether t = app("com.example.careless")) {
       UrlSession s = t.urlSession(SessionConfiguration.background("input").build(), d);
-      DaemonClient c = t.internalClient();
+      DaemonClient c = TetherAccess.client(t);
       expect(() -> c.call("transfer.download", body("session", "never-opened", "url", server.url("/fine.bin").toString())),
           ErrorCode.UNKNOWN_SESSION, "never-opened");
       expect(() -> c.call("transfer.get", body("id", 987654)), ErrorCode.UNKNOWN_TRANSFER, "987654");

@@ -2,9 +2,9 @@ package dev.tether.daemon;
 
 import dev.tether.daemon.internal.Threads;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
+import dev.tether.protocol.ErrorCode;
 import dev.tether.protocol.wire.DaemonOp;
-import dev.tether.TetherException;
+import dev.tether.protocol.TetherException;
 import dev.tether.daemon.internal.DaemonContext;
 import dev.tether.daemon.internal.DaemonOptions;
 import dev.tether.daemon.internal.DaemonService;

@@ -3,8 +3,8 @@ package dev.tether.tests.connectivity;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import dev.tether.protocol.PropertyList;
 import java.time.Instant;
 import java.util.Date;

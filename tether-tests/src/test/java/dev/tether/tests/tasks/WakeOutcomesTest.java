@@ -139,7 +139,7 @@ class WakeOutcomesTest {
       running.setForeground(true);
       String stopped = cli(home, "app", "stop", app, "--force");
       assertThat(stopped).contains("force-quit " + app).contains("1 connection(s) closed");
-      await().atMost(Duration.ofSeconds(10)).until(() -> !running.internalClient().isOpen());
+      await().atMost(Duration.ofSeconds(10)).until(() -> !TetherAccess.client(running).isOpen());
       trigger(admin, app, "connectivity");
       JsonNode t = Tasks.timeline(admin, app);
       assertThat(t.path("wakes")).isEmpty();
@@ -223,14 +223,14 @@ class WakeOutcomesTest {
       ObjectNode b = Json.object();
       b.put("app", "com.example.two");
       b.put("kind", "connectivity");
-      assertThatThrownBy(() -> t.internalClient().call("task.trigger", b)).isInstanceOfSatisfying(TetherException.class, e -> {
+      assertThatThrownBy(() -> TetherAccess.client(t).call("task.trigger", b)).isInstanceOfSatisfying(TetherException.class, e -> {
         assertThat(e.code()).isEqualTo(ErrorCode.PERMISSION_DENIED);
         assertThat(e.getMessage()).contains("acts only for itself");
       });
       ObjectNode stop = Json.object();
       stop.put("app", "com.example.two");
       stop.put("force", true);
-      assertThatThrownBy(() -> t.internalClient().call("app.stop", stop)).isInstanceOfSatisfying(TetherException.class,
+      assertThatThrownBy(() -> TetherAccess.client(t).call("app.stop", stop)).isInstanceOfSatisfying(TetherException.class,
           e -> assertThat(e.code()).isEqualTo(ErrorCode.PERMISSION_DENIED));
       assertThat(Tasks.timeline(admin, "com.example.two").path("waiting")).isEmpty();
       assertThat(admin.call("app.list", Json.object()).path("apps").get(0).path("forceQuit").asBoolean()).isFalse();

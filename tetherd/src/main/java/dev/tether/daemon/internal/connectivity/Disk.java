@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.connectivity;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;

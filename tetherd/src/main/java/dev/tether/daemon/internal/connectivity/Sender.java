@@ -2,7 +2,7 @@ package dev.tether.daemon.internal.connectivity;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
+import dev.tether.protocol.ErrorCode;
 import dev.tether.daemon.internal.Threads;
 import dev.tether.daemon.internal.ipc.ClientConnection;
 import dev.tether.daemon.internal.link.PeerLink;

@@ -5,7 +5,7 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Handles one request type. Return the response body (completed later if the answer waits on a commit). Throw or
- * complete exceptionally with a {@link dev.tether.TetherException} for a typed error; anything else is reported as
+ * complete exceptionally with a {@link dev.tether.protocol.TetherException} for a typed error; anything else is reported as
  * {@code GENERIC} with its message.
  */
 @FunctionalInterface

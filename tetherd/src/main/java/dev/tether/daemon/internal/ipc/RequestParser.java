@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.ipc;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.TetherException;
+import dev.tether.protocol.TetherException;
 
 /**
  * Turns a request's JSON body into its record at the IPC edge, so that services never read raw JSON trees. Runs on

@@ -1,6 +1,6 @@
 package dev.tether.daemon.internal.link;
 
-import dev.tether.TetherException;
+import dev.tether.protocol.TetherException;
 import dev.tether.daemon.internal.Threads;
 import dev.tether.daemon.internal.relay.RelayTunnel;
 import dev.tether.protocol.Frame;

@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.link;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.math.BigInteger;

@@ -1,8 +1,8 @@
 package dev.tether.daemon.internal.link;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import dev.tether.daemon.internal.Threads;
 import dev.tether.daemon.internal.relay.RelayBroker;
 import dev.tether.daemon.internal.relay.RelayTunnel;

@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.link;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import dev.tether.daemon.internal.link.LinkManager.Peer;
 import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;

@@ -2,8 +2,8 @@ package dev.tether.daemon.internal.link;
 
 import dev.tether.daemon.internal.Threads;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import dev.tether.protocol.Frame;
 import dev.tether.protocol.FrameCodec;
 import dev.tether.protocol.Json;

@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.link;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.TetherException;
+import dev.tether.protocol.TetherException;
 import dev.tether.daemon.internal.relay.ClientCertificate;
 import dev.tether.daemon.internal.relay.RelayBroker;
 import dev.tether.daemon.internal.relay.RelayTunnel;

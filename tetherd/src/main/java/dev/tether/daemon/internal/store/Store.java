@@ -1,8 +1,8 @@
 package dev.tether.daemon.internal.store;
 
 import dev.tether.daemon.internal.Threads;
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;

@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.task;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
+import dev.tether.protocol.ErrorCode;
 import dev.tether.daemon.internal.ipc.ClientConnection;
 import dev.tether.daemon.internal.time.TetherClock;
 import dev.tether.protocol.Json;

@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.task;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 
 /** Immutable, any thread: the kinds of background task tetherd hands to apps, with their wire names. */
 public enum TaskKind {

@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.task;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import dev.tether.daemon.internal.ipc.IpcServer;
 import dev.tether.daemon.internal.time.TetherClock;
 import java.time.Instant;

@@ -2,8 +2,8 @@ package dev.tether.daemon.internal.task;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import dev.tether.daemon.internal.ipc.ClientConnection;
 import dev.tether.daemon.internal.ipc.IpcServer;
 import dev.tether.protocol.Json;

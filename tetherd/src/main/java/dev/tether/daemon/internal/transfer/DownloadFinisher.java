@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.transfer;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
+import dev.tether.protocol.ErrorCode;
 import dev.tether.daemon.internal.Threads;
 import dev.tether.daemon.internal.store.Store;
 import dev.tether.daemon.internal.time.TetherClock;

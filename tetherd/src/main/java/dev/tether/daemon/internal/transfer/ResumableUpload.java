@@ -1,6 +1,6 @@
 package dev.tether.daemon.internal.transfer;
 
-import dev.tether.ErrorCode;
+import dev.tether.protocol.ErrorCode;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;

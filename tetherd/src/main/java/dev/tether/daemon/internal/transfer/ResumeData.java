@@ -1,8 +1,8 @@
 package dev.tether.daemon.internal.transfer;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import dev.tether.protocol.Json;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

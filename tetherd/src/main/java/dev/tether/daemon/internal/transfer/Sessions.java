@@ -1,7 +1,7 @@
 package dev.tether.daemon.internal.transfer;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 

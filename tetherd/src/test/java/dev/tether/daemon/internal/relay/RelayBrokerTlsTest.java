@@ -3,8 +3,8 @@ package dev.tether.daemon.internal.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;

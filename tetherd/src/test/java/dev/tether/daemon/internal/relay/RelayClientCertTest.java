@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.tether.ErrorCode;
-import dev.tether.TetherException;
+import dev.tether.protocol.ErrorCode;
+import dev.tether.protocol.TetherException;
 import io.netty.handler.ssl.ClientAuth;
 import java.io.StringWriter;
 import java.nio.file.Path;
