@@ -141,7 +141,12 @@ final class HttpAttempt {
       return "URL '" + url + "' uses " + scheme + ":, but background transfers support only http: and https:";
     }
     if (url.getHost() == null || url.getHost().isEmpty()) {
-      return "URL '" + url + "' has no host";
+      return url.getRawAuthority() != null && url.getRawAuthority().contains(":")
+          ? "URL '" + url + "' is not host:port with a port from 1 to 65535"
+          : "URL '" + url + "' has no host";
+    }
+    if (url.getPort() == 0 || url.getPort() > 65535) {
+      return "URL '" + url + "' has port " + url.getPort() + "; a port is from 1 to 65535";
     }
     if (scheme.equals("http") && !allowsPlainHttp && !isLoopback(url.getHost())) {
       return "plain HTTP to " + url.getHost() + " is not allowed; use https://, or allow it with allowsPlainHttp(true) on the"
