@@ -5,7 +5,7 @@ import dev.tether.daemon.internal.time.TetherClock;
 
 /**
  * Any thread may call it (it only reads concurrent state): a transfer's snapshot as apps see it, its row with the live
- * byte count of a running attempt and why it waits, if it does.
+ * byte count (and length, once its response said it) of a running attempt and why it waits, if it does.
  */
 final class TransferView {
   private final TetherClock clock;
@@ -43,6 +43,11 @@ final class TransferView {
         waiting = "connection";
       }
     }
-    return r.toJson(live, waiting);
+    ObjectNode o = r.toJson(live, waiting);
+    if (run != null && live >= 0 && run.total >= 0) {
+      // a small body's length is not stored (no store write per small download): the running attempt knows it
+      o.put("bytesExpected", run.total);
+    }
+    return o;
   }
 }
