@@ -271,6 +271,26 @@ final class AttemptRunner {
     });
   }
 
+  /**
+   * Tells the session's openers (live, nothing stored) that the transfer waits to try again, why and when: a
+   * {@code transfer.progress} frame of type {@code retrying} whose snapshot has {@code lastError} and
+   * {@code nextAttemptAt}. The client library takes it to refresh the transfer without calling the delegate.
+   */
+  private void pushRetrying(TransferRow row) {
+    SessionKey key = new SessionKey(row.appId(), row.session());
+    pump.pushProgress(key, () -> {
+      TransferRow r = store.load(row.id());
+      if (r == null || !TransferRow.RUNNING.equals(r.state())) {
+        return null;
+      }
+      ObjectNode o = Json.object();
+      o.put("session", key.id());
+      o.put("type", "retrying");
+      o.set("transfer", view.snapshot(r));
+      return o;
+    });
+  }
+
   /** Records an attempt's outcome: completion (with its events), a retry time, or a challenge. On the caller's thread. */
   void record(TransferRow r, HttpAttempt.Outcome o) throws IOException {
     SessionKey key = new SessionKey(r.appId(), r.session());
@@ -332,6 +352,7 @@ final class AttemptRunner {
       recorded = store.retryLater(id, retry.attempts(), retry.nextAttemptAt(), rt.reason());
     }
     Store.await(recorded);
+    pushRetrying(r);
     if (mayBeTheNetwork && !conditions.online(false)) {
       // the device went offline while this was recorded; on the control executor, before this attempt's reschedule
       scheduler.execute(() -> network.forgiveRecentFailure(id));
