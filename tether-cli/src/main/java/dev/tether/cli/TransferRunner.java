@@ -14,6 +14,7 @@ import dev.tether.internal.DaemonClient;
 import dev.tether.internal.UrlSessions;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.wire.TransferOp;
+import dev.tether.protocol.wire.TransferPush;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -43,6 +44,9 @@ final class TransferRunner {
    */
   private final java.util.Set<Long> mine = ConcurrentHashMap.newKeySet();
   private final long startedAt = System.nanoTime();
+  /** The latest {@code retrying} snapshot of each transfer, kept for one whose push came before its id was known. */
+  private final Map<Long, JsonNode> retrying = new ConcurrentHashMap<>();
+  private final java.util.Set<String> retryShown = new java.util.HashSet<>();
   private volatile long lastBar;
   private volatile boolean lost;
 
@@ -98,6 +102,13 @@ final class TransferRunner {
       }
     };
     new UrlSessions(client).open(config, delegate);
+    client.onPush(TransferPush.PROGRESS, e -> {
+      if ("retrying".equals(e.path("type").asText()) && e.path("session").asText().equals(config.identifier())) {
+        JsonNode t = e.path("transfer");
+        retrying.put(t.path("id").asLong(), t);
+        retrying(t);
+      }
+    });
     client.onClose(() -> {
       lost = true;
       completions.values().forEach(f -> f.completeExceptionally(connectionLost()));
@@ -115,6 +126,10 @@ final class TransferRunner {
       JsonNode transfer = (JsonNode) t;
       transfers.put(transfer.path("id").asLong(), transfer);
       mine.add(transfer.path("id").asLong());
+      JsonNode early = retrying.get(transfer.path("id").asLong());
+      if (early != null) {
+        retrying(early); // its first attempt failed before this command knew its id
+      }
       if (json) {
         printJson("started", transfer);
       } else if (detach) {
@@ -284,6 +299,37 @@ final class TransferRunner {
       out.print("\r[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + pct + " " + size(d)
           + (x > 0 ? " of " + size(x) : "") + String.format("  %s/s   ", size((long) (d / secs))));
       out.flush();
+    }
+  }
+
+  /**
+   * Says on stderr why a transfer of this command waits and when it tries again, once per failed attempt (a push of
+   * type {@code retrying}, sent when the daemon recorded the retry).
+   */
+  private void retrying(JsonNode t) {
+    long id = t.path("id").asLong();
+    if (!mine.contains(id) || !t.hasNonNull("lastError")) {
+      return;
+    }
+    String next = t.path("nextAttemptAt").asText("");
+    synchronized (retryShown) {
+      if (!retryShown.add(id + " " + t.path("attempts").asInt() + " " + next)) {
+        return;
+      }
+    }
+    clearBar();
+    String when = next.isEmpty() ? "" : "; next try at " + clock(next);
+    err.println("tether: transfer " + id + " of " + t.path("url").asText() + " is waiting: " + t.path("lastError").asText() + when);
+    err.flush();
+  }
+
+  /** An instant as this machine's local time of day, {@code HH:MM:SS}. */
+  static String clock(String instant) {
+    try {
+      return java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss")
+          .format(java.time.LocalTime.ofInstant(java.time.Instant.parse(instant), java.time.ZoneId.systemDefault()));
+    } catch (java.time.format.DateTimeParseException e) {
+      return instant;
     }
   }
 

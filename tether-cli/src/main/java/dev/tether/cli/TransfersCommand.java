@@ -6,6 +6,7 @@ import dev.tether.internal.DaemonClient;
 import dev.tether.protocol.Json;
 import dev.tether.protocol.wire.TransferOp;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -48,7 +49,10 @@ public final class TransfersCommand implements Callable<Integer> {
         out.println("       description " + t.path("description").asText());
       }
       if (t.hasNonNull("waitingFor")) {
-        out.println("       waiting for " + t.path("waitingFor").asText());
+        String why = t.hasNonNull("lastError") && List.of("retry", "network").contains(t.path("waitingFor").asText())
+            ? ": " + t.path("lastError").asText() : "";
+        String next = t.hasNonNull("nextAttemptAt") ? "; next try at " + TransferRunner.clock(t.path("nextAttemptAt").asText()) : "";
+        out.println("       waiting for " + t.path("waitingFor").asText() + why + next);
       }
       if (t.hasNonNull("error")) {
         out.println("       error " + t.path("error").path("code").asText() + ": " + t.path("error").path("message").asText());

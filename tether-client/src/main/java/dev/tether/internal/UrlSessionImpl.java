@@ -85,6 +85,9 @@ final class UrlSessionImpl implements UrlSession {
       return;
     }
     TransferImpl t = transfer(e.get("transfer"));
+    if ("retrying".equals(e.path("type").asText())) {
+      return; // the transfer waits to try again: no bytes moved, nothing for the delegate (the CLI shows why)
+    }
     try {
       if (t instanceof TransferImpl.Download d) {
         delegate.progress(d, t.bytesDone(), t.bytesExpected());

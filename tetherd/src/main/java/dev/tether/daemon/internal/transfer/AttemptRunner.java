@@ -43,6 +43,8 @@ final class AttemptRunner {
     final TransferRow row;
     final CompletableFuture<Void> done = new CompletableFuture<>();
     volatile long bytes = -1;
+    /** The body's whole length once the response said it (its {@code Content-Length}), else -1. */
+    volatile long total = -1;
     final long startedAt = System.nanoTime() / 1_000_000;
     volatile long lastProgressAt;
     final AtomicBoolean progressPending = new AtomicBoolean();
@@ -170,7 +172,7 @@ final class AttemptRunner {
       }
       final Running fRun = run;
       long t0 = System.nanoTime();
-      HttpAttempt.Outcome o = attempt.run(r.credential(), bytes -> progress(fRun, bytes), validatorSink(r), uploadResourceSink(r));
+      HttpAttempt.Outcome o = attempt.run(r.credential(), bytes -> progress(fRun, bytes), validatorSink(r, fRun), uploadResourceSink(r));
       long ms = (System.nanoTime() - t0) / 1_000_000;
       if (o instanceof HttpAttempt.Done d && d.bytes() >= (64L << 20)) {
         log.info("transfer {}: {} MiB in {} ms ({} MiB/s)", id, d.bytes() >> 20, ms, ms == 0 ? 0 : (d.bytes() >> 20) * 1000 / ms);
@@ -209,8 +211,9 @@ final class AttemptRunner {
     };
   }
 
-  private HttpAttempt.ValidatorSink validatorSink(TransferRow r) {
+  private HttpAttempt.ValidatorSink validatorSink(TransferRow r, Running run) {
     return (etag, lastModified, acceptRanges, total, status, restarted) -> {
+      run.total = total; // progress shows it, whether or not it is stored
       if (total >= 0 && total <= SMALL_BODY && !restarted && r.etag() == null) {
         return; // a small body is fetched again rather than resumed: no need to record its validator
       }
@@ -263,6 +266,26 @@ final class AttemptRunner {
       ObjectNode o = Json.object();
       o.put("session", key.id());
       o.put("type", r.isDownload() ? "progress" : "uploadProgress");
+      o.set("transfer", view.snapshot(r));
+      return o;
+    });
+  }
+
+  /**
+   * Tells the session's openers (live, nothing stored) that the transfer waits to try again, why and when: a
+   * {@code transfer.progress} frame of type {@code retrying} whose snapshot has {@code lastError} and
+   * {@code nextAttemptAt}. The client library takes it to refresh the transfer without calling the delegate.
+   */
+  private void pushRetrying(TransferRow row) {
+    SessionKey key = new SessionKey(row.appId(), row.session());
+    pump.pushProgress(key, () -> {
+      TransferRow r = store.load(row.id());
+      if (r == null || !TransferRow.RUNNING.equals(r.state())) {
+        return null;
+      }
+      ObjectNode o = Json.object();
+      o.put("session", key.id());
+      o.put("type", "retrying");
       o.set("transfer", view.snapshot(r));
       return o;
     });
@@ -329,6 +352,7 @@ final class AttemptRunner {
       recorded = store.retryLater(id, retry.attempts(), retry.nextAttemptAt(), rt.reason());
     }
     Store.await(recorded);
+    pushRetrying(r);
     if (mayBeTheNetwork && !conditions.online(false)) {
       // the device went offline while this was recorded; on the control executor, before this attempt's reschedule
       scheduler.execute(() -> network.forgiveRecentFailure(id));

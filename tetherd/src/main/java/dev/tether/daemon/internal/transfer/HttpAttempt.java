@@ -93,6 +93,8 @@ final class HttpAttempt {
   private final ExecutorService flusher;
   private volatile boolean stopped;
   private volatile HttpUriRequestBase current;
+  /** The URL of the request last sent (a redirect's target once followed): what a connection failure names. */
+  private volatile URI target;
   private final ResumableUpload resumable;
 
   HttpAttempt(CloseableHttpClient http, TransferRow row, SessionConfig config, Path part, ExecutorService flusher) {
@@ -141,13 +143,45 @@ final class HttpAttempt {
       return "URL '" + url + "' uses " + scheme + ":, but background transfers support only http: and https:";
     }
     if (url.getHost() == null || url.getHost().isEmpty()) {
-      return "URL '" + url + "' has no host";
+      return url.getRawAuthority() != null && url.getRawAuthority().contains(":")
+          ? "URL '" + url + "' is not host:port with a port from 1 to 65535"
+          : "URL '" + url + "' has no host";
+    }
+    if (url.getPort() == 0 || url.getPort() > 65535) {
+      return "URL '" + url + "' has port " + url.getPort() + "; a port is from 1 to 65535";
     }
     if (scheme.equals("http") && !allowsPlainHttp && !isLoopback(url.getHost())) {
       return "plain HTTP to " + url.getHost() + " is not allowed; use https://, or allow it with allowsPlainHttp(true) on the"
           + " session configuration (tether download/upload: --allow-plain-http)";
     }
     return null;
+  }
+
+  /**
+   * Why an attempt's connection failed, in words a user acts on (connection refused, host not found, ...), naming the
+   * host and port; other failures keep the exception's class and message.
+   */
+  static String transportProblem(IOException e, URI url) {
+    String m = e.getMessage();
+    String where = url == null || url.getHost() == null ? "the server" : url.getHost() + ":" + port(url);
+    if (e instanceof java.net.UnknownHostException) {
+      return "host not found: " + (url == null || url.getHost() == null ? m : url.getHost());
+    }
+    if (e instanceof java.net.NoRouteToHostException) {
+      return "no route to " + where;
+    }
+    if (e instanceof java.net.ConnectException) {
+      return m != null && m.toLowerCase(Locale.ROOT).contains("refused")
+          ? "connection refused by " + where : "cannot connect to " + where + (m == null ? "" : ": " + m);
+    }
+    if (e instanceof org.apache.hc.client5.http.ConnectTimeoutException) {
+      return "no connection to " + where + " in time (" + m + ")";
+    }
+    return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+  }
+
+  private static int port(URI url) {
+    return url.getPort() > 0 ? url.getPort() : "https".equalsIgnoreCase(url.getScheme()) ? 443 : 80;
   }
 
   /** A loopback literal or a {@code localhost} name: what the host's text alone says, never resolved. */
@@ -171,7 +205,7 @@ final class HttpAttempt {
       if (e instanceof org.apache.hc.core5.http.MessageConstraintException || e instanceof org.apache.hc.client5.http.ClientProtocolException) {
         return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + m, 0);
       }
-      return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), false, true);
+      return new Retry(null, transportProblem(e, target), false, true);
     } finally {
       current = null;
     }
@@ -200,6 +234,7 @@ final class HttpAttempt {
         .setConnectionRequestTimeout(Timeout.ofMinutes(5)).setRedirectsEnabled(false).build();
     req.setConfig(rc);
     current = req;
+    target = url;
     if (stopped) {
       req.cancel();
     }
@@ -303,7 +338,7 @@ final class HttpAttempt {
         if (e instanceof org.apache.hc.core5.http.MessageConstraintException || e instanceof org.apache.hc.client5.http.ClientProtocolException) {
           return new Fail(ErrorCode.BAD_SERVER_RESPONSE, "the server's answer could not be understood: " + m, 0);
         }
-        return new Retry(null, e.getClass().getSimpleName() + (m == null ? "" : ": " + m), now > startBytes, true);
+        return new Retry(null, transportProblem(e, target), now > startBytes, true);
       }
     }
     return new Fail(ErrorCode.HTTP_ERROR, "more than " + MAX_REDIRECTS + " redirects starting at " + row.url(), 0);

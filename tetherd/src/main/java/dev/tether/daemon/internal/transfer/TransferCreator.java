@@ -216,6 +216,28 @@ final class TransferCreator {
     if (!Files.isWritable(parent) || (Files.exists(dest) && !Files.isWritable(dest))) {
       throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "the destination " + dest + " cannot be written by tetherd (check permissions)");
     }
+    String virtual = virtualFolderProblem(parent);
+    if (virtual != null) {
+      throw new TetherException(ErrorCode.FILE_ACCESS_DENIED, "cannot write " + dest + ": " + virtual);
+    }
     return dest.normalize();
+  }
+
+  /**
+   * Why no file can be made in {@code folder}, when it has no disk behind it (a size of 0, as {@code /proc} and
+   * {@code /sys} have: there the permission bits say writable to root, yet nothing can be created); null when it has a
+   * size, or a file can be made in it after all. One {@code statvfs}; only a sizeless folder is tried with a file.
+   */
+  private static String virtualFolderProblem(Path folder) {
+    if (folder.toFile().getTotalSpace() > 0) {
+      return null;
+    }
+    try {
+      Files.delete(Files.createTempFile(folder, ".tether-probe-", ".tmp"));
+      return null;
+    } catch (IOException | SecurityException | UnsupportedOperationException e) {
+      String why = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : e.toString();
+      return folder + " is not on a disk and takes no new files (" + why + "); choose a file on a disk";
+    }
   }
 }

@@ -2,10 +2,12 @@ package dev.tether.daemon.internal.transfer;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tether.daemon.internal.time.TetherClock;
+import java.time.Instant;
 
 /**
  * Any thread may call it (it only reads concurrent state): a transfer's snapshot as apps see it, its row with the live
- * byte count of a running attempt and why it waits, if it does.
+ * byte count (and length, once its response said it) of a running attempt, why it waits, if it does, why its last
+ * attempt failed ({@code lastError}) and, while it backs off, when it tries again ({@code nextAttemptAt}).
  */
 final class TransferView {
   private final TetherClock clock;
@@ -43,6 +45,17 @@ final class TransferView {
         waiting = "connection";
       }
     }
-    return r.toJson(live, waiting);
+    ObjectNode o = r.toJson(live, waiting);
+    if (run != null && live >= 0 && run.total >= 0) {
+      // a small body's length is not stored (no store write per small download): the running attempt knows it
+      o.put("bytesExpected", run.total);
+    }
+    if (TransferRow.RUNNING.equals(r.state()) && r.errorCode() == null && r.errorMessage() != null) {
+      o.put("lastError", r.errorMessage()); // why the last attempt failed (or why it waits for a network)
+    }
+    if ("retry".equals(waiting)) {
+      o.put("nextAttemptAt", Instant.ofEpochMilli(r.nextAttemptAt()).toString());
+    }
+    return o;
   }
 }
