@@ -13,7 +13,9 @@ package dev.tether;
 public sealed interface BackgroundTask permits AppRefreshTask, UrlSessionTask, ConnectivityTask {
   /**
    * Tells tetherd the task's work is done. Call it exactly once; a second call throws a {@link TetherException} with
-   * code {@link ErrorCode#TASK_ALREADY_COMPLETED} and changes nothing. Calling it after the task expired does nothing.
+   * code {@link ErrorCode#TASK_ALREADY_COMPLETED} and changes nothing. Calling it after the task expired (once
+   * {@link #isCompleted()} turned true without a call, or from work that ended just after the expiration handler
+   * returned) does nothing: it throws nothing, sends nothing, and the task stays expired, however often it is called.
    */
   void setTaskCompleted();
 

@@ -225,9 +225,10 @@ public final class ConnectivityCommands {
             + (Files.exists(from) ? "permission denied" : "no such file"));
       }
       PrintWriter out = spec.commandLine().getOut();
+      ObjectNode single = json == null ? null : body(ArgumentText.check(json, "JSON"));
       try (DaemonClient c = root(spec).connect(app)) {
-        if (json != null) {
-          ObjectNode r = c.call(requestType(), body(json));
+        if (single != null) {
+          ObjectNode r = c.call(requestType(), single);
           out.println(Json.write(r));
           return 0;
         }
@@ -237,13 +238,18 @@ public final class ConnectivityCommands {
         int n = 0;
         com.fasterxml.jackson.databind.node.ArrayNode items = Json.array();
         long itemBytes = 0;
-        try (BufferedReader in = Files.newBufferedReader(from, StandardCharsets.UTF_8)) {
+        try (Utf8Lines in = new Utf8Lines(from, "--from")) {
           String line;
-          while ((line = in.readLine()) != null) {
+          while ((line = in.next()) != null) {
             if (line.isBlank()) {
               continue;
             }
-            ObjectNode b = body(line);
+            ObjectNode b;
+            try {
+              b = body(line);
+            } catch (TetherException e) {
+              throw new TetherException(e.code(), from + " (--from) line " + in.lineNumber() + ": " + e.getMessage());
+            }
             n++;
             if (batched) {
               items.add(b);
@@ -364,9 +370,10 @@ public final class ConnectivityCommands {
         if (json == null) {
           return super.call();
         }
+        ObjectNode b = body(ArgumentText.check(json, "JSON"));
         try (DaemonClient c = root(spec).connect(app)) {
           c.callTimeout(Duration.ofSeconds(timeout + 5));
-          ObjectNode r = c.call(requestType(), body(json));
+          ObjectNode r = c.call(requestType(), b);
           spec.commandLine().getOut().println(Json.write(PropertyList.toPlainJson(PropertyList.fromJson(r.get("payload")))));
           return 0;
         }
@@ -393,7 +400,7 @@ public final class ConnectivityCommands {
       ObjectNode b = Json.object();
       b.put("path", path.toAbsolutePath().normalize().toString());
       if (metadata != null) {
-        b.set("metadata", PropertyList.encodeTree(PropertyList.fromPlainJson(metadata), PropertyList.MAX_MESSAGE_BYTES, "file metadata"));
+        b.set("metadata", PropertyList.encodeTree(PropertyList.fromPlainJson(ArgumentText.check(metadata, "--metadata")), PropertyList.MAX_MESSAGE_BYTES, "file metadata"));
       }
       try (DaemonClient c = root(spec).connect(app)) {
         c.callTimeout(Duration.ofMinutes(30));

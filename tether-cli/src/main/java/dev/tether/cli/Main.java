@@ -158,7 +158,8 @@ public final class Main {
   static int exitCode(ErrorCode code) {
     return switch (code) {
       case DAEMON_UNAVAILABLE -> 3;
-      case INVALID_PARAMETER, INVALID_URL, FILE_NOT_FOUND, UNKNOWN_APP, UNKNOWN_SESSION, UNKNOWN_TRANSFER -> 4;
+      case INVALID_PARAMETER, INVALID_URL, FILE_NOT_FOUND, UNKNOWN_APP, UNKNOWN_SESSION, UNKNOWN_TRANSFER,
+          PAYLOAD_TOO_LARGE, PAYLOAD_UNSUPPORTED_TYPES -> 4;
       default -> 1;
     };
   }

@@ -341,13 +341,19 @@ public final class BackgroundTasks {
     if (userInfo == null) {
       return JsonNodeFactory.instance.objectNode();
     }
-    check(userInfo, "userInfo");
+    check(userInfo, "userInfo", 1);
     return Json.mapper().valueToTree(userInfo);
   }
 
-  private static void check(Object v, String path) {
+  /** Checks {@code v} at {@code path}; {@code depth} is its nesting level if it is a list or map (userInfo is 1). */
+  private static void check(Object v, String path, int depth) {
     if (v == null || v instanceof String || v instanceof Boolean || v instanceof Number) {
       return;
+    }
+    if (depth > dev.tether.protocol.PropertyList.MAX_NESTING_DEPTH && (v instanceof Map<?, ?> || v instanceof List<?>)) {
+      throw new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, "userInfo is nested too deep: its lists and maps nest more"
+          + " than " + dev.tether.protocol.PropertyList.MAX_NESTING_DEPTH + " levels inside each other; the limit is "
+          + dev.tether.protocol.PropertyList.MAX_NESTING_DEPTH + " levels");
     }
     if (v instanceof Instant) {
       throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, path + " is an Instant; pass dates as epoch milliseconds");
@@ -357,13 +363,13 @@ public final class BackgroundTasks {
         if (!(e.getKey() instanceof String k)) {
           throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, path + " has a key that is not a string: " + e.getKey());
         }
-        check(e.getValue(), path + "." + k);
+        check(e.getValue(), path + "." + k, depth + 1);
       }
       return;
     }
     if (v instanceof List<?> l) {
       for (int i = 0; i < l.size(); i++) {
-        check(l.get(i), path + "[" + i + "]");
+        check(l.get(i), path + "[" + i + "]", depth + 1);
       }
       return;
     }

@@ -96,15 +96,22 @@ public final class TaskHandle {
     return completed.get();
   }
 
-  /** Completes the task; a second call throws TASK_ALREADY_COMPLETED. */
+  /**
+   * Completes the task; a second call throws TASK_ALREADY_COMPLETED. A call after the task expired does nothing (it
+   * sends nothing and the expiry stays): work that ends on another thread just after the allowance ran out is the
+   * common race, not a mistake of the app.
+   */
   public void complete() {
     complete(false, null);
   }
 
   void complete(boolean failed, String error) {
     if (!completed.compareAndSet(false, true)) {
+      if (expired) {
+        return;
+      }
       throw new TetherException(ErrorCode.TASK_ALREADY_COMPLETED, "background task " + id + " (" + kind
-          + ") was already " + (expired ? "expired" : "completed") + "; complete each task exactly once");
+          + ") was already completed; complete each task exactly once");
     }
     if (!expired) {
       owner.sendCompletion(this, failed, error);

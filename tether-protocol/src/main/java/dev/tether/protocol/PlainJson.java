@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -25,8 +26,11 @@ final class PlainJson {
 
   private PlainJson() {}
 
-  /** The encoded form of a plain JSON object; errors as {@link PropertyList#fromPlainJson} gives them. */
-  static JsonNode encode(String text) {
+  /**
+   * The encoded form of a plain JSON object; errors as {@link PropertyList#fromPlainJson} gives them. {@code what}
+   * and {@code maxBytes} name the payload and its limit in the errors for one too large or nested too deep.
+   */
+  static JsonNode encode(String text, int maxBytes, String what) {
     try (JsonParser p = FrameJson.parser(text)) {
       JsonToken t = p.nextToken();
       if (t != JsonToken.START_OBJECT) {
@@ -37,7 +41,9 @@ final class PlainJson {
         p.skipChildren();
         throw new TetherException(ErrorCode.INVALID_PARAMETER, "the payload must be a JSON object, got: " + text);
       }
-      return object(p, "", null);
+      return object(p, "", null, 1, what);
+    } catch (StreamConstraintsException e) {
+      throw beyondReader(e, text, maxBytes, what);
     } catch (JsonProcessingException e) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "not valid JSON: " + e.getOriginalMessage());
     } catch (IOException e) {
@@ -45,8 +51,34 @@ final class PlainJson {
     }
   }
 
+  /**
+   * The error for text the JSON reader refused by one of its own limits (a string or number longer than it takes,
+   * nesting deeper than it takes), in the project's words: the payload is too large, or nested too deep, with the
+   * payload limit. The reader's limits are far above the payload limits, so either is certain.
+   */
+  static TetherException beyondReader(StreamConstraintsException e, String text, int maxBytes, String what) {
+    String m = String.valueOf(e.getOriginalMessage()).toLowerCase(java.util.Locale.ROOT);
+    if (m.contains("nesting") || m.contains("depth")) {
+      return PropertyList.tooDeep(what);
+    }
+    if (m.contains("number")) {
+      return new TetherException(ErrorCode.INVALID_PARAMETER, what + " holds a number of more than 1000 digits;"
+          + " payload numbers are whole numbers of 64 bits or doubles");
+    }
+    if (m.contains("name")) {
+      return new TetherException(ErrorCode.INVALID_PARAMETER, what + " has a key of more than 50000 characters");
+    }
+    // a string (or the whole text) beyond the reader's limit, which is far beyond any payload limit
+    return new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, what + " is more than " + maxBytes + " bytes encoded"
+        + " (its JSON text is " + text.length() + " characters); the limit is " + maxBytes + " bytes ("
+        + (maxBytes / 1024) + " KiB). Send large data with transferFile instead");
+  }
+
   /** {@code {"m":{...}}} for the object the parser is on; {@code path}/{@code key} locate it, joined on error. */
-  private static ObjectNode object(JsonParser p, String path, Object key) throws IOException {
+  private static ObjectNode object(JsonParser p, String path, Object key, int depth, String what) throws IOException {
+    if (depth > PropertyList.MAX_NESTING_DEPTH) {
+      throw PropertyList.tooDeep(what);
+    }
     ObjectNode o = NODES.objectNode();
     ObjectNode m = o.putObject("m");
     String here = null;
@@ -57,7 +89,7 @@ final class PlainJson {
         if (here == null) {
           here = PropertyList.join(path, key);
         }
-        m.set(name, v == JsonToken.START_OBJECT ? object(p, here, name) : array(p, here, name));
+        m.set(name, v == JsonToken.START_OBJECT ? object(p, here, name, depth + 1, what) : array(p, here, name, depth + 1, what));
       } else {
         m.set(name, scalar(p, v, path, key, name));
       }
@@ -65,16 +97,19 @@ final class PlainJson {
     return o;
   }
 
-  private static ObjectNode array(JsonParser p, String path, Object key) throws IOException {
+  private static ObjectNode array(JsonParser p, String path, Object key, int depth, String what) throws IOException {
+    if (depth > PropertyList.MAX_NESTING_DEPTH) {
+      throw PropertyList.tooDeep(what);
+    }
     ObjectNode o = NODES.objectNode();
     ArrayNode l = o.putArray("l");
     String here = PropertyList.join(path, key);
     int i = 0;
     for (JsonToken e = p.nextToken(); e != JsonToken.END_ARRAY; e = p.nextToken()) {
       if (e == JsonToken.START_OBJECT) {
-        l.add(object(p, here, i));
+        l.add(object(p, here, i, depth + 1, what));
       } else if (e == JsonToken.START_ARRAY) {
-        l.add(array(p, here, i));
+        l.add(array(p, here, i, depth + 1, what));
       } else {
         l.add(scalar(p, e, here, null, i));
       }

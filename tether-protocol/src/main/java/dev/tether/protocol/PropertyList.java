@@ -31,7 +31,19 @@ public final class PropertyList {
   /** Apple's reported limit for an application context, applied to the encoded form. */
   public static final int MAX_CONTEXT_BYTES = 256 * 1024;
 
+  /**
+   * How deep lists and maps may nest inside a payload: the payload's own map is level 1. Deeper payloads are refused
+   * with PAYLOAD_TOO_LARGE at the call, well below what the JSON of frames can carry (each level takes two there).
+   */
+  public static final int MAX_NESTING_DEPTH = 256;
+
   private PropertyList() {}
+
+  /** The error for a payload whose lists and maps nest deeper than {@link #MAX_NESTING_DEPTH}. */
+  static TetherException tooDeep(String what) {
+    return new TetherException(ErrorCode.PAYLOAD_TOO_LARGE, what + " is nested too deep: its lists and maps nest more"
+        + " than " + MAX_NESTING_DEPTH + " levels inside each other; the limit is " + MAX_NESTING_DEPTH + " levels");
+  }
 
   /**
    * Encodes a payload after checking every value; {@code what} names it in errors ("user info").
@@ -47,7 +59,7 @@ public final class PropertyList {
     if (payload == null) {
       throw new TetherException(ErrorCode.INVALID_PARAMETER, what + " must not be null; pass an empty map instead");
     }
-    return withinLimit(toJson(payload, ""), maxBytes, what);
+    return withinLimit(encoded(payload, "", null, 1, what), maxBytes, what);
   }
 
   private static JsonNode withinLimit(JsonNode node, int maxBytes, String what) {
@@ -93,11 +105,17 @@ public final class PropertyList {
 
   /** The encoded form of one value tree (validated). */
   public static JsonNode toJson(Object value, String path) {
-    return encoded(value, path, null);
+    return encoded(value, path, null, 1, "the payload");
   }
 
-  /** {@link #toJson}, with the value's location as its container's path and its own key or index, joined on error. */
-  private static JsonNode encoded(Object value, String parent, Object key) {
+  /**
+   * {@link #toJson}, with the value's location as its container's path and its own key or index, joined on error;
+   * {@code depth} is the nesting level of the value if it is a list or map (the payload's own map is 1).
+   */
+  private static JsonNode encoded(Object value, String parent, Object key, int depth, String what) {
+    if (depth > MAX_NESTING_DEPTH && (value instanceof List<?> || value instanceof Map<?, ?>)) {
+      throw tooDeep(what);
+    }
     ObjectNode o = Json.object();
     if (value instanceof String s) {
       o.put("s", s);
@@ -122,7 +140,7 @@ public final class PropertyList {
       String path = join(parent, key);
       int i = 0;
       for (Object e : list) {
-        a.add(encoded(e, path, i));
+        a.add(encoded(e, path, i, depth + 1, what));
         i++;
       }
     } else if (value instanceof Map<?, ?> map) {
@@ -133,7 +151,7 @@ public final class PropertyList {
           throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, "the map at " + display(path)
               + " has a key of type " + typeName(e.getKey()) + "; property-list maps take String keys only");
         }
-        m.set(name, encoded(e.getValue(), path, name));
+        m.set(name, encoded(e.getValue(), path, name, depth + 1, what));
       }
     } else {
       throw new TetherException(ErrorCode.PAYLOAD_UNSUPPORTED_TYPES, "the value at " + display(join(parent, key)) + " is a "
@@ -248,6 +266,9 @@ public final class PropertyList {
     try {
       n = Json.parse(text);
     } catch (java.io.UncheckedIOException e) {
+      if (e.getCause() instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException c) {
+        throw PlainJson.beyondReader(c, text, MAX_CONTEXT_BYTES, "the payload");
+      }
       throw new TetherException(ErrorCode.INVALID_PARAMETER, "not valid JSON: "
           + (e.getCause() instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getCause().getMessage()));
     } catch (RuntimeException e) {
@@ -318,7 +339,7 @@ public final class PropertyList {
    * @throws TetherException as those two do
    */
   public static JsonNode encodePlainJson(String text, int maxBytes, String what) {
-    return withinLimit(PlainJson.encode(text), maxBytes, what);
+    return withinLimit(PlainJson.encode(text, maxBytes, what), maxBytes, what);
   }
 
   /**
