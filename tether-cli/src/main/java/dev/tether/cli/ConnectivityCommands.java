@@ -300,7 +300,7 @@ public final class ConnectivityCommands {
 
     ObjectNode body(String text) {
       ObjectNode b = Json.object();
-      b.set("payload", PropertyList.encodePlainJson(text, limit(), what()));
+      b.set("payload", dev.tether.internal.Errors.translate(() -> PropertyList.encodePlainJson(text, limit(), what())));
       decorate(b);
       return b;
     }
