@@ -239,13 +239,22 @@ final class AppDeliveries {
           log.warn("cannot record {}'s acknowledgement of {} deliveries now ({}); retrying every second",
               ack.app(), ack.seqs().length, Disk.insufficientSpace(failure).getMessage());
         }
-        CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS).execute(() -> ackAttempt(ack, done, attempt + 1));
+        retryTimer().schedule(() -> exec.execute(() -> ackAttempt(ack, done, attempt + 1)), 1, TimeUnit.SECONDS);
       } else {
         done.completeExceptionally(failure);
       }
     });
   }
 
+  private java.util.concurrent.ScheduledExecutorService retryTimer;
+
+  /** The timer of acknowledgements that could not be recorded yet (a full disk); made on the first one. */
+  private synchronized java.util.concurrent.ScheduledExecutorService retryTimer() {
+    if (retryTimer == null) {
+      retryTimer = dev.tether.daemon.internal.Threads.timer("tether-cx-ack-retry");
+    }
+    return retryTimer;
+  }
 
   private List<Void> deleteAcked(Connection conn, List<AppAck> acks) throws SQLException {
     List<String> files = new ArrayList<>();

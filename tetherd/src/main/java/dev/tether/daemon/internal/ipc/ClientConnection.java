@@ -8,6 +8,7 @@ import dev.tether.protocol.FrameCodec;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -82,34 +83,73 @@ public final class ClientConnection {
     if (!open) {
       return;
     }
+    byte[] bytes = encode(frame);
+    if (bytes == null) {
+      return;
+    }
+    try {
+      writer.execute(() -> write(bytes));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed concurrently
+    }
+  }
+
+  /** The frame's bytes; for an answer that cannot be encoded, an error naming why; null when nothing can be sent. */
+  private byte[] encode(Frame frame) {
     byte[] encoded;
     try {
       encoded = codec.encode(frame);
     } catch (RuntimeException e) {
       log.error("cannot encode {} for connection {}", frame.type(), connectionId, e);
       if (!frame.type().equals(Frame.RESPONSE)) {
-        return;
+        return null;
       }
       // the request still gets its answer (an error naming why) instead of waiting for its timeout
       try {
         encoded = codec.encode(IpcServer.error(frame.id(), e));
       } catch (RuntimeException again) {
-        return;
+        return null;
       }
     }
-    byte[] bytes = encoded;
+    return encoded;
+  }
+
+  /** Writes on the writer thread. */
+  private void write(byte[] bytes) {
     try {
-      writer.execute(() -> {
-        try {
-          out.write(bytes);
-        } catch (IOException e) {
-          log.debug("write to connection {} failed: {}", connectionId, e.toString());
-          close();
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      // closed concurrently
+      out.write(bytes);
+    } catch (IOException e) {
+      log.debug("write to connection {} failed: {}", connectionId, e.toString());
+      close();
     }
+  }
+
+  /**
+   * Sends the answer to request {@code id} when {@code result} completes: encoded and written on this connection's
+   * writer thread, never on the thread that completed it (such as the store's writer, whose commits complete most
+   * answers). A connection closed meanwhile drops the answer.
+   */
+  void answerWhenDone(long id, String type, CompletableFuture<ObjectNode> result) {
+    result.whenCompleteAsync((body, failure) -> {
+      if (id == 0) {
+        if (failure != null) {
+          log.warn("{} {} failed: {}", this, type, failure.toString());
+        }
+        return;
+      }
+      // already on the writer thread, in completion order: write here, behind whatever was queued before (and
+      // before a close queued after it, as when the answer was encoded on the completing thread)
+      byte[] bytes = encode(failure == null ? new Frame(Frame.RESPONSE, id, body) : IpcServer.error(id, failure));
+      if (bytes != null) {
+        write(bytes);
+      }
+    }, work -> {
+      try {
+        writer.execute(work);
+      } catch (java.util.concurrent.RejectedExecutionException closed) {
+        // the connection closed: nobody is left to answer
+      }
+    });
   }
 
   /** Sends a last frame, then closes once it is written. */

@@ -202,17 +202,7 @@ public final class IpcServer implements AutoCloseable {
       result = CompletableFuture.completedFuture(Json.object());
     }
     // the request's id and type only: holding the frame would keep its whole body alive until the answer
-    long id = f.id();
-    String type = f.type();
-    result.whenComplete((body, failure) -> {
-      if (id == 0) {
-        if (failure != null) {
-          log.warn("{} {} failed: {}", conn, type, failure.toString());
-        }
-        return;
-      }
-      conn.send(failure == null ? new Frame(Frame.RESPONSE, id, body) : error(id, failure));
-    });
+    conn.answerWhenDone(f.id(), f.type(), result);
   }
 
   /** The error frame for a failure: the TetherException's code and message, or GENERIC for anything else. */
