@@ -358,7 +358,7 @@ final class DemoCommand implements Callable<Integer> {
     public void poll() {
       ObjectNode b = Json.object();
       b.put("app", WeatherApp.APP_ID);
-      JsonNode wakes = daemon.call("timeline", b).path("wakes");
+      JsonNode wakes = daemon.call(dev.tether.protocol.wire.TaskOp.TIMELINE, b).path("wakes");
       for (JsonNode w : wakes) {
         String id = w.path("id").asText();
         String kinds = kindsOf(w);

@@ -145,7 +145,7 @@ public final class TetherTestKit implements AutoCloseable {
   public Tether connect(String appId) {
     Tether t = Tether.connect(appId, TetherOptions.defaults().home(home).startDaemon(false));
     // Asked on the new connection itself: answered only after the daemon has taken the connection in.
-    TetherAccess.client(t).call("task.settle", Json.object());
+    TetherAccess.client(t).call(dev.tether.protocol.wire.TaskOp.TASK_SETTLE, Json.object());
     return t;
   }
 
@@ -194,7 +194,7 @@ public final class TetherTestKit implements AutoCloseable {
     b.put("app", appId);
     b.put("kind", "urlSession");
     b.put("sessionIdentifier", sessionIdentifier);
-    admin.call("task.withdraw", b);
+    admin.call(dev.tether.protocol.wire.TaskOp.TASK_WITHDRAW, b);
     settleUnlessInHandler();
   }
 
@@ -210,7 +210,7 @@ public final class TetherTestKit implements AutoCloseable {
     if (session != null) {
       b.put("sessionIdentifier", session);
     }
-    String id = admin.call("task.trigger", b).path("id").asText();
+    String id = admin.call(dev.tether.protocol.wire.TaskOp.TASK_TRIGGER, b).path("id").asText();
     settleUnlessInHandler();
     return id;
   }
@@ -222,7 +222,7 @@ public final class TetherTestKit implements AutoCloseable {
   public void expire(String appId) {
     ObjectNode b = Json.object();
     b.put("app", appId);
-    admin.call("task.expire", b);
+    admin.call(dev.tether.protocol.wire.TaskOp.TASK_EXPIRE, b);
     settleUnlessInHandler();
   }
 
@@ -230,7 +230,7 @@ public final class TetherTestKit implements AutoCloseable {
   public void holdWakes(boolean hold) {
     ObjectNode b = Json.object();
     b.put("hold", hold);
-    admin.call("task.hold", b);
+    admin.call(dev.tether.protocol.wire.TaskOp.TASK_HOLD, b);
     settleUnlessInHandler();
   }
 
@@ -337,7 +337,7 @@ public final class TetherTestKit implements AutoCloseable {
   public Timeline timeline(String appId) {
     ObjectNode b = Json.object();
     b.put("app", appId);
-    return Timeline.from(admin.call("timeline", b));
+    return Timeline.from(admin.call(dev.tether.protocol.wire.TaskOp.TIMELINE, b));
   }
 
   /** Waits until the daemon and the apps have finished what was started (every kit operation does this itself). */
@@ -347,7 +347,7 @@ public final class TetherTestKit implements AutoCloseable {
       return;
     }
     try {
-      a.request("task.settle", Json.object()).get(SETTLE_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+      a.request(dev.tether.protocol.wire.TaskOp.TASK_SETTLE, Json.object()).get(SETTLE_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
       throw new IllegalStateException("the daemon did not become idle within " + SETTLE_LIMIT.toSeconds()
           + " s: a task handler may be blocking its thread, or the test called the clock from inside a handler");

@@ -10,7 +10,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** tetherd runs with a heap cap: 256 MiB unless $TETHER_DAEMON_HEAP says otherwise, shown by daemon status. */
+/** tetherd runs with a heap cap: 512 MiB unless $TETHER_DAEMON_HEAP says otherwise, shown by daemon status. */
 class DaemonHeapCapTest {
   private static final long MIB = 1024 * 1024;
 
@@ -29,8 +29,8 @@ class DaemonHeapCapTest {
   }
 
   @Test
-  void theDaemonsHeapIsCappedAt256MiBByDefault() {
-    assertThat(maxHeap(tmp.resolve("home"), Map.of())).isBetween(200 * MIB, 256 * MIB);
+  void theDaemonsHeapIsCappedAt512MiBByDefault() {
+    assertThat(maxHeap(tmp.resolve("home"), Map.of())).isBetween(400 * MIB, 512 * MIB);
   }
 
   @Test
