@@ -61,6 +61,23 @@ public final class Threads {
     return Executors.newFixedThreadPool(threads, named(name));
   }
 
+  /**
+   * Runs {@code work} on {@code owner} (the serial executor that owns the state it touches) and completes the future
+   * there with its result or its failure.
+   */
+  public static <T> java.util.concurrent.CompletableFuture<T> on(java.util.concurrent.Executor owner,
+      java.util.concurrent.Callable<T> work) {
+    java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();
+    owner.execute(() -> {
+      try {
+        f.complete(work.call());
+      } catch (Throwable t) {
+        f.completeExceptionally(t);
+      }
+    });
+    return f;
+  }
+
   /** A pool that grows with the work (one thread per blocking job, such as a running transfer). */
   public static ExecutorService elastic(String name) {
     return Executors.newCachedThreadPool(named(name));

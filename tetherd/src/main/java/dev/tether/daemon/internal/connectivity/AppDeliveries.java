@@ -96,15 +96,7 @@ final class AppDeliveries {
   }
 
   private <T> CompletableFuture<T> onExec(Callable<T> work) {
-    CompletableFuture<T> f = new CompletableFuture<>();
-    exec.execute(() -> {
-      try {
-        f.complete(work.call());
-      } catch (Throwable t) {
-        f.completeExceptionally(t);
-      }
-    });
-    return f;
+    return dev.tether.daemon.internal.Threads.on(exec, work);
   }
 
   private static final int APP_WINDOW = 4096;

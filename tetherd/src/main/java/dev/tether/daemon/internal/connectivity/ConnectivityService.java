@@ -209,15 +209,7 @@ public final class ConnectivityService implements DaemonService, LinkManager.Lis
   }
 
   private <T> CompletableFuture<T> onExec(java.util.concurrent.Callable<T> work) {
-    CompletableFuture<T> f = new CompletableFuture<>();
-    exec.execute(() -> {
-      try {
-        f.complete(work.call());
-      } catch (Throwable t) {
-        f.completeExceptionally(t);
-      }
-    });
-    return f;
+    return dev.tether.daemon.internal.Threads.on(exec, work);
   }
 
   private String requireCounterpart() {
